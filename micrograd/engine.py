@@ -1,0 +1,522 @@
+"""Value: a scalar that records the arithmetic done with it, and backward() to differentiate it.
+
+The graph is plain data. Each Value holds its number, its gradient, its children and its op (a
+row of the op table in ``ops.py``); there are no closures on nodes, so a graph has no reference
+cycles and CPython frees it the moment the last reference drops. ``backward()`` walks the graph
+with an explicit stack, never recursion, so a million-node chain is fine.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import threading
+from typing import Any, Callable, Iterable, Iterator, TypeVar, Union
+
+import numpy as np
+
+from . import ops
+from .ops import LEAF, Op
+
+__all__ = ["Value", "no_grad", "is_grad_enabled", "topological_order"]
+
+Number = Union[int, float]
+Operand = Union["Value", int, float]
+F = TypeVar("F", bound=Callable[..., Any])
+
+_IEEE_ERRORS = (ArithmeticError, ValueError)  # what float maths raises where IEEE gives inf or nan
+
+
+def _ieee(fn: Callable[..., Any], *args: float) -> Any:
+    """Evaluate ``fn`` on numpy float64 scalars, which give inf/nan where float maths raises."""
+    with np.errstate(all="ignore"):
+        result = fn(*[np.float64(a) for a in args])
+    if type(result) is tuple:
+        return tuple(float(r) for r in result)
+    return float(result)
+
+
+# --- grad mode -------------------------------------------------------------------------------
+# Grad mode is per thread. Reading a thread-local on every op would cost more than the op, so a
+# global counts the threads inside no_grad(); the thread-local is read only while it is non-zero.
+
+_mode = threading.local()
+_nograd_threads = 0
+_nograd_lock = threading.Lock()
+
+
+def is_grad_enabled() -> bool:
+    """True unless this thread is inside ``no_grad()``."""
+    return not (_nograd_threads and getattr(_mode, "depth", 0))
+
+
+class no_grad:
+    """Context manager and decorator: Values made inside record no graph (per thread).
+
+    >>> with no_grad():
+    ...     y = Value(2.0) * 3
+    >>> y._prev
+    ()
+    """
+
+    def __enter__(self) -> "no_grad":
+        global _nograd_threads
+        depth = getattr(_mode, "depth", 0)
+        if depth == 0:
+            with _nograd_lock:
+                _nograd_threads += 1
+        _mode.depth = depth + 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        global _nograd_threads
+        _mode.depth -= 1
+        if _mode.depth == 0:
+            with _nograd_lock:
+                _nograd_threads -= 1
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return fn(*args, **kwargs)
+        return wrapper  # type: ignore[return-value]
+
+
+# --- the node ----------------------------------------------------------------------------------
+
+class Value:
+    """A scalar in a computation graph: ``.data`` is its number, ``.grad`` d(output)/d(this).
+
+    >>> a, b = Value(2.0), Value(-3.0)
+    >>> c = a * b + a
+    >>> c.backward()
+    >>> c.data, a.grad, b.grad
+    (-4.0, -2.0, 2.0)
+    """
+
+    __slots__ = (
+        "data",         # float: the value
+        "grad",         # float: d(root)/d(this), accumulated by backward()
+        "_a",           # Value or None: the op's first argument
+        "_b",           # Value or None: the op's second argument
+        "_op",          # Op: the row of the op table that made this node (LEAF for leaves)
+        "__weakref__",  # so caches and tests can refer to a node without keeping it alive
+    )
+    # Two argument slots rather than a tuple: one object per node instead of two, which halves
+    # the work of CPython's cycle collector and of freeing a graph. ``_prev`` gives the tuple.
+
+    def __init__(self, data: Number, _children: Iterable["Value"] = (), _op: str = "",
+                 label: str | None = None) -> None:
+        if type(data) is not float:
+            data = _to_float(data, "Value data")
+        self.data: float = data
+        self.grad: Any = 0.0
+        children = tuple(_children)
+        for child in children:
+            if not isinstance(child, Value):
+                raise TypeError(f"Value children must be Values, got {type(child).__name__}")
+        if not isinstance(_op, str):
+            raise TypeError(f"Value _op must be a str, got {type(_op).__name__}")
+        if not isinstance(_op, Op):  # a hand-built node: no rule unless a _backward is given
+            _op = _custom_op(_op) if (_op or children) else LEAF
+        elif _op.arity and len(children) != _op.arity:
+            raise TypeError(f"op {_op.name!r} takes {_op.arity} children, got {len(children)}")
+        self._op: Op = _op
+        self._a: Value | None = None
+        self._b: Value | None = None
+        if children:
+            self._a = children[0]
+            if len(children) == 2:
+                self._b = children[1]
+            elif len(children) > 2:  # chain the rest through glue nodes that carry no gradient
+                self._b = _glue(children[1:])
+        if label is not None:
+            _labels[self] = str(label)
+
+    @property
+    def _prev(self) -> tuple[Value, ...]:
+        """The op's arguments, in order (micrograd's ``_prev``; empty for leaves)."""
+        a, b = self._a, self._b
+        if a is None:
+            return ()
+        if b is None:
+            return (a,)
+        if b._op is _GLUE:
+            rest = []
+            while b._op is _GLUE:
+                rest.append(b._a)
+                b = b._b
+            return (a, *rest, b)
+        return (a, b)
+
+    # -- karpathy's extension point: a closure that pushes out.grad into the children --------
+    @property
+    def _backward(self) -> Callable[[], None]:
+        """Push this node's ``.grad`` into its children's once (micrograd's per-node backward)."""
+        return functools.partial(_propagate, self)
+
+    @_backward.setter
+    def _backward(self, fn: Callable[[], None]) -> None:
+        # A node built karpathy-style, Value(data, children, 'op'), then given its own closure.
+        # The closure usually refers to the node, a reference cycle the user opted into.
+        self._op = _custom_op(str(self._op), fn)
+
+    # -- labels (drawn in graph pictures), kept off the node to keep nodes small ---------------
+    @property
+    def label(self) -> str:
+        """An optional name shown in graph pictures ('' if none)."""
+        return _labels.get(self, "")
+
+    @label.setter
+    def label(self, text: str) -> None:
+        _labels[self] = str(text)
+
+    # -- conversions and comparisons ----------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"Value(data={self.data!r}, grad={self.grad!r})"
+
+    def __float__(self) -> float:
+        return self.data
+
+    def __lt__(self, other: Operand) -> bool:
+        return self.data < _number(other)
+
+    def __le__(self, other: Operand) -> bool:
+        return self.data <= _number(other)
+
+    def __gt__(self, other: Operand) -> bool:
+        return self.data > _number(other)
+
+    def __ge__(self, other: Operand) -> bool:
+        return self.data >= _number(other)
+
+    # __eq__ and __hash__ stay object's: Values are nodes, equal only to themselves (and hashing in
+    # C, not through a Python-level __hash__, keeps graph traversal fast).
+
+    # -- derived operations: compositions of primitives ---------------------------------------
+    # A plain-number operand stays a plain number here (no node for -2 or 1/2); the primitive
+    # lifts it to a constant leaf.
+    def __neg__(self) -> Value:  # -self
+        return self * -1.0
+
+    def __sub__(self, other: Operand) -> Value:  # self - other
+        other = _operand(other)
+        return NotImplemented if other is NotImplemented else self + (-other)
+
+    def __rsub__(self, other: Operand) -> Value:  # other - self
+        other = _operand(other)
+        return NotImplemented if other is NotImplemented else (-self) + other
+
+    def __truediv__(self, other: Operand) -> Value:  # self / other
+        other = _operand(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return self * (other ** -1.0 if type(other) is Value else _reciprocal(other))
+
+    def __rtruediv__(self, other: Operand) -> Value:  # other / self
+        other = _operand(other)
+        return NotImplemented if other is NotImplemented else self ** -1.0 * other
+
+    def __pow__(self, other: Operand) -> Value:  # self ** other
+        if type(other) is Value:
+            return _binary_pow(self, other)
+        if isinstance(other, numbers.Real):
+            return _powc_op(other).apply(self)  # constant exponent: no gradient for it
+        return NotImplemented
+
+    def __rpow__(self, other: Operand) -> Value:  # other ** self
+        base = _lift(other)
+        return NotImplemented if base is NotImplemented else _binary_pow(base, self)
+
+    # The primitive methods (__add__, __mul__, relu, tanh, ...) are attached from the op table
+    # below this class.
+
+    # -- graph utilities ----------------------------------------------------------------------
+    def backward(self, gradient: Number = 1.0) -> None:
+        """Accumulate d(self)/d(node) * gradient into ``.grad`` of every node of the graph.
+
+        Like PyTorch, gradients add up across calls: calling it twice doubles every ``.grad``.
+        """
+        gradient = _to_float(gradient, "backward gradient")
+        order = topological_order(self)
+        # Each pass propagates its own gradients; what earlier passes left is added back at the end.
+        previous = [v.grad for v in order]
+        stale = any(previous)
+        if stale:
+            for v in order:
+                v.grad = 0.0
+        self.grad = gradient
+        for v in reversed(order):
+            a = v._a
+            if a is None:
+                continue
+            b = v._b
+            # The common cases inline (this loop is the hot path); _propagate handles the rest:
+            # IEEE special values and hand-built nodes.
+            try:
+                if b is None:
+                    a.grad += v._op.derivative(v.grad, v.data, a.data)
+                else:
+                    ga, gb = v._op.derivative(v.grad, v.data, a.data, b.data)
+                    a.grad += ga
+                    b.grad += gb
+            except Exception:
+                _propagate(v)
+        if stale:
+            for v, old in zip(order, previous):
+                v.grad += old
+
+    def zero_grad(self) -> None:
+        """Set ``.grad`` to 0 on every node of this Value's graph."""
+        for v in topological_order(self):
+            v.grad = 0.0
+
+    def detach(self) -> Value:
+        """A new leaf Value with the same data and no history."""
+        return Value(self.data)
+
+    def nodes(self) -> list[Value]:
+        """Every node of the graph, children before parents."""
+        return topological_order(self)
+
+
+_EMIT = object()  # stack marker: the node below me has all its children emitted
+
+
+def topological_order(root: Value) -> list[Value]:
+    """The nodes reachable from ``root``, each after all of its children. Iterative, no recursion.
+
+    A depth-first search with an explicit stack. A node whose children are already emitted is
+    emitted at once; otherwise it goes back on the stack under a marker, its children above it,
+    and is emitted when the marker comes off. (A child in ``seen`` is always already emitted: in
+    a graph without cycles a node cannot be its own descendant.)
+    """
+    order: list[Value] = []
+    seen: set[Value] = set()
+    stack: list[Any] = [root]
+    push, pop, emit, mark = stack.append, stack.pop, order.append, seen.add
+    while stack:
+        v = pop()
+        if v is _EMIT:
+            emit(pop())
+            continue
+        if v in seen:
+            continue
+        mark(v)
+        a = v._a
+        if a is None:  # a leaf
+            emit(v)
+            continue
+        b = v._b
+        if a in seen:
+            if b is None or b in seen:
+                emit(v)
+            else:
+                push(v)
+                push(_EMIT)
+                push(b)
+        else:
+            push(v)
+            push(_EMIT)
+            push(a)
+            if b is not None and b not in seen:
+                push(b)
+    return order
+
+
+def _propagate(v: Value) -> None:
+    """Add this node's contribution to its children's gradients, by its op's derivative rule."""
+    op, a, b = v._op, v._a, v._b
+    if op.custom is not None:
+        op.custom()
+    elif op.arity == 0:
+        pass  # a hand-built node with no rule: no gradient flows through it (as in micrograd)
+    elif op.arity == 2:
+        try:
+            ga, gb = op.derivative(v.grad, v.data, a.data, b.data)
+        except _IEEE_ERRORS:
+            ga, gb = _ieee(op.derivative_array, v.grad, v.data, a.data, b.data)
+        a.grad += ga
+        b.grad += gb
+    else:
+        try:
+            ga = op.derivative(v.grad, v.data, a.data)
+        except _IEEE_ERRORS:
+            ga = _ieee(op.derivative_array, v.grad, v.data, a.data)
+        a.grad += ga
+
+
+# --- turning numbers into Values: the one boundary -------------------------------------------
+
+def _to_float(x: Any, what: str) -> float:
+    if isinstance(x, numbers.Real) and not isinstance(x, Value):
+        return float(x)
+    if isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "biuf":
+        return float(x)
+    raise TypeError(f"{what} must be a real number (int or float), got {type(x).__name__}")
+
+
+def _number(x: Any) -> float:
+    return x.data if type(x) is Value else _to_float(x, "comparison operand")
+
+
+def _operand(x: Any) -> Value | float:
+    """A Value as it is, a plain number as a float; NotImplemented for anything else."""
+    if type(x) is Value or type(x) is float:
+        return x
+    if isinstance(x, numbers.Real) or (isinstance(x, np.ndarray) and x.ndim == 0):
+        return float(x)
+    return NotImplemented  # type: ignore[return-value]
+
+
+def _reciprocal(c: float) -> float:
+    """1 / c for a float, with IEEE's 1/0 = inf (Python raises ZeroDivisionError)."""
+    return 1.0 / c if c else math.copysign(math.inf, c)
+
+
+def _lift(x: Any) -> Value:
+    """Lift a plain number to a constant leaf; NotImplemented for anything else."""
+    if type(x) is float or type(x) is int:  # the common case, before the slow ABC check
+        return _leaf(float(x))
+    if type(x) is Value:
+        return x
+    if isinstance(x, numbers.Real) or (isinstance(x, np.ndarray) and x.ndim == 0):
+        return _leaf(float(x))
+    return NotImplemented  # type: ignore[return-value]
+
+
+_new = object.__new__
+
+
+def _leaf(data: float) -> Value:
+    v = _new(Value)
+    v.data = data
+    v.grad = 0.0
+    v._a = None
+    v._b = None
+    v._op = LEAF
+    return v
+
+
+def _make_method(op: Op) -> Callable[..., Value]:
+    """Build the Value method that applies a primitive: forward now, derivative rule recorded."""
+    forward, forward_array = op.forward, op.forward_array
+
+    if op.arity == 2:
+        def method(self: Value, other: Operand) -> Value:
+            if type(other) is not Value:
+                other = _lift(other)
+                if other is NotImplemented:
+                    return NotImplemented
+            try:
+                data = forward(self.data, other.data)
+            except _IEEE_ERRORS:
+                data = _ieee(forward_array, self.data, other.data)
+            out = _new(Value)
+            out.data = data
+            out.grad = 0.0
+            if _nograd_threads and not is_grad_enabled():
+                out._a = out._b = None
+                out._op = LEAF
+            else:
+                out._a = self
+                out._b = other
+                out._op = op
+            return out
+    else:
+        def method(self: Value) -> Value:  # type: ignore[misc]
+            try:
+                data = forward(self.data)
+            except _IEEE_ERRORS:
+                data = _ieee(forward_array, self.data)
+            out = _new(Value)
+            out.data = data
+            out.grad = 0.0
+            out._b = None
+            if _nograd_threads and not is_grad_enabled():
+                out._a = None
+                out._op = LEAF
+            else:
+                out._a = self
+                out._op = op
+            return out
+
+    method.__name__ = method.__qualname__ = op.name
+    method.__doc__ = f"The primitive {op.name!r} (symbol {str(op)!r}) from the op table."
+    return method
+
+
+def _bind(op: Op) -> None:
+    """Give a new op its ``apply`` method (ops made later, like x ** 7, get theirs when made)."""
+    if op.arity:
+        op.apply = _make_method(op)
+
+
+def _leaky_relu(self: Value, slope: Number = 0.01) -> Value:
+    """leaky_relu(x) = x if x > 0 else slope * x."""
+    return ops.leaky_relu(slope).apply(self)
+
+
+def _install_ops() -> None:
+    """Bind every op of the table and give Value a method per primitive."""
+    ops._NEW_OP_HOOKS.append(_bind)
+    for name, entry in ops.OPS.items():
+        if isinstance(entry, Op):
+            _bind(entry)
+    Value.__add__ = Value.__radd__ = ops.add.apply  # other + self is recorded as self + other,
+    Value.__mul__ = Value.__rmul__ = ops.mul.apply  # as micrograd does
+    special = {"add", "mul", "pow", "powc", "leaky_relu"}  # reached through operators or below
+    for name, entry in ops.OPS.items():
+        if name not in special and isinstance(entry, Op):
+            setattr(Value, name, entry.apply)
+    Value.leaky_relu = _leaky_relu
+
+
+_install_ops()
+_binary_pow = ops.pow_.apply
+_powc_op = ops.powc
+
+
+def _custom_op(symbol: str, fn: Callable[[], None] | None = None) -> Op:
+    """An op for nodes built by hand, Value(data, children, 'sym'): no rule unless given ``fn``."""
+    op = Op(symbol, "custom")
+    op.custom = fn
+    return op
+
+
+_GLUE = Op("", "glue")  # links the extra children of a hand-built node with more than two
+
+
+def _glue(rest: tuple[Value, ...]) -> Value:
+    """Link Values r0, r1, ..., rn as glue(r0, glue(r1, ... rn)), built from the end."""
+    node = rest[-1]
+    for child in reversed(rest[:-1]):
+        link = _leaf(0.0)
+        link._op, link._a, link._b = _GLUE, child, node
+        node = link
+    return node
+
+
+# Labels live beside the nodes, not on them: most nodes have none, and a slot costs every node.
+import weakref  # noqa: E402
+
+_labels: "weakref.WeakKeyDictionary[Value, str]" = weakref.WeakKeyDictionary()
+
+
+# --- the namespace rules use when they run on Values (higher-order gradients) ---------------
+
+def _value_where(cond: Any, x: Any, y: Any) -> Any:
+    return x if cond else y
+
+
+VALUE_NAMESPACE: dict[str, Callable[..., Any]] = {
+    "exp": lambda x: x.exp() if type(x) is Value else ops.exp(x),
+    "log": lambda x: x.log() if type(x) is Value else ops.log(x),
+    "sqrt": lambda x: x.sqrt() if type(x) is Value else ops.sqrt(x),
+    "tanh": lambda x: x.tanh() if type(x) is Value else ops.tanh(x),
+    "pow": lambda x, y: x ** y,
+    "where": _value_where,
+    "iszero": lambda x: (x.data if type(x) is Value else x) == 0,
+}
