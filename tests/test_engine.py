@@ -1,0 +1,537 @@
+"""Value and backward(): random graphs against PyTorch, IEEE edge cases, errors, memory, compatibility."""
+
+import gc
+import math
+import sys
+import threading
+import weakref
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from micrograd import Value, is_grad_enabled, no_grad
+from micrograd.engine import topological_order
+from micrograd.testing import close, expressions
+
+F = torch.nn.functional
+
+
+def t64(x, grad=True):
+    return torch.tensor(float(x), dtype=torch.float64, requires_grad=grad)
+
+
+# --- random expression graphs, leaf by leaf against PyTorch ----------------------------------
+
+@given(expressions())
+def test_random_graphs_match_torch(program):
+    leaves = [Value(x) for x in program.point]
+    out = program.values(leaves)[-1]
+    out.backward()
+    tleaves = [t64(x) for x in program.point]
+    tout = program.torch(tleaves)[-1]
+    tout.backward()
+    assert close(out.data, tout.item(), rtol=1e-10), program
+    for i, (v, t) in enumerate(zip(leaves, tleaves)):
+        ref = t.grad.item() if t.grad is not None else 0.0
+        assert close(v.grad, ref, rtol=1e-8, atol=1e-10), (program, i, v.grad, ref)
+
+
+@given(expressions(min_inputs=2, max_steps=20))
+def test_intermediate_grads_match_torch_retain_grad(program):
+    leaves = [Value(x) for x in program.point]
+    nodes = program.values(leaves)
+    nodes[-1].backward()
+    tnodes = program.torch([t64(x) for x in program.point])
+    for t in tnodes:
+        t.retain_grad()
+    tnodes[-1].backward()
+    for v, t in zip(nodes, tnodes):
+        ref = t.grad.item() if t.grad is not None else 0.0
+        assert close(v.grad, ref, rtol=1e-8, atol=1e-10), program
+
+
+@given(expressions(), st.floats(-3, 3))
+def test_backward_gradient_argument_scales_like_torch(program, seed):
+    leaves = [Value(x) for x in program.point]
+    out = program.values(leaves)[-1]
+    out.backward(seed)
+    tleaves = [t64(x) for x in program.point]
+    program.torch(tleaves)[-1].backward(torch.tensor(seed, dtype=torch.float64))
+    for v, t in zip(leaves, tleaves):
+        ref = t.grad.item() if t.grad is not None else 0.0
+        assert close(v.grad, ref, rtol=1e-8, atol=1e-10)
+
+
+# --- operators ----------------------------------------------------------------------------
+
+BINARY = [
+    ("add", lambda a, b: a + b), ("sub", lambda a, b: a - b), ("mul", lambda a, b: a * b),
+    ("div", lambda a, b: a / b), ("pow", lambda a, b: a ** b),
+]
+
+
+@pytest.mark.parametrize("name,f", BINARY)
+@given(a=st.floats(0.5, 3), b=st.floats(0.5, 3))
+def test_binary_operators_all_forms_match_torch(name, f, a, b):
+    for left_value, right_value in [(True, True), (True, False), (False, True)]:
+        x = Value(a) if left_value else a
+        y = Value(b) if right_value else b
+        out = f(x, y)
+        assert isinstance(out, Value)
+        out.backward()
+        tx = t64(a) if left_value else a
+        ty = t64(b) if right_value else b
+        tout = f(tx, ty)
+        tout.backward()
+        assert close(out.data, tout.item(), rtol=1e-12)
+        if left_value:
+            assert close(x.grad, tx.grad.item(), rtol=1e-10)
+        if right_value:
+            assert close(y.grad, ty.grad.item(), rtol=1e-10)
+
+
+@given(a=st.floats(-5, 5), b=st.floats(-5, 5))
+def test_unary_minus_and_inplace_style(a, b):
+    x = Value(a)
+    y = x
+    y += b
+    y -= 2.0
+    y *= x
+    y /= 4.0
+    (-y).backward()
+    tx = t64(a)
+    ty = -((tx + b - 2.0) * tx / 4.0)
+    ty.backward()
+    assert close(x.grad, tx.grad.item(), rtol=1e-10, atol=1e-12)
+
+
+def test_pow_accepts_int_float_and_value_exponents():
+    x = Value(2.0)
+    assert (x ** 3).data == 8.0 and (x ** 0.5).data == math.sqrt(2.0) and (x ** Value(3.0)).data == 8.0
+    assert (2 ** Value(3.0)).data == 8.0 and (np.float64(2.0) ** Value(3.0)).data == 8.0
+
+
+def test_numpy_scalars_on_both_sides():
+    x = Value(3.0)
+    for s in (np.float64(2.0), np.int64(2), np.float32(2.0), np.int32(2)):
+        for out in (s * x, x * s, s + x, x + s, s - x, x - s, s / x, x / s):
+            assert isinstance(out, Value), (type(s), out)
+        assert (s * x).data == 6.0 and (x - s).data == 1.0 and (s - x).data == -1.0
+        assert (s < x) and (x > s) and not (x <= s)
+    y = Value(np.float64(1.5))
+    assert type(y.data) is float and y.data == 1.5
+    # micrograd's moons demo multiplies numpy int labels with scores
+    score = Value(0.5)
+    loss = (1 + -np.int64(-1) * score).relu()
+    loss.backward()
+    assert isinstance(loss, Value) and loss.data == 1.5 and score.grad == 1.0
+
+
+def test_comparisons_float_and_hash():
+    a, b = Value(1.0), Value(2.0)
+    assert a < b and a <= b and b > a and b >= a and a < 1.5 and a >= 1 and not a > 1
+    assert float(b) == 2.0 and math.isclose(math.sqrt(b), math.sqrt(2.0))
+    c = Value(1.0)
+    assert a != c and a == a and len({a, c, a}) == 2  # identity, not value
+    assert {a: 1}[a] == 1
+
+
+def test_repr_is_readable():
+    assert repr(Value(2.0)) == "Value(data=2.0, grad=0.0)"
+    v = Value(3) * 2
+    v.backward()
+    assert repr(v) == "Value(data=6.0, grad=1.0)"
+
+
+def test_label():
+    a = Value(2.0, label="a")
+    assert a.label == "a" and Value(1.0).label == ""
+    a.label = "b"
+    assert a.label == "b"
+
+
+# --- IEEE special values, against torch ---------------------------------------------------
+
+IEEE_CASES = [
+    # name, expression on Value / tensor, input, expected value (torch is the reference too)
+    ("log(0)", lambda x: x.log(), 0.0, -math.inf),
+    ("log(-1)", lambda x: x.log(), -1.0, math.nan),
+    ("1/0", lambda x: 1 / x, 0.0, math.inf),
+    ("1/-0", lambda x: 1 / x, -0.0, -math.inf),
+    ("0/0", lambda x: x / x, 0.0, math.nan),
+    ("(-8)**(1/3)", lambda x: x ** (1 / 3), -8.0, math.nan),
+    ("exp(1000)", lambda x: x.exp(), 1000.0, math.inf),
+    ("exp(-1000)", lambda x: x.exp(), -1000.0, 0.0),
+    ("sigmoid(-1000)", lambda x: x.sigmoid(), -1000.0, 0.0),
+    ("sigmoid(1000)", lambda x: x.sigmoid(), 1000.0, 1.0),
+    ("tanh(1000)", lambda x: x.tanh(), 1000.0, 1.0),
+    ("tanh(-1000)", lambda x: x.tanh(), -1000.0, -1.0),
+    ("relu(0)", lambda x: x.relu(), 0.0, 0.0),
+    ("relu(-inf)", lambda x: x.relu(), -math.inf, 0.0),
+    ("relu(nan)", lambda x: x.relu(), math.nan, math.nan),
+    ("abs(0)", lambda x: x.abs(), 0.0, 0.0),
+    ("sqrt(0)", lambda x: x.sqrt(), 0.0, 0.0),
+    ("sqrt(-1)", lambda x: x.sqrt(), -1.0, math.nan),
+    ("0**0", lambda x: x ** 0, 0.0, 1.0),
+    ("0**-1", lambda x: x ** -1, 0.0, math.inf),
+    ("0**2", lambda x: x ** 2, 0.0, 0.0),
+    ("0**0.5", lambda x: x ** 0.5, 0.0, 0.0),
+    ("(-2)**-2", lambda x: x ** -2, -2.0, 0.25),
+    ("(1e200)**2", lambda x: x ** 2, 1e200, math.inf),
+    ("x*x overflow", lambda x: x * x, 1e200, math.inf),
+    ("inf-inf", lambda x: x - x, math.inf, math.nan),
+    ("leaky_relu(0)", lambda x: x.leaky_relu(0.1) if isinstance(x, Value) else F.leaky_relu(x, 0.1), 0.0, 0.0),
+    ("2**x at -inf", lambda x: 2 ** x, -math.inf, 0.0),
+    ("x**y, x=0, y=0", lambda x: x ** (x * 0), 0.0, 1.0),
+    ("log(inf)", lambda x: x.log(), math.inf, math.inf),
+    ("exp(nan)", lambda x: x.exp(), math.nan, math.nan),
+]
+
+
+@pytest.mark.parametrize("name,f,x,expected", IEEE_CASES, ids=[c[0] for c in IEEE_CASES])
+def test_ieee_special_values_match_torch(name, f, x, expected):
+    v = Value(x)
+    out = f(v)
+    out.backward()
+    t = t64(x)
+    tout = f(t)
+    tout.backward()
+    assert close(out.data, expected) and close(out.data, tout.item()), (out.data, tout.item())
+    ref = t.grad.item() if t.grad is not None else 0.0
+    assert close(v.grad, ref), (name, v.grad, ref)
+    assert isinstance(out.data, float) and not isinstance(out.data, complex)
+
+
+def test_ieee_values_never_raise_or_go_complex():
+    for x in (0.0, -0.0, -1.0, -8.0, 1e308, -1e308, math.inf, -math.inf, math.nan):
+        v = Value(x)
+        outs = [v.log(), v.exp(), v.sqrt(), v.tanh(), v.sigmoid(), v.relu(), v.abs(), v.leaky_relu(),
+                1 / v, v / 0, v ** (1 / 3), v ** -2, v ** 0.5, 2 ** v, v ** v, (-2.0) ** v]
+        for out in outs:
+            assert type(out.data) is float
+            out.backward()
+
+
+def test_kink_conventions_pinned_to_torch():
+    # relu'(0) = 0, abs'(0) = 0, leaky_relu'(0) = slope, d/dx x**0 = 0 at 0
+    for f, tf in [(lambda x: x.relu(), torch.relu), (lambda x: x.abs(), torch.abs),
+                  (lambda x: x.leaky_relu(0.2), lambda t: F.leaky_relu(t, 0.2))]:
+        v, t = Value(0.0), t64(0.0)
+        f(v).backward()
+        tf(t).backward()
+        assert v.grad == t.grad.item()
+    assert Value(0.0).relu is not None
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad,name", [("3", "str"), (None, "NoneType"), (1j, "complex"), ({}, "dict")])
+def test_bad_data_raises_type_error_naming_the_type_like_torch(bad, name):
+    with pytest.raises(TypeError, match=name):
+        Value(bad)
+    with pytest.raises(TypeError):
+        torch.tensor(bad, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("bad,name", [([1], "list"), (np.array([1.0, 2.0]), "ndarray"), (Value(1.0), "Value")])
+def test_non_scalar_data_raises_type_error_naming_the_type(bad, name):
+    # (torch would make a 1-d tensor of a list; a Value is a scalar)
+    with pytest.raises(TypeError, match=name):
+        Value(bad)
+
+
+def test_zero_dim_array_and_bool_are_numbers():
+    assert Value(np.array(2.5)).data == 2.5 and Value(True).data == 1.0 and Value(3).data == 3.0
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", "**"])
+@pytest.mark.parametrize("other", ["a", None, [1.0], object()], ids=["str", "None", "list", "object"])
+def test_unsupported_operand_gives_pythons_type_error_like_torch(op, other):
+    for x in (Value(1.0), torch.tensor(1.0, dtype=torch.float64)):
+        with pytest.raises(TypeError):
+            eval(f"x {op} other")
+        with pytest.raises(TypeError):
+            eval(f"other {op} x")
+    method = {"+": "__add__", "-": "__sub__", "*": "__mul__", "/": "__truediv__", "**": "__pow__"}[op]
+    assert getattr(Value(1.0), method)(other) is NotImplemented
+    assert getattr(Value(1.0), method.replace("__", "__r", 1))(other) is NotImplemented
+
+
+@pytest.mark.parametrize("other", ["a", None, object()])
+def test_comparison_with_a_non_number_raises_type_error(other):
+    with pytest.raises(TypeError):
+        Value(1.0) < other
+
+
+def test_bad_children_and_op():
+    with pytest.raises(TypeError, match="children"):
+        Value(1.0, (1.0,))
+    with pytest.raises(TypeError, match="_op"):
+        Value(1.0, (), 3)
+    with pytest.raises(TypeError, match="gradient"):
+        Value(1.0).backward("1")
+
+
+# --- backward semantics -----------------------------------------------------------------------
+
+def test_backward_twice_doubles_every_grad():
+    # micrograd issue #53: y = x*2; z = y*3; two backward passes give x.grad == 12, not 18
+    x = Value(1.0)
+    y = x * 2
+    z = y * 3
+    z.backward()
+    first = {id(v): v.grad for v in topological_order(z)}
+    z.backward()
+    assert x.grad == 12.0
+    for v in topological_order(z):
+        assert v.grad == 2 * first[id(v)]
+
+
+@given(expressions())
+def test_backward_twice_doubles_like_torch(program):
+    leaves = [Value(x) for x in program.point]
+    out = program.values(leaves)[-1]
+    out.backward()
+    once = [v.grad for v in leaves]
+    out.backward()
+    for v, g in zip(leaves, once):
+        assert close(v.grad, 2 * g, rtol=0, atol=0)
+
+
+def test_grads_accumulate_across_graphs_like_torch():
+    x, tx = Value(3.0), t64(3.0)
+    (x * x).backward()
+    (x * 2).backward()
+    (tx * tx).backward()
+    (tx * 2).backward()
+    assert x.grad == tx.grad.item() == 8.0
+
+
+def test_zero_grad_clears_the_whole_graph():
+    x = Value(2.0)
+    y = (x * x).tanh() + x
+    y.backward()
+    assert any(v.grad for v in y.nodes())
+    y.zero_grad()
+    assert all(v.grad == 0.0 for v in y.nodes())
+
+
+def test_deep_chain_at_default_recursion_limit():
+    assert sys.getrecursionlimit() <= 10_000
+    x = Value(1.0)
+    y = x
+    for _ in range(1_000_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad == 1.0
+    del y  # freeing a million-deep chain must not overflow the C stack either
+
+
+def test_topological_order_puts_children_first():
+    a, b = Value(1.0), Value(2.0)
+    c = a * b
+    d = c + a
+    e = d * c
+    order = topological_order(e)
+    pos = {v: i for i, v in enumerate(order)}
+    assert len(order) == 5 and order[-1] is e
+    for v in order:
+        for child in v._prev:
+            assert pos[child] < pos[v]
+
+
+# --- no_grad and detach ---------------------------------------------------------------------
+
+def test_no_grad_records_no_graph():
+    x = Value(2.0)
+    with no_grad():
+        assert not is_grad_enabled()
+        y = x * 3 + x.tanh()
+        with no_grad():
+            z = y * 2
+        w = z + 1
+    assert is_grad_enabled()
+    assert y._prev == () and w._prev == () and not y._op and y.data == 6.0 + math.tanh(2.0)
+    m = x * 3
+    assert len(m._prev) == 2 and m._prev[0] is x and m._op == "*"
+
+
+def test_no_grad_is_a_decorator():
+    @no_grad()
+    def f(v):
+        return v * v
+
+    out = f(Value(3.0))
+    assert out._prev == () and out.data == 9.0 and is_grad_enabled()
+    assert f.__name__ == "f"
+
+
+def test_no_grad_is_thread_local():
+    inside, go_on = threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        with no_grad():
+            inside.set()
+            go_on.wait(5)
+            seen["worker"] = (Value(1.0) * 2)._prev
+
+    t = threading.Thread(target=worker)
+    t.start()
+    inside.wait(5)
+    seen["main"] = (Value(1.0) * 2)._prev  # this thread still records
+    go_on.set()
+    t.join()
+    assert len(seen["main"]) == 2 and seen["worker"] == ()
+
+
+def test_no_grad_restores_state_after_exceptions():
+    with pytest.raises(RuntimeError):
+        with no_grad():
+            raise RuntimeError
+    assert is_grad_enabled() and len((Value(1.0) * 2)._prev) == 2
+
+
+def test_detach():
+    x = Value(2.0)
+    y = x * 3
+    d = y.detach()
+    assert d.data == 6.0 and d._prev == () and d is not y
+    (d * x).backward()
+    assert x.grad == 6.0 and y.grad == 0.0
+
+
+# --- memory: no reference cycles ------------------------------------------------------------
+
+def test_graph_is_freed_without_the_cycle_collector():
+    gc.collect()
+    gc.disable()
+    try:
+        x = Value(0.5)
+        y = x
+        for _ in range(100):
+            y = (y * x + 1).tanh() / 2 + y.relu() ** 2
+        y.backward()
+        refs = [weakref.ref(v) for v in topological_order(y) if v is not x]
+        assert len(refs) > 500 and all(r() is not None for r in refs)
+        del y
+        assert all(r() is None for r in refs)
+        assert x.grad != 0.0
+    finally:
+        gc.enable()
+
+
+def test_mlp_loss_graph_is_freed_without_the_cycle_collector():
+    from micrograd.nn import MLP
+    model = MLP(2, [4, 4, 1])
+    gc.collect()
+    gc.disable()
+    try:
+        loss = sum((model([Value(0.1 * i), Value(-0.2 * i)]) - 1) ** 2 for i in range(5))
+        loss.backward()
+        params = set(model.parameters())
+        refs = [weakref.ref(v) for v in topological_order(loss) if v not in params]
+        del loss
+        assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
+
+
+# --- karpathy's micrograd compatibility -------------------------------------------------------
+
+def test_micrograd_readme_example():
+    from micrograd.engine import Value
+
+    a = Value(-4.0)
+    b = Value(2.0)
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + (b + a).relu()
+    d += 3 * d + (b - a).relu()
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g += 10.0 / f
+    assert f"{g.data:.4f}" == "24.7041"
+    g.backward()
+    assert f"{a.grad:.4f}" == "138.8338"
+    assert f"{b.grad:.4f}" == "645.5773"
+
+
+def test_constructor_children_and_op_like_micrograd():
+    a, b = Value(2.0), Value(3.0)
+    c = Value(5.0, (a, b), "+")
+    assert c._prev == (a, b) and c._op == "+"
+    c.backward()  # a hand-built node without a _backward passes no gradient, as in micrograd
+    assert a.grad == 0.0
+    d = a * b
+    assert set(d._prev) == {a, b} and d._op == "*"
+
+
+def test_handwritten_op_with_backward_closure_like_micrograd():
+    # the extension pattern of micrograd's lecture: a new op as a node plus a _backward closure
+    def cube(self):
+        out = Value(self.data ** 3, (self,), "cube")
+
+        def _backward():
+            self.grad += 3 * self.data ** 2 * out.grad
+        out._backward = _backward
+        return out
+
+    x = Value(2.0)
+    y = cube(x * 1.0) + x
+    y.backward()
+    assert x.grad == 13.0
+    assert y._prev[0]._op == "cube"
+
+
+def test_hand_built_node_with_many_children():
+    xs = [Value(float(i)) for i in range(5)]
+    s = Value(sum(x.data for x in xs), xs, "sum5")
+
+    def _backward():
+        for x in xs:
+            x.grad += s.grad
+    s._backward = _backward
+    (s * 2).backward()
+    assert s._prev == tuple(xs) and [x.grad for x in xs] == [2.0] * 5
+
+
+def test_per_node_backward_like_the_lecture():
+    # micrograd's lecture calls o._backward() node by node, by hand
+    x, w = Value(2.0), Value(-3.0)
+    n = x * w
+    o = n.tanh()
+    o.grad = 1.0
+    o._backward()
+    n._backward()
+    assert math.isclose(n.grad, 1 - math.tanh(-6.0) ** 2)
+    assert math.isclose(x.grad, w.data * n.grad) and math.isclose(w.grad, x.data * n.grad)
+
+
+def test_micrograd_graph_tracing_code_runs():
+    # the trace() of micrograd's trace_graph notebook
+    def trace(root):
+        nodes, edges = set(), set()
+
+        def build(v):
+            if v not in nodes:
+                nodes.add(v)
+                for child in v._prev:
+                    edges.add((child, v))
+                    build(child)
+        build(root)
+        return nodes, edges
+
+    x = Value(1.0)
+    y = (x * 2 + 1).relu()
+    nodes, edges = trace(y)
+    assert len(nodes) == 6 and len(edges) == 5
+    labels = [n._op for n in nodes if n._op]
+    assert sorted(labels) == ["*", "+", "ReLU"]
+    assert all(isinstance(str(id(n)) + n._op, str) for n in nodes)

@@ -1,0 +1,87 @@
+"""The op table, row by row: every primitive against PyTorch float64 and central differences.
+
+Parametrised over ``micrograd.testing.all_ops()``, so a new op in ops.py is tested with no edit
+here (its declaration carries its PyTorch counterpart and its domain).
+"""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from micrograd import Value, ops
+from micrograd.testing import all_ops, central_difference, close, op_inputs, torch_reference
+
+OPS = all_ops()
+ids = [f"{op.name}[{op.param:g}]" if op.param is not None else op.name for op in OPS]
+
+
+def forward_and_grads(op, xs):
+    leaves = [Value(x) for x in xs]
+    out = op.apply(*leaves)
+    out.backward()
+    return out, [v.grad for v in leaves]
+
+
+@pytest.mark.parametrize("op", OPS, ids=ids)
+@given(data=st.data())
+def test_value_and_gradient_match_torch(op, data):
+    xs = data.draw(op_inputs(op))
+    out, grads = forward_and_grads(op, xs)
+    ref_value, ref_grads = torch_reference(op, *xs)
+    assert close(out.data, ref_value, rtol=1e-12), (xs, out.data, ref_value)
+    for i, (g, ref) in enumerate(zip(grads, ref_grads)):
+        assert close(g, ref, rtol=1e-10, atol=1e-12), (xs, i, g, ref)
+
+
+@pytest.mark.parametrize("op", OPS, ids=ids)
+@given(data=st.data())
+def test_gradient_matches_central_differences(op, data):
+    xs = data.draw(op_inputs(op))
+    _, grads = forward_and_grads(op, xs)
+    for i, g in enumerate(grads):
+        numeric = central_difference(op.forward, xs, i)
+        assert close(g, numeric, rtol=1e-5, atol=1e-6), (xs, i, g, numeric)
+
+
+@pytest.mark.parametrize("op", OPS, ids=ids)
+def test_rule_runs_on_floats_values_and_arrays_alike(op):
+    # One declaration serves the scalar backward, higher-order gradients and the compiled tape.
+    np = pytest.importorskip("numpy")
+    xs = tuple(lo + 0.37 * (hi - lo) for lo, hi in op.domain)
+    out = op.forward(*xs)
+    g = 1.3
+    on_floats = op.derivative(g, out, *xs)
+    on_arrays = op.derivative_array(np.array([g]), np.array([out]), *[np.array([x]) for x in xs])
+    on_values = op.derivative_value(Value(g), Value(out), *[Value(x) for x in xs])
+    as_tuple = lambda r: r if isinstance(r, tuple) else (r,)  # noqa: E731
+    for f, a, v in zip(as_tuple(on_floats), as_tuple(on_arrays), as_tuple(on_values)):
+        assert math.isclose(f, float(np.asarray(a).ravel()[0]), rel_tol=1e-14)
+        assert math.isclose(f, float(v), rel_tol=1e-14)
+
+
+def test_every_op_declares_what_its_tests_need():
+    for op in OPS:
+        assert op.torch is not None and len(op.domain) == op.arity, op.name
+        assert op.apply is not None
+
+
+def test_symbols_follow_micrograd():
+    a, b = Value(2.0), Value(3.0)
+    assert (a + b)._op == "+" and (a * b)._op == "*"
+    assert (a ** 2)._op == "**2" and (a ** -1)._op == "**-1" and (a ** 0.5)._op == "**0.5"
+    assert a.relu()._op == "ReLU" and a.tanh()._op == "tanh" and a.exp()._op == "exp"
+    assert Value(1.0)._op == "" and not Value(1.0)._op
+
+
+def test_op_families_share_members():
+    assert ops.powc(2) is ops.powc(2.0)
+    assert ops.leaky_relu(0.1) is not ops.leaky_relu(0.2)
+    assert ops.powc(2).param == 2.0 and ops.powc(2).family is ops.powc
+
+
+def test_ops_pickle_as_table_entries():
+    import pickle
+    for op in OPS:
+        assert pickle.loads(pickle.dumps(op)) is op
