@@ -33,7 +33,7 @@ def moons_demo(steps: int = 100, seed: int = 1337, out: TextIO | None = None) ->
     loss_value = accuracy = 0.0
     for k in range(steps):
         inputs = [list(map(Value, row)) for row in X]
-        scores = list(map(model, inputs))
+        scores: list[Value] = [model(x) for x in inputs]  # type: ignore[misc]
         losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
         data_loss = sum(losses) * (1.0 / len(losses))
         reg_loss = 1e-4 * sum(p * p for p in model.parameters())

@@ -12,7 +12,7 @@ import functools
 import math
 import numbers
 import threading
-from typing import Any, Callable, Iterable, Iterator, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar, Union
 
 import numpy as np
 
@@ -138,7 +138,8 @@ class Value:
     @property
     def _prev(self) -> tuple[Value, ...]:
         """The op's arguments, in order (micrograd's ``_prev``; empty for leaves)."""
-        a, b = self._a, self._b
+        a: Any = self._a
+        b: Any = self._b
         if a is None:
             return ()
         if b is None:
@@ -213,7 +214,7 @@ class Value:
         other = _operand(other)
         if other is NotImplemented:
             return NotImplemented
-        return self * (other ** -1.0 if type(other) is Value else _reciprocal(other))
+        return self * (other ** -1.0 if isinstance(other, Value) else _reciprocal(other))
 
     def __rtruediv__(self, other: Operand) -> Value:  # other / self
         other = _operand(other)
@@ -231,7 +232,20 @@ class Value:
         return NotImplemented if base is NotImplemented else _binary_pow(base, self)
 
     # The primitive methods (__add__, __mul__, relu, tanh, ...) are attached from the op table
-    # below this class.
+    # below this class; their signatures are declared here for type checkers and readers.
+    if TYPE_CHECKING:
+        def __add__(self, other: Operand) -> Value: ...
+        def __radd__(self, other: Operand) -> Value: ...
+        def __mul__(self, other: Operand) -> Value: ...
+        def __rmul__(self, other: Operand) -> Value: ...
+        def relu(self) -> Value: ...
+        def leaky_relu(self, slope: Number = 0.01) -> Value: ...
+        def tanh(self) -> Value: ...
+        def sigmoid(self) -> Value: ...
+        def exp(self) -> Value: ...
+        def log(self) -> Value: ...
+        def sqrt(self) -> Value: ...
+        def abs(self) -> Value: ...
 
     # -- graph utilities ----------------------------------------------------------------------
     def backward(self, gradient: Number = 1.0) -> None:
@@ -248,6 +262,8 @@ class Value:
             for v in order:
                 v.grad = 0.0
         self.grad = gradient
+        a: Any
+        b: Any
         for v in reversed(order):
             a = v._a
             if a is None:
@@ -328,7 +344,9 @@ def topological_order(root: Value) -> list[Value]:
 
 def _propagate(v: Value) -> None:
     """Add this node's contribution to its children's gradients, by its op's derivative rule."""
-    op, a, b = v._op, v._a, v._b
+    op = v._op
+    a: Any = v._a
+    b: Any = v._b
     if op.custom is not None:
         op.custom()
     elif op.arity == 0:
@@ -465,13 +483,14 @@ def _install_ops() -> None:
     for name, entry in ops.OPS.items():
         if isinstance(entry, Op):
             _bind(entry)
-    Value.__add__ = Value.__radd__ = ops.add.apply  # other + self is recorded as self + other,
-    Value.__mul__ = Value.__rmul__ = ops.mul.apply  # as micrograd does
+    cls: Any = Value  # (type checkers see the methods' declarations in the class body)
+    cls.__add__ = cls.__radd__ = ops.add.apply  # other + self is recorded as self + other,
+    cls.__mul__ = cls.__rmul__ = ops.mul.apply  # as micrograd does
     special = {"add", "mul", "pow", "powc", "leaky_relu"}  # reached through operators or below
     for name, entry in ops.OPS.items():
         if name not in special and isinstance(entry, Op):
-            setattr(Value, name, entry.apply)
-    Value.leaky_relu = _leaky_relu
+            setattr(cls, name, entry.apply)
+    cls.leaky_relu = _leaky_relu
 
 
 _install_ops()

@@ -74,6 +74,12 @@ class Op(str):
     torch: Callable[..., Any] | None  # the PyTorch counterpart, for the tests
     domain: tuple[tuple[float, float], ...]  # per argument: the interval tests sample from
     kinks: tuple[float, ...]        # points where the derivative jumps; tests keep samples away
+    forward_array: Callable[..., Any]     # forward on numpy arrays
+    derivative_array: Callable[..., Any]  # the rule on numpy arrays (and numpy float64 scalars)
+    apply: Callable[..., Any]             # the Value method applying this op (set by the engine)
+    custom: Callable[[], None] | None     # a hand-built node's own backward closure
+    _raw: tuple[Callable[..., Any] | None, Callable[..., Any] | None]  # as declared
+    _derivative_value: Callable[..., Any] | None  # the rule on Values, made on first use
 
     def __new__(cls, symbol: str, name: str, arity: int = 0, forward: Callable[..., Any] | None = None,
                 derivative: Callable[..., Any] | None = None, *, param: Any = None,
@@ -87,9 +93,9 @@ class Op(str):
         self.derivative = specialise(derivative, "float", param)
         self.forward_array = specialise(forward, "array", param)
         self.derivative_array = specialise(derivative, "array", param)
-        self._derivative_value: Callable[..., Any] | None = None  # made on first use
-        self.custom: Callable[[], None] | None = None  # a hand-built node's own backward closure
-        self.apply: Callable[..., Any] | None = None   # the Value method; set by the engine
+        self._derivative_value = None
+        self.custom = None
+        self.apply = _no_rule
         for hook in _NEW_OP_HOOKS:
             hook(self)
         return self
