@@ -472,25 +472,32 @@ def _bind(op: Op) -> None:
         op.apply = _make_method(op)
 
 
-def _leaky_relu(self: Value, slope: Number = 0.01) -> Value:
-    """leaky_relu(x) = x if x > 0 else slope * x."""
-    return ops.leaky_relu(slope).apply(self)
+def _family_method(family: ops.OpFamily) -> Callable[..., Value]:
+    """The Value method of an op family: ``x.leaky_relu(0.2)`` applies the member for 0.2."""
+    def method(self: Value, *args: Number, **kwargs: Number) -> Value:
+        if len(args) + len(kwargs) > 1 or any(k != family.param_name for k in kwargs):
+            raise TypeError(f"{family.name}() takes one constant, {family.param_name}")
+        c = args[0] if args else kwargs.get(family.param_name, family.default)
+        if c is None:
+            raise TypeError(f"{family.name}() needs its constant, {family.param_name}")
+        return family(_to_float(c, f"{family.name} {family.param_name}")).apply(self)
+    method.__name__ = method.__qualname__ = family.name
+    method.__doc__ = f"The primitive family {family.name!r} from the op table (default {family.default})."
+    return method
 
 
 def _install_ops() -> None:
     """Bind every op of the table and give Value a method per primitive."""
     ops._NEW_OP_HOOKS.append(_bind)
+    cls: Any = Value  # (type checkers see the methods' declarations in the class body)
     for name, entry in ops.OPS.items():
         if isinstance(entry, Op):
             _bind(entry)
-    cls: Any = Value  # (type checkers see the methods' declarations in the class body)
+        if name in ("add", "mul", "pow", "powc"):
+            continue  # reached through the operators + * **
+        setattr(cls, name, entry.apply if isinstance(entry, Op) else _family_method(entry))
     cls.__add__ = cls.__radd__ = ops.add.apply  # other + self is recorded as self + other,
     cls.__mul__ = cls.__rmul__ = ops.mul.apply  # as micrograd does
-    special = {"add", "mul", "pow", "powc", "leaky_relu"}  # reached through operators or below
-    for name, entry in ops.OPS.items():
-        if name not in special and isinstance(entry, Op):
-            setattr(cls, name, entry.apply)
-    cls.leaky_relu = _leaky_relu
 
 
 _install_ops()

@@ -125,8 +125,11 @@ class OpFamily:
     def __init__(self, name: str, symbol: Callable[[Any], str], arity: int, forward: Callable[..., Any],
                  derivative: Callable[..., Any], *, torch: Callable[..., Any] | None = None,
                  domain: Callable[[Any], tuple[tuple[float, float], ...]],
-                 kinks: Callable[[Any], tuple[float, ...]] = lambda c: (), examples: tuple[Any, ...] = ()) -> None:
+                 kinks: Callable[[Any], tuple[float, ...]] = lambda c: (), examples: tuple[Any, ...] = (),
+                 default: float | None = None, param_name: str = "c") -> None:
         self.name, self.symbol, self.arity = name, symbol, arity
+        self.default = default  # the constant Value.<name>() uses when none is given
+        self.param_name = param_name  # its keyword in Value.<name>(...)
         self.forward, self.derivative, self.torch = forward, derivative, torch
         self.domain, self.kinks = domain, kinks
         self.examples = examples  # constants the op tests run with
@@ -210,7 +213,8 @@ leaky_relu = OpFamily("leaky_relu", lambda c: f"LeakyReLU({c:g})", 1,
                       lambda a, c: where(a > 0, a, a * c),
                       lambda g, out, a, c: where(a > 0, g, g * c),  # slope at 0, as torch
                       torch=lambda t, a, c: t.nn.functional.leaky_relu(a, c),
-                      domain=lambda c: ((-5, 5),), kinks=lambda c: (0.0,), examples=(0.01, 0.2))
+                      domain=lambda c: ((-5, 5),), kinks=lambda c: (0.0,), examples=(0.01, 0.2),
+                      default=0.01, param_name="slope")
 
 tanh_ = Op("tanh", "tanh", 1,
            lambda a: tanh(a),

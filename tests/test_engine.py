@@ -108,6 +108,16 @@ def test_unary_minus_and_inplace_style(a, b):
     assert close(x.grad, tx.grad.item(), rtol=1e-10, atol=1e-12)
 
 
+def test_leaky_relu_slope_by_position_keyword_or_default():
+    x = Value(-2.0)
+    assert x.leaky_relu().data == -0.02 and x.leaky_relu(0.5).data == -1.0
+    assert x.leaky_relu(slope=0.25).data == -0.5 and x.leaky_relu(slope=0.25)._op == "LeakyReLU(0.25)"
+    with pytest.raises(TypeError, match="slope"):
+        x.leaky_relu(alpha=0.1)
+    with pytest.raises(TypeError, match="slope"):
+        x.leaky_relu("0.1")
+
+
 def test_pow_accepts_int_float_and_value_exponents():
     x = Value(2.0)
     assert (x ** 3).data == 8.0 and (x ** 0.5).data == math.sqrt(2.0) and (x ** Value(3.0)).data == 8.0

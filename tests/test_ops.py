@@ -67,6 +67,12 @@ def test_every_op_declares_what_its_tests_need():
         assert op.apply is not None
 
 
+def test_every_table_entry_gets_a_value_method():
+    operators = {"add": "__add__", "mul": "__mul__", "pow": "__pow__", "powc": "__pow__"}
+    for name in ops.OPS:
+        assert callable(getattr(Value, operators.get(name, name))), name
+
+
 def test_symbols_follow_micrograd():
     a, b = Value(2.0), Value(3.0)
     assert (a + b)._op == "+" and (a * b)._op == "*"
