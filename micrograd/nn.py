@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any, Sequence, Union
 
-from .engine import Value
+from .engine import Value, gc_paused
 
 __all__ = ["Module", "Neuron", "Layer", "MLP"]
 
@@ -75,8 +75,9 @@ class MLP(Module):
         self.layers = [Layer(sz[i], sz[i + 1], nonlin=i != len(nouts) - 1) for i in range(len(nouts))]
 
     def __call__(self, x: Input) -> Union[Value, list[Value]]:
-        for layer in self.layers:
-            x = layer(x)  # type: ignore[assignment]
+        with gc_paused():  # the graph built here has no cycles: spare the collector's rescans
+            for layer in self.layers:
+                x = layer(x)  # type: ignore[assignment]
         return x  # type: ignore[return-value]
 
     def parameters(self) -> list[Value]:

@@ -12,7 +12,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from micrograd import Value, is_grad_enabled, no_grad
+from micrograd import Value, gc_paused, is_grad_enabled, no_grad
 from micrograd.engine import topological_order
 from micrograd.testing import close, expressions
 
@@ -545,3 +545,63 @@ def test_micrograd_graph_tracing_code_runs():
     labels = [n._op for n in nodes if n._op]
     assert sorted(labels) == ["*", "+", "ReLU"]
     assert all(isinstance(str(id(n)) + n._op, str) for n in nodes)
+
+
+# --- gc_paused ------------------------------------------------------------------------------
+
+def test_gc_paused_restores_the_collector():
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        with gc_paused():
+            raise ValueError
+    assert gc.isenabled()
+
+
+def test_gc_paused_leaves_a_disabled_collector_disabled():
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_gc_paused_decorator_and_threads():
+    @gc_paused()
+    def build(n):
+        y = Value(1.0)
+        for _ in range(n):
+            y = y * 1.0
+        return y
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(build(5000).data)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [1.0] * 4 and gc.isenabled() and build.__name__ == "build"
+
+
+def test_mlp_forward_pauses_the_collector_and_restores_it():
+    from micrograd.nn import MLP
+    seen = []
+    model = MLP(2, [3, 1])
+    layer = model.layers[0]
+    original = type(layer).__call__
+
+    class Spy(type(layer)):
+        def __call__(self, x):
+            seen.append(gc.isenabled())
+            return original(self, x)
+
+    layer.__class__ = Spy
+    model([1.0, 2.0])
+    assert seen == [False] and gc.isenabled()
