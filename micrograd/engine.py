@@ -8,12 +8,13 @@ with an explicit stack, never recursion, so a million-node chain is fine.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import math
 import numbers
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Union
 
 import numpy as np
 
@@ -24,7 +25,6 @@ __all__ = ["Value", "no_grad", "is_grad_enabled", "gc_paused", "topological_orde
 
 Number = Union[int, float]
 Operand = Union["Value", int, float]
-F = TypeVar("F", bound=Callable[..., Any])
 
 _IEEE_ERRORS = (ArithmeticError, ValueError)  # what float maths raises where IEEE gives inf or nan
 
@@ -52,7 +52,7 @@ def is_grad_enabled() -> bool:
     return not (_nograd_threads and getattr(_mode, "depth", 0))
 
 
-class no_grad:
+class no_grad(contextlib.ContextDecorator):
     """Context manager and decorator: Values made inside record no graph (per thread).
 
     >>> with no_grad():
@@ -77,12 +77,6 @@ class no_grad:
             with _nograd_lock:
                 _nograd_threads -= 1
 
-    def __call__(self, fn: F) -> F:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
-                return fn(*args, **kwargs)
-        return wrapper  # type: ignore[return-value]
 
 
 # --- the cycle collector -----------------------------------------------------------------------
@@ -97,7 +91,7 @@ _pause_depth = 0     # how many gc_paused() blocks are open, across threads
 _resume_gc = False   # whether the collector was enabled when the first one opened
 
 
-class gc_paused:
+class gc_paused(contextlib.ContextDecorator):
     """Context manager and decorator: pause CPython's cycle collector, then restore it.
 
     Use it around code that builds a large graph (``MLP.__call__`` does). Nesting and threads
@@ -119,13 +113,6 @@ class gc_paused:
             _pause_depth -= 1
             if _pause_depth == 0 and _resume_gc:
                 gc.enable()
-
-    def __call__(self, fn: F) -> F:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with gc_paused():
-                return fn(*args, **kwargs)
-        return wrapper  # type: ignore[return-value]
 
 
 # --- the node ----------------------------------------------------------------------------------
