@@ -205,6 +205,15 @@ class Value:
     def label(self, text: str) -> None:
         _labels[self] = str(text)
 
+    # -- pickling and copying: the label travels with the node --------------------------------
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.data, self.grad, self._a, self._b, self._op, _labels.get(self))
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.data, self.grad, self._a, self._b, self._op, label = state
+        if label is not None:
+            _labels[self] = label
+
     # -- conversions and comparisons ----------------------------------------------------------
     def __repr__(self) -> str:
         return f"Value(data={self.data!r}, grad={self.grad!r})"

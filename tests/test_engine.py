@@ -605,3 +605,31 @@ def test_mlp_forward_pauses_the_collector_and_restores_it():
     layer.__class__ = Spy
     model([1.0, 2.0])
     assert seen == [False] and gc.isenabled()
+
+
+# --- copying and pickling -------------------------------------------------------------------
+
+def test_pickle_and_deepcopy_keep_graph_ops_and_labels():
+    import copy
+    import pickle
+    x = Value(2.0, label="x")
+    y = ((x * 3).tanh() ** 2).leaky_relu(0.2)
+    for clone in (pickle.loads(pickle.dumps(y)), copy.deepcopy(y)):
+        assert clone is not y and clone.data == y.data
+        assert [str(v._op) for v in clone.nodes()] == [str(v._op) for v in y.nodes()]
+        assert clone._op is y._op  # ops are the table's singletons
+        leaf = next(v for v in clone.nodes() if v.label == "x")
+        clone.backward()
+        y.backward()
+        assert leaf.grad == x.grad
+        x.grad = 0.0
+
+
+def test_deepcopy_of_a_model_is_independent():
+    import copy
+    from micrograd.nn import MLP
+    model = MLP(2, [3, 1])
+    twin = copy.deepcopy(model)
+    assert twin([1.0, 2.0]).data == model([1.0, 2.0]).data
+    twin.parameters()[0].data += 1.0
+    assert twin.parameters()[0].data != model.parameters()[0].data
