@@ -294,7 +294,7 @@ class Value:
         Like PyTorch, gradients add up across calls: calling it twice doubles every ``.grad``.
         """
         gradient = _to_float(gradient, "backward gradient")
-        order = topological_order(self)
+        order = _order(self)
         # Each pass propagates its own gradients; what earlier passes left is added back at the end.
         previous = [v.grad for v in order]
         stale = any(previous)
@@ -342,7 +342,15 @@ _EMIT = object()  # stack marker: the node below me has all its children emitted
 
 
 def topological_order(root: Value) -> list[Value]:
-    """The nodes reachable from ``root``, each after all of its children. Iterative, no recursion.
+    """The nodes reachable from ``root``, each after all of its children. Iterative, no recursion."""
+    order = _order(root)
+    if _glue_made:  # hide the links of hand-built nodes with more than two children
+        order = [v for v in order if v._op is not _GLUE]
+    return order
+
+
+def _order(root: Value) -> list[Value]:
+    """Every node reachable from ``root`` (glue included), children first.
 
     A depth-first search with an explicit stack. A node whose children are already emitted is
     emitted at once; otherwise it goes back on the stack under a marker, its children above it,
@@ -526,18 +534,26 @@ def _family_method(family: ops.OpFamily) -> Callable[..., Value]:
     return method
 
 
-def _install_ops() -> None:
-    """Bind every op of the table and give Value a method per primitive."""
-    ops._NEW_OP_HOOKS.append(_bind)
+def _add_method(entry: Op | ops.OpFamily) -> None:
+    """Give Value the method of a table entry (+, * and ** are reached through operators)."""
     cls: Any = Value  # (type checkers see the methods' declarations in the class body)
-    for name, entry in ops.OPS.items():
+    method = entry.apply if isinstance(entry, Op) else _family_method(entry)
+    if entry.name == "add":
+        cls.__add__ = cls.__radd__ = method  # other + self is recorded as self + other,
+    elif entry.name == "mul":                # as micrograd does
+        cls.__mul__ = cls.__rmul__ = method
+    elif entry.name not in ("pow", "powc"):
+        setattr(cls, entry.name, method)
+
+
+def _install_ops() -> None:
+    """Bind every op of the table, now and as more are declared, and give Value their methods."""
+    ops._NEW_OP_HOOKS.append(_bind)
+    ops._NEW_PRIMITIVE_HOOKS.append(_add_method)
+    for entry in ops.OPS.values():
         if isinstance(entry, Op):
             _bind(entry)
-        if name in ("add", "mul", "pow", "powc"):
-            continue  # reached through the operators + * **
-        setattr(cls, name, entry.apply if isinstance(entry, Op) else _family_method(entry))
-    cls.__add__ = cls.__radd__ = ops.add.apply  # other + self is recorded as self + other,
-    cls.__mul__ = cls.__rmul__ = ops.mul.apply  # as micrograd does
+        _add_method(entry)
 
 
 _install_ops()
@@ -555,8 +571,13 @@ def _custom_op(symbol: str, fn: Callable[[], None] | None = None) -> Op:
 _GLUE = Op("", "glue")  # links the extra children of a hand-built node with more than two
 
 
+_glue_made = False  # set once a glue node exists, so traversals only filter when they must
+
+
 def _glue(rest: tuple[Value, ...]) -> Value:
     """Link Values r0, r1, ..., rn as glue(r0, glue(r1, ... rn)), built from the end."""
+    global _glue_made
+    _glue_made = True
     node = rest[-1]
     for child in reversed(rest[:-1]):
         link = _leaf(0.0)

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Op", "OpFamily", "OPS", "NAMESPACE", "specialise", "LEAF"]
+__all__ = ["Op", "OpFamily", "OPS", "NAMESPACE", "primitive", "specialise", "LEAF"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -55,7 +55,10 @@ _ARRAY_NAMESPACE = {
 }
 
 
-_NEW_OP_HOOKS: list[Callable[["Op"], None]] = []  # called with every new Op (the engine binds it)
+# The engine listens here: it binds every new Op's ``apply`` and gives every table entry its
+# Value method, whether declared in this file or later by a user.
+_NEW_OP_HOOKS: list[Callable[["Op"], None]] = []
+_NEW_PRIMITIVE_HOOKS: list[Callable[["Op | OpFamily"], None]] = []
 
 
 class Op(str):
@@ -176,79 +179,101 @@ def _no_rule(*args: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # The table. Symbols follow karpathy's micrograd where it has the op ('+', '*', '**2', 'ReLU').
 
+#: Every primitive, by name: the single list the engine, the tests, the picture and the compiler read.
+OPS: dict[str, Op | OpFamily] = {}
+
+
+def primitive(entry: Op | OpFamily) -> Any:
+    """Enter an op (or op family) in the table; declaring ``x = primitive(Op(...))`` is all it takes."""
+    if entry.name in OPS:
+        raise ValueError(f"an op named {entry.name!r} is already in the table")
+    OPS[entry.name] = entry
+    for hook in _NEW_PRIMITIVE_HOOKS:
+        hook(entry)
+    return entry
+
+
 LEAF = Op("", "leaf")  # inputs, parameters and constants: nothing to differentiate through
 
-add = Op("+", "add", 2,
-         lambda a, b: a + b,
-         lambda g, out, a, b: (g, g),
-         torch=lambda t, a, b: t.add(a, b), domain=((-10, 10), (-10, 10)))
+add = primitive(Op(
+    "+", "add", 2,
+    lambda a, b: a + b,
+    lambda g, out, a, b: (g, g),
+    torch=lambda t, a, b: t.add(a, b), domain=((-10, 10), (-10, 10))))
 
-mul = Op("*", "mul", 2,
-         lambda a, b: a * b,
-         lambda g, out, a, b: (g * b, g * a),
-         torch=lambda t, a, b: t.mul(a, b), domain=((-10, 10), (-10, 10)))
+mul = primitive(Op(
+    "*", "mul", 2,
+    lambda a, b: a * b,
+    lambda g, out, a, b: (g * b, g * a),
+    torch=lambda t, a, b: t.mul(a, b), domain=((-10, 10), (-10, 10))))
 
 # a ** b with b a Value. Like torch: d/da is 0 where b == 0, d/db is 0 where a == 0 and b >= 0.
-pow_ = Op("**", "pow", 2,
-          lambda a, b: pow(a, b),
-          lambda g, out, a, b: (where(iszero(b), 0.0 * g, g * b * pow(a, b - 1.0)),
-                                where(iszero(a) & (b >= 0), 0.0 * g, g * out * log(a))),
-          torch=lambda t, a, b: t.pow(a, b), domain=((0.1, 5), (-3, 3)))
+pow_ = primitive(Op(
+    "**", "pow", 2,
+    lambda a, b: pow(a, b),
+    lambda g, out, a, b: (where(iszero(b), 0.0 * g, g * b * pow(a, b - 1.0)),
+                          where(iszero(a) & (b >= 0), 0.0 * g, g * out * log(a))),
+    torch=lambda t, a, b: t.pow(a, b), domain=((0.1, 5), (-3, 3))))
 
 # a ** c with c a constant (torch's pow(Tensor, Scalar)): no gradient is computed for c.
-powc = OpFamily("powc", lambda c: f"**{c:g}", 1,
-                lambda a, c: pow(a, c),
-                lambda g, out, a, c: 0.0 * g if c == 0 else g * c * pow(a, c - 1.0),
-                torch=lambda t, a, c: t.pow(a, c),
-                domain=lambda c: ((-4, 4),) if c == int(c) else ((0.05, 4),),
-                kinks=lambda c: (0.0,) if c == int(c) and c < 0 else (),
-                examples=(2, 3, -1, -2, 0.5, -0.5, 1.5, 0))
+powc = primitive(OpFamily(
+    "powc", lambda c: f"**{c:g}", 1,
+    lambda a, c: pow(a, c),
+    lambda g, out, a, c: 0.0 * g if c == 0 else g * c * pow(a, c - 1.0),
+    torch=lambda t, a, c: t.pow(a, c),
+    domain=lambda c: ((-4, 4),) if c == int(c) else ((0.05, 4),),
+    kinks=lambda c: (0.0,) if c == int(c) and c < 0 else (),
+    examples=(2, 3, -1, -2, 0.5, -0.5, 1.5, 0)))
 
-relu = Op("ReLU", "relu", 1,
-          lambda a: where(a < 0, 0.0, a),  # written so that relu(nan) = nan, as torch
-          lambda g, out, a: where(out <= 0, 0.0, g),  # relu'(0) = 0, as torch
-          torch=lambda t, a: t.relu(a), domain=((-5, 5),), kinks=(0.0,))
+relu = primitive(Op(
+    "ReLU", "relu", 1,
+    lambda a: where(a < 0, 0.0, a),  # written so that relu(nan) = nan, as torch
+    lambda g, out, a: where(out <= 0, 0.0, g),  # relu'(0) = 0, as torch
+    torch=lambda t, a: t.relu(a), domain=((-5, 5),), kinks=(0.0,)))
 
-leaky_relu = OpFamily("leaky_relu", lambda c: f"LeakyReLU({c:g})", 1,
-                      lambda a, c: where(a > 0, a, a * c),
-                      lambda g, out, a, c: where(a > 0, g, g * c),  # slope at 0, as torch
-                      torch=lambda t, a, c: t.nn.functional.leaky_relu(a, c),
-                      domain=lambda c: ((-5, 5),), kinks=lambda c: (0.0,), examples=(0.01, 0.2),
-                      default=0.01, param_name="slope")
+leaky_relu = primitive(OpFamily(
+    "leaky_relu", lambda c: f"LeakyReLU({c:g})", 1,
+    lambda a, c: where(a > 0, a, a * c),
+    lambda g, out, a, c: where(a > 0, g, g * c),  # the slope at 0, as torch
+    torch=lambda t, a, c: t.nn.functional.leaky_relu(a, c),
+    domain=lambda c: ((-5, 5),), kinks=lambda c: (0.0,), examples=(0.01, 0.2),
+    default=0.01, param_name="slope"))
 
-tanh_ = Op("tanh", "tanh", 1,
-           lambda a: tanh(a),
-           lambda g, out, a: g * (1.0 - out * out),
-           torch=lambda t, a: t.tanh(a), domain=((-5, 5),))
+tanh_ = primitive(Op(
+    "tanh", "tanh", 1,
+    lambda a: tanh(a),
+    lambda g, out, a: g * (1.0 - out * out),
+    torch=lambda t, a: t.tanh(a), domain=((-5, 5),)))
 
-sigmoid = Op("sigmoid", "sigmoid", 1,
-             lambda a: 1.0 / (1.0 + exp(-a)),
-             lambda g, out, a: g * out * (1.0 - out),
-             torch=lambda t, a: t.sigmoid(a), domain=((-10, 10),))
+sigmoid = primitive(Op(
+    "sigmoid", "sigmoid", 1,
+    lambda a: 1.0 / (1.0 + exp(-a)),
+    lambda g, out, a: g * out * (1.0 - out),
+    torch=lambda t, a: t.sigmoid(a), domain=((-10, 10),)))
 
-exp_ = Op("exp", "exp", 1,
-          lambda a: exp(a),
-          lambda g, out, a: g * out,
-          torch=lambda t, a: t.exp(a), domain=((-5, 5),))
+exp_ = primitive(Op(
+    "exp", "exp", 1,
+    lambda a: exp(a),
+    lambda g, out, a: g * out,
+    torch=lambda t, a: t.exp(a), domain=((-5, 5),)))
 
-log_ = Op("log", "log", 1,
-          lambda a: log(a),
-          lambda g, out, a: g / a,
-          torch=lambda t, a: t.log(a), domain=((0.05, 10),))
+log_ = primitive(Op(
+    "log", "log", 1,
+    lambda a: log(a),
+    lambda g, out, a: g / a,
+    torch=lambda t, a: t.log(a), domain=((0.05, 10),)))
 
-sqrt_ = Op("sqrt", "sqrt", 1,
-           lambda a: sqrt(a),
-           lambda g, out, a: g / (2.0 * out),
-           torch=lambda t, a: t.sqrt(a), domain=((0.05, 10),))
+sqrt_ = primitive(Op(
+    "sqrt", "sqrt", 1,
+    lambda a: sqrt(a),
+    lambda g, out, a: g / (2.0 * out),
+    torch=lambda t, a: t.sqrt(a), domain=((0.05, 10),)))
 
-abs_ = Op("abs", "abs", 1,
-          lambda a: abs(a),
-          lambda g, out, a: g * ((a > 0) * 1.0 - (a < 0)),  # sign(a); abs'(0) = 0, as torch
-          torch=lambda t, a: t.abs(a), domain=((-5, 5),), kinks=(0.0,))
-
-#: Every primitive, by name: the single list the engine, the tests, the picture and the compiler read.
-OPS: dict[str, Op | OpFamily] = {op.name: op for op in (
-    add, mul, pow_, powc, relu, leaky_relu, tanh_, sigmoid, exp_, log_, sqrt_, abs_)}
+abs_ = primitive(Op(
+    "abs", "abs", 1,
+    lambda a: abs(a),
+    lambda g, out, a: g * ((a > 0) * 1.0 - (a < 0)),  # sign(a); abs'(0) = 0, as torch
+    torch=lambda t, a: t.abs(a), domain=((-5, 5),), kinks=(0.0,)))
 
 
 def _lookup(name: str, param: Any) -> Op:

@@ -508,8 +508,10 @@ def test_hand_built_node_with_many_children():
         for x in xs:
             x.grad += s.grad
     s._backward = _backward
-    (s * 2).backward()
+    out = s * 2
+    out.backward()
     assert s._prev == tuple(xs) and [x.grad for x in xs] == [2.0] * 5
+    assert set(out.nodes()) == {out, s, *xs, out._prev[1]}  # the links between children stay hidden
 
 
 def test_per_node_backward_like_the_lecture():

@@ -91,3 +91,21 @@ def test_ops_pickle_as_table_entries():
     import pickle
     for op in OPS:
         assert pickle.loads(pickle.dumps(op)) is op
+
+
+def test_a_new_op_is_one_declaration():
+    # Declaring a primitive gives Value its method and puts it in the table the tests read.
+    cube = ops.primitive(ops.Op("cube", "cube_for_test", 1, lambda a: a * a * a,
+                                lambda g, out, a: g * 3.0 * a * a,
+                                torch=lambda t, a: a ** 3, domain=((-2, 2),)))
+    try:
+        x = Value(2.0)
+        y = x.cube_for_test()
+        y.backward()
+        assert (y.data, x.grad, y._op) == (8.0, 12.0, "cube")
+        assert cube in all_ops()
+        with pytest.raises(ValueError, match="already"):
+            ops.primitive(cube)
+    finally:
+        del ops.OPS["cube_for_test"]
+        delattr(Value, "cube_for_test")
