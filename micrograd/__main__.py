@@ -8,7 +8,6 @@ import sys
 import time
 from typing import Sequence, TextIO
 
-import numpy as np
 
 from .data import make_moons
 from .engine import Value

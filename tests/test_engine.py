@@ -260,7 +260,7 @@ def test_zero_dim_array_and_bool_are_numbers():
 @pytest.mark.parametrize("op", ["+", "-", "*", "/", "**"])
 @pytest.mark.parametrize("other", ["a", None, [1.0], object()], ids=["str", "None", "list", "object"])
 def test_unsupported_operand_gives_pythons_type_error_like_torch(op, other):
-    for x in (Value(1.0), torch.tensor(1.0, dtype=torch.float64)):
+    for x in (Value(1.0), torch.tensor(1.0, dtype=torch.float64)):  # noqa: B007 (read by eval)
         with pytest.raises(TypeError):
             eval(f"x {op} other")
         with pytest.raises(TypeError):
@@ -273,7 +273,7 @@ def test_unsupported_operand_gives_pythons_type_error_like_torch(op, other):
 @pytest.mark.parametrize("other", ["a", None, object()])
 def test_comparison_with_a_non_number_raises_type_error(other):
     with pytest.raises(TypeError):
-        Value(1.0) < other
+        Value(1.0) < other  # noqa: B015
 
 
 def test_bad_children_and_op():

@@ -66,7 +66,8 @@ def test_mlp_accepts_plain_floats_and_matches_torch():
     (h[0] * h[1]).backward()
     assert [o.data for o in outs] == pytest.approx(h.tolist(), rel=1e-12)
     for layer, (W, b) in zip(model.layers, layers):
-        np.testing.assert_allclose([[w.grad for w in n.w] for n in layer.neurons], W.grad.numpy(), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose([[w.grad for w in n.w] for n in layer.neurons], W.grad.numpy(),
+                                   rtol=1e-10, atol=1e-14)
         np.testing.assert_allclose([n.b.grad for n in layer.neurons], b.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
