@@ -14,6 +14,7 @@ import gc
 import math
 import numbers
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Union
 
 import numpy as np
@@ -261,11 +262,10 @@ class Value:
         return NotImplemented if other is NotImplemented else self ** -1.0 * other
 
     def __pow__(self, other: Operand) -> Value:  # self ** other
-        if type(other) is Value:
-            return _binary_pow(self, other)
-        if isinstance(other, numbers.Real):
-            return _powc_op(other).apply(self)  # constant exponent: no gradient for it
-        return NotImplemented
+        other = _operand(other)
+        if type(other) is float:
+            return ops.powc(other).apply(self)  # constant exponent: no gradient for it
+        return NotImplemented if other is NotImplemented else _binary_pow(self, other)
 
     def __rpow__(self, other: Operand) -> Value:  # other ** self
         base = _lift(other)
@@ -416,10 +416,14 @@ def _propagate(v: Value) -> None:
 
 # --- turning numbers into Values: the one boundary -------------------------------------------
 
+def _is_real(x: Any) -> bool:
+    """Is x a plain real number: int, float, bool, numpy scalar or 0-d numeric array?"""
+    return isinstance(x, numbers.Real) or (
+        isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "biuf")
+
+
 def _to_float(x: Any, what: str) -> float:
-    if isinstance(x, numbers.Real) and not isinstance(x, Value):
-        return float(x)
-    if isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "biuf":
+    if _is_real(x):
         return float(x)
     raise TypeError(f"{what} must be a real number (int or float), got {type(x).__name__}")
 
@@ -432,9 +436,9 @@ def _operand(x: Any) -> Value | float:
     """A Value as it is, a plain number as a float; NotImplemented for anything else."""
     if type(x) is Value or type(x) is float:
         return x
-    if isinstance(x, numbers.Real) or (isinstance(x, np.ndarray) and x.ndim == 0):
+    if type(x) is int:  # before the slow ABC check: x ** 2, x - 1
         return float(x)
-    return NotImplemented  # type: ignore[return-value]
+    return float(x) if _is_real(x) else NotImplemented
 
 
 def _reciprocal(c: float) -> float:
@@ -443,14 +447,11 @@ def _reciprocal(c: float) -> float:
 
 
 def _lift(x: Any) -> Value:
-    """Lift a plain number to a constant leaf; NotImplemented for anything else."""
+    """Lift a plain number to a constant leaf; a Value stays; NotImplemented for anything else."""
     if type(x) is float or type(x) is int:  # the common case, before the slow ABC check
         return _leaf(float(x))
-    if type(x) is Value:
-        return x
-    if isinstance(x, numbers.Real) or (isinstance(x, np.ndarray) and x.ndim == 0):
-        return _leaf(float(x))
-    return NotImplemented  # type: ignore[return-value]
+    x = _operand(x)
+    return _leaf(x) if type(x) is float else x
 
 
 _new = object.__new__
@@ -558,7 +559,6 @@ def _install_ops() -> None:
 
 _install_ops()
 _binary_pow = ops.pow_.apply
-_powc_op = ops.powc
 
 
 def _custom_op(symbol: str, fn: Callable[[], None] | None = None) -> Op:
@@ -587,16 +587,10 @@ def _glue(rest: tuple[Value, ...]) -> Value:
 
 
 # Labels live beside the nodes, not on them: most nodes have none, and a slot costs every node.
-import weakref  # noqa: E402
-
 _labels: "weakref.WeakKeyDictionary[Value, str]" = weakref.WeakKeyDictionary()
 
 
 # --- the namespace rules use when they run on Values (higher-order gradients) ---------------
-
-def _value_where(cond: Any, x: Any, y: Any) -> Any:
-    return x if cond else y
-
 
 VALUE_NAMESPACE: dict[str, Callable[..., Any]] = {
     "exp": lambda x: x.exp() if type(x) is Value else ops.exp(x),
@@ -604,6 +598,6 @@ VALUE_NAMESPACE: dict[str, Callable[..., Any]] = {
     "sqrt": lambda x: x.sqrt() if type(x) is Value else ops.sqrt(x),
     "tanh": lambda x: x.tanh() if type(x) is Value else ops.tanh(x),
     "pow": lambda x, y: x ** y,
-    "where": _value_where,
+    "where": ops.where,  # conditions compare .data, so the float version serves
     "iszero": lambda x: (x.data if type(x) is Value else x) == 0,
 }

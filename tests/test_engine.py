@@ -270,6 +270,16 @@ def test_unsupported_operand_gives_pythons_type_error_like_torch(op, other):
     assert getattr(Value(1.0), method.replace("__", "__r", 1))(other) is NotImplemented
 
 
+def test_zero_dim_arrays_mix_in_like_numbers_but_complex_ones_do_not():
+    v = Value(2.0)
+    assert (v * np.array(3.0)).data == 6.0 and (v ** np.array(2.0))._op == "**2"
+    assert (v - np.array(1)).data == 1.0 and (np.array(8.0) / v).data == 4.0
+    with pytest.raises(TypeError, match="unsupported operand"):
+        v * np.array(1j)
+    with pytest.raises(TypeError, match="unsupported operand"):
+        v - np.array(1j)
+
+
 @pytest.mark.parametrize("other", ["a", None, object()])
 def test_comparison_with_a_non_number_raises_type_error(other):
     with pytest.raises(TypeError):
