@@ -135,14 +135,19 @@ class OpFamily:
         self.forward, self.derivative, self.torch = forward, derivative, torch
         self.domain, self.kinks = domain, kinks
         self.examples = examples  # constants the op tests run with
-        self._member = functools.lru_cache(maxsize=4096)(self._make)
+        self._members: dict[float, Op] = {}  # made on first use; x ** 2 looks its member up here
 
     def _make(self, param: float) -> Op:
         return Op(self.symbol(param), self.name, self.arity, self.forward, self.derivative, param=param,
                   family=self, torch=self.torch, domain=self.domain(param), kinks=self.kinks(param))
 
     def __call__(self, param: Any) -> Op:
-        return self._member(float(param))
+        member = self._members.get(param)  # (2, 2.0 and np.float64(2) are one key)
+        if member is None:
+            if len(self._members) >= 4096:  # a program sweeping constants: start afresh
+                self._members.clear()
+            member = self._members[param] = self._make(float(param))
+        return member
 
     def __repr__(self) -> str:
         return f"<op family {self.name}>"
