@@ -60,11 +60,6 @@ def op_inputs(op: Op) -> st.SearchStrategy[tuple[float, ...]]:
     return st.tuples(*[arg(i) for i in range(op.arity)])
 
 
-def _in_domain(op: Op, args: Sequence[float]) -> bool:
-    return all(lo <= x <= hi for x, (lo, hi) in zip(args, op.domain)) and all(
-        _away_from_kinks(op, x) for x in args)
-
-
 @dataclass(frozen=True)
 class Program:
     """An expression DAG: inputs, then steps that each apply an op to earlier nodes.
@@ -111,9 +106,9 @@ def expressions(draw: Any, min_inputs: int = 1, max_inputs: int = 4, max_steps: 
 
     Inputs are drawn first; each step then picks an op and arguments among the nodes so far
     whose values lie inside the op's domain, so the program is valid at ``Program.point`` and
-    every intermediate stays within ``bound``. Arguments favour reuse (``x * x``, a node feeding
-    many others). Finally every node nobody used is summed into the output, so gradients reach
-    every node.
+    every intermediate stays within ``bound``. Arguments are drawn from all the nodes so far, so
+    subexpressions get shared (``x * x``, one node feeding several). Finally every node nobody
+    used is summed into the output, so gradients reach every node.
     """
     pool = list(ops_to_use) if ops_to_use is not None else all_ops()
     n_inputs = draw(st.integers(min_inputs, max_inputs))
@@ -127,8 +122,6 @@ def expressions(draw: Any, min_inputs: int = 1, max_inputs: int = 4, max_steps: 
         if not all(candidates):
             continue
         args = tuple(draw(st.sampled_from(c)) for c in candidates)
-        if not _in_domain(op, [values[i] for i in args]):
-            continue
         out = op.forward(*[values[i] for i in args])
         if not (math.isfinite(out) and abs(out) <= bound):
             continue
