@@ -225,15 +225,21 @@ def test_ieee_values_never_raise_or_go_complex():
             out.backward()
 
 
-def test_kink_conventions_pinned_to_torch():
-    # relu'(0) = 0, abs'(0) = 0, leaky_relu'(0) = slope, d/dx x**0 = 0 at 0
-    for f, tf in [(lambda x: x.relu(), torch.relu), (lambda x: x.abs(), torch.abs),
-                  (lambda x: x.leaky_relu(0.2), lambda t: F.leaky_relu(t, 0.2))]:
-        v, t = Value(0.0), t64(0.0)
-        f(v).backward()
-        tf(t).backward()
-        assert v.grad == t.grad.item()
-    assert Value(0.0).relu is not None
+KINKS = [  # the derivative we pin at a kink, and torch's version of the same function
+    ("relu'(0) = 0", lambda x: x.relu(), torch.relu, 0.0, 0.0),
+    ("abs'(0) = 0", lambda x: x.abs(), torch.abs, 0.0, 0.0),
+    ("leaky_relu'(0) = slope", lambda x: x.leaky_relu(0.2), lambda t: F.leaky_relu(t, 0.2), 0.0, 0.2),
+    ("d/dx x**0 = 0 at 0", lambda x: x ** 0, lambda t: t ** 0, 0.0, 0.0),
+    ("d/dx x**y at x = 0, y = 0 is 0", lambda x: x ** (x * 0.0), lambda t: t ** (t * 0.0), 0.0, 0.0),
+]
+
+
+@pytest.mark.parametrize("name,f,tf,x,pinned", KINKS, ids=[k[0] for k in KINKS])
+def test_kink_conventions_pinned_to_torch(name, f, tf, x, pinned):
+    v, t = Value(x), t64(x)
+    f(v).backward()
+    tf(t).backward()
+    assert v.grad == pinned == t.grad.item()
 
 
 # --- bad input ------------------------------------------------------------------------------

@@ -64,7 +64,8 @@ def test_rule_runs_on_floats_values_and_arrays_alike(op):
 def test_every_op_declares_what_its_tests_need():
     for op in OPS:
         assert op.torch is not None and len(op.domain) == op.arity, op.name
-        assert op.apply is not None
+        out = op.apply(*[Value(lo + 0.5 * (hi - lo)) for lo, hi in op.domain])
+        assert out._op is op and len(out._prev) == op.arity
 
 
 def test_every_table_entry_gets_a_value_method():
