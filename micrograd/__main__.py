@@ -14,8 +14,15 @@ from .engine import Value
 from .nn import MLP
 
 
+def linear_decay(step: int, steps: int) -> float:
+    """micrograd demo's learning rate: 1.0 at the first step, falling linearly towards 0.1."""
+    return 1.0 - 0.9 * step / steps
+
+
 def moons_demo(steps: int = 100, seed: int = 1337, out: TextIO | None = None) -> tuple[float, float]:
     """karpathy's moons demo: MLP 2-16-16-1, hinge loss + 1e-4 L2, full batch, linear lr decay.
+
+    With the defaults it is his demo exactly (100 steps, seed 1337 for the data and the weights).
 
     Returns the final (loss, accuracy).
     """
@@ -40,7 +47,7 @@ def moons_demo(steps: int = 100, seed: int = 1337, out: TextIO | None = None) ->
         accuracy = sum((yi > 0) == (si.data > 0) for yi, si in zip(y, scores)) / len(y)
         model.zero_grad()
         total.backward()
-        lr = 1.0 - 0.9 * k / 100
+        lr = linear_decay(k, steps)
         for p in model.parameters():
             p.data -= lr * p.grad
         loss_value = total.data

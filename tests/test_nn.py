@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from micrograd import Value
-from micrograd.__main__ import moons_demo
+from micrograd.__main__ import linear_decay, moons_demo
 from micrograd.data import make_moons
 from micrograd.nn import MLP, Layer, Module, Neuron
 
@@ -122,7 +122,23 @@ def test_micrograd_moons_demo_runs_unchanged_and_trains():
     assert acc >= 0.99 and total_loss.data < 0.05
 
 
-def test_demo_command_reports_loss_and_accuracy(capsys):
-    loss, acc = moons_demo(steps=3)
+def test_demo_command_reaches_full_accuracy_as_the_readme_says(capsys):
+    loss, acc = moons_demo()
     out = capsys.readouterr().out
-    assert "337 parameters" in out and "final loss" in out and 0.0 <= acc <= 1.0 and loss > 0
+    assert acc == 1.0 and loss < 0.02
+    assert "337 parameters" in out and "step 100/100" in out and "accuracy 100%" in out
+
+
+@pytest.mark.parametrize("steps", [10, 100, 300])
+def test_demo_learning_rate_decays_over_the_whole_run(steps):
+    rates = [linear_decay(k, steps) for k in range(steps)]
+    assert rates[0] == 1.0 and all(a > b for a, b in zip(rates, rates[1:])) and rates[-1] > 0.1
+    assert linear_decay(90, 100) == pytest.approx(1.0 - 0.9 * 90 / 100)  # micrograd's own schedule
+
+
+def test_demo_command_line(capsys):
+    from micrograd.__main__ import main
+    assert main(["demo", "--steps", "2"]) == 0
+    assert "step   2/2" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["demo", "--steps", "0"])
