@@ -13,6 +13,8 @@ What it measures, for both packages, on the same machine and in the same run:
    as in the demo notebook. Whole steps are timed, including the freeing of the previous step's
    graph (the natural loop); median ms per step over 20 steps (5 for 0.1.0, about 1 s each),
    after one warm-up step. The number of nodes in the loss graph is counted outside the timing.
+   For this repository the step is measured a second time with ``MLP``'s cycle-collector pause
+   (``micrograd.gc_paused``) turned off, reported on a line of its own: what the pause buys.
 3. **memory per live op**: with ``tracemalloc``, the bytes allocated and still held after building
    a chain of 100,000 ops (the same alternating ops), divided by the number of ops, before and
    after ``backward()`` (which allocates the gradients). This runs in its own process, so the
@@ -77,6 +79,8 @@ MOONS_DATA_SEED = 1337
 MODEL_SEED = 1337
 
 WORKLOADS = ("chain", "moons", "memory")
+# Ours only: the moons step again with MLP's cycle-collector pause turned off, to show what it buys.
+ABLATION = "moons-collector-running"
 WORKER_TIMEOUT_S = 1800.0
 PIP_TIMEOUT_S = 900.0
 
@@ -175,6 +179,12 @@ def worker_moons(settings: dict[str, Any]) -> dict[str, Any]:
 
     from micrograd.engine import Value
     from micrograd.nn import MLP
+
+    if settings.get("collector_running"):
+        import contextlib
+
+        import micrograd.nn
+        micrograd.nn.gc_paused = contextlib.nullcontext  # type: ignore[assignment, attr-defined]
 
     with np.load(settings["data_path"]) as data:
         X, y = data["X"], data["y"]  # float rows and integer labels -1/+1, as in the demo
@@ -306,6 +316,8 @@ def worker_main(workload: str, config_path: str) -> int:
     """Entry point of ``--worker``: run one workload and print its results as JSON on stdout."""
     sys.setrecursionlimit(RECURSION_LIMIT)
     settings = json.loads(Path(config_path).read_text())
+    if workload == ABLATION:
+        workload, settings = "moons", {**settings, "collector_running": True}
     result = run_with_large_stack(lambda: WORKER_FUNCTIONS[workload](settings))
     result["environment"] = worker_environment()
     json.dump(result, sys.stdout)
@@ -476,6 +488,9 @@ def run_package(interpreter: Interpreter, settings: Settings, data_path: Path,
         results[workload] = run_worker(interpreter, workload, worker_settings, workdir)
         if "error" in results[workload]:
             progress(f"{interpreter.label}: {workload} FAILED: {results[workload]['error']}")
+    if interpreter.label == "ours":
+        progress(f"ours: {ABLATION}")
+        results[ABLATION] = run_worker(interpreter, ABLATION, worker_settings, workdir)
     return results
 
 
@@ -583,6 +598,10 @@ def format_report(ours: dict[str, dict[str, Any]], baseline: dict[str, dict[str,
                    if results is not None and "error" not in results["moons"]]
     if moons_nodes:
         lines.append(f"moons loss graph nodes: {', '.join(moons_nodes)}")
+    paused, running = figure(ours, "moons", "step_ms"), figure(ours, ABLATION, "step_ms")
+    if paused is not None and running is not None:
+        lines.append(f"ours, moons step with MLP's cycle-collector pause turned off: {running:.2f} ms "
+                     f"({running / paused:.2f}x the step with it)")
     mine, theirs = settings["ours"], settings["baseline"]
     lines.append(f"repeats: chain {mine.chain_repeats} (ours) / {theirs.chain_repeats} "
                  f"({BASELINE_NAME}) x {mine.chain_ops:,} ops; moons {mine.moons_steps} / "
@@ -650,7 +669,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--venv", metavar="DIR", type=Path, default=None,
                         help=f"virtual environment for {BASELINE_NAME} "
                              f"(default: {default_venv_dir()})")
-    parser.add_argument("--worker", choices=WORKLOADS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=(*WORKLOADS, ABLATION), help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 

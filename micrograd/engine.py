@@ -84,8 +84,9 @@ class no_grad(contextlib.ContextDecorator):
 # A graph has no reference cycles, so CPython's cycle collector never finds garbage in it. But
 # the collector runs every ~700 allocations of container objects regardless, and each run rescans
 # the young objects, so building a large graph makes it scan the growing graph again and again
-# (about 40% of a moons demo step). Building a graph with the collector paused avoids that work;
-# cyclic garbage made meanwhile elsewhere is collected at the collector's next run.
+# (over a third of a moons demo step: bench/bench_engine.py measures it). Building a graph with
+# the collector paused avoids that work; cyclic garbage made meanwhile elsewhere is collected at
+# the collector's next run.
 
 _pause_lock = threading.Lock()
 _pause_depth = 0     # how many gc_paused() blocks are open, across threads
