@@ -1,23 +1,95 @@
 """Neural-net modules on top of Value, with karpathy's micrograd surface.
 
-``Neuron``, ``Layer`` and ``MLP`` behave like micrograd's: weights drawn from uniform(-1, 1) with
-the global ``random`` module, bias 0, ReLU on every layer but the last.
+``Neuron``, ``Layer`` and ``MLP`` behave like micrograd's by default: weights drawn from
+uniform(-1, 1) with the global ``random`` module, bias 0, ReLU on every layer but the last. They
+go further with keyword arguments: an activation per layer, an init scheme and a seed::
+
+    MLP(2, [16, 16, 3], activation="tanh", init="xavier", rng=0)
+
+Every module has ``parameters()``, ``named_parameters()`` (dotted names such as
+``layers.0.neurons.3.w.1``), ``zero_grad()``, ``train()`` / ``eval()``, ``state_dict()`` /
+``load_state_dict()`` and ``save(path)`` / ``load(path)``.
+
+Saved file format (JSON, UTF-8), written atomically (a temporary file, then ``os.replace``)::
+
+    {"format": "micrograd.state_dict", "version": 1,
+     "module": "MLP of [Layer of [ReLUNeuron(2), ...], ...]",
+     "parameters": {"layers.0.neurons.0.w.0": 0.2345, ..., "layers.2.neurons.0.b": 0.0}}
+
+``parameters`` maps each dotted name to its float, in ``named_parameters()`` order. Floats are
+written in Python's shortest round-trip form, so a round trip is exact; nan and +-inf are written
+as the strings ``"nan"``, ``"inf"``, ``"-inf"``. ``module`` is the model's ``repr``, for readers
+and for the architecture check on load. Loading checks the whole file (format, version,
+architecture, names, numbers) before assigning anything, so a bad file leaves the model as it was.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import random
-from typing import Any, Sequence, Union
+import tempfile
+from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 from .engine import Value, gc_paused
 
-__all__ = ["Module", "Neuron", "Layer", "MLP"]
+__all__ = ["Module", "Neuron", "Layer", "MLP", "Sequential", "Dropout", "ACTIVATIONS", "INITS"]
 
 Input = Sequence[Union[Value, float]]
+Rng = Union[random.Random, int, None]
+
+#: Activation name -> the function applied to a neuron's w . x + b.
+ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
+    "relu": Value.relu,
+    "leaky_relu": Value.leaky_relu,  # slope 0.01, as torch.nn.LeakyReLU
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "linear": lambda v: v,
+}
+
+_REPR_NAMES = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid",
+               "linear": "Linear"}
+
+#: Init scheme -> the bound a of uniform(-a, a), from fan-in and fan-out.
+INITS: dict[str, Callable[[int, int], float]] = {
+    "uniform": lambda fan_in, fan_out: 1.0,                           # micrograd's uniform(-1, 1)
+    "xavier": lambda fan_in, fan_out: math.sqrt(6.0 / (fan_in + fan_out)),  # Var = 2 / (in + out)
+    "he": lambda fan_in, fan_out: math.sqrt(6.0 / fan_in),            # Var = 2 / fan_in
+    "lecun": lambda fan_in, fan_out: math.sqrt(3.0 / fan_in),         # Var = 1 / fan_in
+}
+INITS["glorot"] = INITS["xavier"]
+INITS["kaiming"] = INITS["he"]
+
+FORMAT, VERSION = "micrograd.state_dict", 1
+
+
+def _rng(rng: Rng) -> Any:
+    """A random.Random for a seed, the given one as is, or the global ``random`` module for None."""
+    if rng is None or rng is random:
+        return random  # micrograd draws from the global generator: random.seed() reproduces it
+    if isinstance(rng, random.Random):
+        return rng
+    if isinstance(rng, int) and not isinstance(rng, bool):
+        return random.Random(rng)
+    raise TypeError(f"rng must be None, an int seed or a random.Random, got {type(rng).__name__}")
+
+
+def _check_size(n: Any, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{what} must be a positive int, got {n!r}")
+    return n
 
 
 class Module:
-    """Base class: a module owns parameters (Values) and is called to run forward."""
+    """Base class: a module owns parameters (Values) and is called to run forward.
+
+    ``named_parameters()`` finds parameters in the instance's attributes, in the order they were
+    set: a Value, a list of Values, a Module or a list of Modules. Subclasses may override
+    ``parameters()`` for speed, keeping the same order.
+    """
+
+    training: bool = True  # set per instance by train() / eval()
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to 0."""
@@ -26,35 +98,193 @@ class Module:
 
     def parameters(self) -> list[Value]:
         """All trainable Values of this module, in a fixed order."""
-        return []
+        return [p for _, p in self.named_parameters()]
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """(dotted name, Value) for every parameter, e.g. ``('layers.0.neurons.3.w.1', w)``."""
+        out: list[tuple[str, Value]] = []
+        stack: list[tuple[str, Any]] = [("", self)]
+        while stack:  # depth-first, in attribute order, without recursion
+            prefix, obj = stack.pop()
+            if isinstance(obj, Value):
+                out.append((prefix, obj))
+                continue
+            items = (vars(obj).items() if isinstance(obj, Module)
+                     else ((str(i), x) for i, x in enumerate(obj)))
+            children = [(f"{prefix}.{name}" if prefix else name, x) for name, x in items if _holds_parameters(x)]
+            stack.extend(reversed(children))
+        return out
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every module inside it, depth first."""
+        stack: list[Any] = [self]
+        while stack:
+            obj = stack.pop()
+            if isinstance(obj, Module):
+                yield obj
+                stack.extend(reversed([x for x in vars(obj).values() if _holds_modules(x)]))
+            else:
+                stack.extend(reversed([x for x in obj if _holds_modules(x)]))
+
+    def train(self, mode: bool = True) -> Module:
+        """Put this module and all inside it in training mode (Dropout active); returns self."""
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Put this module and all inside it in evaluation mode (Dropout off); returns self."""
+        return self.train(False)
+
+    # -- saving and loading ------------------------------------------------------------------
+    def state_dict(self) -> dict[str, float]:
+        """{dotted name: float} for every parameter, in ``named_parameters()`` order."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Set every parameter from ``state``; checks everything first, so an error changes nothing."""
+        named = self.named_parameters()
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a mapping of parameter names to numbers, got {type(state).__name__}")
+        missing = [n for n, _ in named if n not in state]
+        unexpected = [n for n in state if n not in dict(named)]
+        if missing or unexpected:
+            raise ValueError("the state does not fit this model (another architecture?): "
+                             + "; ".join(part for part in (_some("missing", missing), _some("unexpected", unexpected))
+                                         if part))
+        values = []
+        for name, _ in named:
+            x = state[name]
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {x!r}")
+            values.append(float(x))
+        for (_, p), x in zip(named, values):
+            p.data = x
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the parameters to ``path`` as JSON (format in the module docstring), atomically."""
+        doc = {"format": FORMAT, "version": VERSION, "module": repr(self),
+               "parameters": {k: _encode(v) for k, v in self.state_dict().items()}}
+        text = json.dumps(doc, indent=1, allow_nan=False)
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".micrograd-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)  # atomic: the old file stays whole until the new one is complete
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Read parameters saved by ``save``; any problem raises and leaves the model untouched."""
+        path = os.fspath(path)
+        try:
+            with open(path, encoding="utf-8") as f:
+                doc = json.load(f)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no saved model at {path!r}") from None
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+            raise ValueError(f"{path!r} is not a micrograd model file (corrupt or not JSON): {exc}") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise ValueError(f"{path!r} is not a micrograd model file (no format {FORMAT!r})")
+        if doc.get("version") != VERSION:
+            raise ValueError(f"{path!r} has format version {doc.get('version')!r}; this micrograd reads {VERSION}")
+        if doc.get("module") != repr(self):
+            raise ValueError(f"{path!r} holds another architecture: {_short(doc.get('module'))}, "
+                             f"not {_short(repr(self))}")
+        params = doc.get("parameters")
+        if not isinstance(params, dict):
+            raise ValueError(f"{path!r} has no 'parameters' mapping")
+        try:
+            decoded = {k: _decode(v) for k, v in params.items()}
+        except TypeError as exc:
+            raise ValueError(f"{path!r}: {exc}") from None
+        self.load_state_dict(decoded)
+
+
+def _holds_parameters(x: Any) -> bool:
+    return isinstance(x, (Value, Module)) or (
+        isinstance(x, (list, tuple)) and bool(x) and all(isinstance(i, (Value, Module)) for i in x))
+
+
+def _holds_modules(x: Any) -> bool:
+    return isinstance(x, Module) or (isinstance(x, (list, tuple)) and any(isinstance(i, Module) for i in x))
+
+
+def _some(what: str, names: list[str]) -> str:
+    if not names:
+        return ""
+    more = f" (and {len(names) - 3} more)" if len(names) > 3 else ""
+    return f"{what} {', '.join(names[:3])}{more}"
+
+
+def _short(text: Any, limit: int = 80) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _encode(x: float) -> float | str:
+    return x if math.isfinite(x) else str(x)  # 'nan', 'inf', '-inf': JSON has no such numbers
+
+
+def _decode(x: Any) -> float:
+    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
+        return float(x)
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"a parameter is {type(x).__name__} {x!r}, not a number")
+    return float(x)
 
 
 class Neuron(Module):
-    """y = relu(w . x + b), or w . x + b when ``nonlin`` is False."""
+    """y = act(w . x + b): ReLU by default, w . x + b when ``nonlin`` is False.
 
-    def __init__(self, nin: int, nonlin: bool = True) -> None:
-        self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
+    ``activation`` (one of :data:`ACTIVATIONS`) overrides ``nonlin``. Weights are drawn from
+    uniform(-a, a) with a given by ``init`` (one of :data:`INITS`; ``fan_out`` matters for xavier
+    only), from ``rng`` (a seed, a random.Random, or None for the global ``random`` module).
+    """
+
+    def __init__(self, nin: int, nonlin: bool = True, *, activation: str | None = None,
+                 init: str = "uniform", rng: Rng = None, fan_out: int = 1) -> None:
+        _check_size(nin, "nin")
+        activation = ("relu" if nonlin else "linear") if activation is None else activation
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose from {sorted(INITS)}")
+        draw, bound = _rng(rng).uniform, INITS[init](nin, fan_out)
+        self.w = [Value(draw(-bound, bound)) for _ in range(nin)]
         self.b = Value(0.0)
-        self.nonlin = nonlin
+        self.activation = activation
+
+    @property
+    def nonlin(self) -> bool:
+        """micrograd's flag: True unless the neuron is linear."""
+        return self.activation != "linear"
 
     def __call__(self, x: Input) -> Value:
         act = self.b  # the same sum as micrograd's sum(wi*xi ..., b), as a plain loop (faster)
         for wi, xi in zip(self.w, x):
             act = act + wi * xi
-        return act.relu() if self.nonlin else act
+        return ACTIVATIONS[self.activation](act)
 
     def parameters(self) -> list[Value]:
         return self.w + [self.b]
 
     def __repr__(self) -> str:
-        return f"{'ReLU' if self.nonlin else 'Linear'}Neuron({len(self.w)})"
+        return f"{_REPR_NAMES[self.activation]}Neuron({len(self.w)})"
 
 
 class Layer(Module):
     """``nout`` neurons reading the same input; a one-neuron layer returns a bare Value."""
 
     def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
-        self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+        _check_size(nout, "nout")
+        kwargs["rng"] = _rng(kwargs.get("rng"))  # one generator for all the neurons
+        self.neurons = [Neuron(nin, fan_out=nout, **kwargs) for _ in range(nout)]
 
     def __call__(self, x: Input) -> Union[Value, list[Value]]:
         out = [n(x) for n in self.neurons]
@@ -68,11 +298,26 @@ class Layer(Module):
 
 
 class MLP(Module):
-    """Layers of sizes ``[nin] + nouts``: ReLU between them, the last layer linear."""
+    """Layers of sizes ``[nin] + nouts``: ReLU between them, the last layer linear.
 
-    def __init__(self, nin: int, nouts: Sequence[int]) -> None:
-        sz = [nin] + list(nouts)
-        self.layers = [Layer(sz[i], sz[i + 1], nonlin=i != len(nouts) - 1) for i in range(len(nouts))]
+    ``activation`` is the hidden layers' activation (a name), or a list with one name per layer
+    (the last one included). ``init`` and ``rng`` are passed to every :class:`Neuron`.
+    """
+
+    def __init__(self, nin: int, nouts: Sequence[int], *, activation: str | Sequence[str] = "relu",
+                 init: str = "uniform", rng: Rng = None) -> None:
+        sz = [_check_size(nin, "nin")] + [_check_size(n, "layer size") for n in nouts]
+        if not nouts:
+            raise ValueError("an MLP needs at least one layer size in nouts")
+        if isinstance(activation, str):
+            acts = [activation] * (len(nouts) - 1) + ["linear"]
+        elif len(activation) == len(nouts):
+            acts = list(activation)
+        else:
+            raise ValueError(f"activation: give one name, or one per layer ({len(nouts)}), got {activation!r}")
+        rng = _rng(rng)
+        self.layers = [Layer(sz[i], sz[i + 1], activation=acts[i], init=init, rng=rng)
+                       for i in range(len(nouts))]
 
     def __call__(self, x: Input) -> Union[Value, list[Value]]:
         with gc_paused():  # the graph built here has no cycles: spare the collector's rescans
@@ -85,3 +330,48 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+
+class Sequential(Module):
+    """Modules applied one after another: ``Sequential(Layer(2, 16), Dropout(0.2), Layer(16, 1))``."""
+
+    def __init__(self, *layers: Module) -> None:
+        for m in layers:
+            if not callable(m):
+                raise TypeError(f"Sequential takes modules, got {type(m).__name__}")
+        self.layers = list(layers)
+
+    def __call__(self, x: Input) -> Union[Value, list[Value]]:
+        with gc_paused():
+            for layer in self.layers:
+                x = layer(x)  # type: ignore[operator]
+        return x  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return f"Sequential({', '.join(str(m) for m in self.layers)})"
+
+
+class Dropout(Module):
+    """In training mode, zero each input with probability p and scale the rest by 1 / (1 - p).
+
+    The mask is drawn from the module's own ``random.Random`` (``rng``: a seed or a generator) as
+    plain numbers, so each output is its input times a constant. In eval mode it is the identity.
+    """
+
+    def __init__(self, p: float = 0.5, *, rng: Rng = None) -> None:
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability must be a number in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.rng = rng if isinstance(rng, random.Random) else random.Random(rng)
+
+    def __call__(self, x: Any) -> Any:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
+        draw = self.rng.random
+        if isinstance(x, (list, tuple)):
+            return [xi * (keep if draw() >= self.p else 0.0) for xi in x]
+        return x * (keep if draw() >= self.p else 0.0)
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p:g})"

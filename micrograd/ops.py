@@ -4,7 +4,7 @@ Each primitive is a forward function and a derivative rule, side by side. A rule
 gradient flowing into the node (``g``), the node's own value (``out``) and the values of its
 arguments, and returns the gradient for each argument: one value for a unary op, a pair for a
 binary op. Rules use ordinary arithmetic plus the few names of :data:`NAMESPACE` (``exp``, ``log``,
-``sqrt``, ``tanh``, ``pow``, ``where``, ``iszero``), so one rule runs on three kinds of numbers:
+``sqrt``, ``tanh``, ``pow``, ``where``, ``iszero``; forwards may also use ``log1p``), so one rule runs on three kinds of numbers:
 
 - floats, for the fast scalar backward pass;
 - Values, for higher-order gradients (the rule builds a graph of its own);
@@ -46,11 +46,13 @@ def iszero(x: Any) -> Any:
 
 
 exp, log, sqrt, tanh, pow = math.exp, math.log, math.sqrt, math.tanh, math.pow
+log1p = math.log1p  # forwards only (no Value version): log(1 + x), exact for tiny x
 
 NAMESPACE = ("exp", "log", "sqrt", "tanh", "pow", "where", "iszero")
 
 _ARRAY_NAMESPACE = {  # (iszero's float version already works on arrays)
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "pow": np.power, "where": np.where,
+    "log1p": np.log1p,
 }
 
 
@@ -278,6 +280,16 @@ abs_ = primitive(Op(
     lambda a: abs(a),
     lambda g, out, a: g * ((a > 0) * 1.0 - (a < 0)),  # sign(a); abs'(0) = 0, as torch
     torch=lambda t, a: t.abs(a), domain=((-5, 5),), kinks=(0.0,)))
+
+# log(exp(a) + exp(b)), never overflowing: the max plus a term in [0, log 2] (torch's formula).
+# Smooth everywhere, so it serves log-sum-exp (softmax, cross-entropy) and softplus(x) =
+# logaddexp(x, 0) (binary cross-entropy on logits) with no comparison on Values.
+logaddexp = primitive(Op(
+    "logaddexp", "logaddexp", 2,
+    lambda a, b: where(a == b, a + 0.6931471805599453,  # a == b: exact, and inf + inf is inf
+                       where(a > b, a, b) + log1p(exp(-abs(a - b)))),
+    lambda g, out, a, b: (g * exp(a - out), g * exp(b - out)),
+    torch=lambda t, a, b: t.logaddexp(a, b), domain=((-40, 40), (-40, 40))))
 
 
 def _lookup(name: str, param: Any) -> Op:

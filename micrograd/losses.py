@@ -1,0 +1,174 @@
+"""Loss functions and penalties, written with Value operations only.
+
+Each equals its ``torch.nn.functional`` counterpart in value and gradient (float64):
+
+=============================================  ===============================================
+here                                           PyTorch
+=============================================  ===============================================
+``mse(pred, target)``                          ``F.mse_loss``
+``mae(pred, target)``                          ``F.l1_loss``
+``hinge(score, target)``                       ``F.relu(1 - target * score).mean()`` (micrograd's demo)
+``binary_cross_entropy(prob, target)``         ``F.binary_cross_entropy``
+``binary_cross_entropy_with_logits(x, t)``     ``F.binary_cross_entropy_with_logits``
+``softmax(logits)`` / ``log_softmax(logits)``  ``F.softmax`` / ``F.log_softmax``
+``logsumexp(logits)``                          ``torch.logsumexp``
+``cross_entropy(logits, target)``              ``F.cross_entropy`` on one sample
+``l1_penalty(params)`` / ``l2_penalty``        ``sum(p.abs())`` / ``sum(p * p)``
+=============================================  ===============================================
+
+Predictions and targets are a Value (or number) each, or equal-length sequences of them;
+``reduction`` is ``'mean'`` (the default), ``'sum'`` or ``'none'`` (a list, one loss per element),
+as in PyTorch. No loss compares or converts a Value: everything is arithmetic on Values, so a loss
+differentiates, and traces, like any other expression. The stable ones (log-sum-exp, logits) rest
+on the ``logaddexp`` primitive, which never overflows: ``cross_entropy`` is finite for a logit of
+1000, and ``binary_cross_entropy_with_logits`` for logits of +-1000.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence, Union
+
+from .engine import Value
+
+__all__ = [
+    "mse", "mae", "hinge", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "logsumexp", "softmax", "log_softmax", "cross_entropy", "l1_penalty", "l2_penalty",
+]
+
+Scalar = Union[Value, float, int]
+Scalars = Union[Scalar, Sequence[Scalar]]
+
+REDUCTIONS = ("mean", "sum", "none")
+_LOG_FLOOR = math.exp(-100.0)  # probabilities are clamped here: logs >= -100, as PyTorch clamps
+
+
+def _total(values: Iterable[Value]) -> Value:
+    """v0 + v1 + ... as a plain loop (the first term is not added to 0)."""
+    it = iter(values)
+    total = next(it)
+    for v in it:
+        total = total + v
+    return total
+
+
+def _pairs(pred: Scalars, target: Scalars, what: str) -> list[tuple[Value, Scalar]]:
+    """Match predictions with targets, lifting plain-number predictions to Values."""
+    preds = [pred] if _is_scalar(pred) else list(pred)  # type: ignore[arg-type]
+    targets = [target] * len(preds) if _is_scalar(target) else list(target)  # type: ignore[arg-type]
+    if not preds:
+        raise ValueError(f"{what}: no predictions given")
+    if len(preds) != len(targets):
+        raise ValueError(f"{what}: {len(preds)} predictions but {len(targets)} targets")
+    for x in preds + targets:
+        if not _is_scalar(x):
+            raise TypeError(f"{what}: predictions and targets must be Values or numbers, got {type(x).__name__}")
+    return [(p if isinstance(p, Value) else Value(p), t) for p, t in zip(preds, targets)]
+
+
+def _is_scalar(x: object) -> bool:
+    return isinstance(x, (Value, int, float)) or (hasattr(x, "ndim") and getattr(x, "ndim") == 0)
+
+
+def _reduce(losses: list[Value], reduction: str) -> Value | list[Value]:
+    if reduction == "mean":
+        return _total(losses) * (1.0 / len(losses))  # micrograd demo's sum(losses) * (1.0 / n)
+    if reduction == "sum":
+        return _total(losses)
+    if reduction == "none":
+        return losses
+    raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def mse(pred: Scalars, target: Scalars, reduction: str = "mean") -> Value | list[Value]:
+    """Mean squared error: mean((pred - target)^2)."""
+    return _reduce([(p - t) * (p - t) for p, t in _pairs(pred, target, "mse")], reduction)
+
+
+def mae(pred: Scalars, target: Scalars, reduction: str = "mean") -> Value | list[Value]:
+    """Mean absolute error (L1 loss): mean(|pred - target|)."""
+    return _reduce([(p - t).abs() for p, t in _pairs(pred, target, "mae")], reduction)
+
+
+def hinge(score: Scalars, target: Scalars, reduction: str = "mean") -> Value | list[Value]:
+    """Max-margin loss of micrograd's demo: mean(relu(1 - target * score)), targets -1 or +1."""
+    return _reduce([(1 + -t * s).relu() for s, t in _pairs(score, target, "hinge")], reduction)
+
+
+def binary_cross_entropy(prob: Scalars, target: Scalars, reduction: str = "mean") -> Value | list[Value]:
+    """-(t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1]; logs clamped at -100 as PyTorch.
+
+    At p exactly 0 or 1 the value is PyTorch's; the gradient there is the derivative of the clamped
+    formula, where PyTorch returns (p - t) / max(p (1 - p), 1e-12).
+    """
+    def clamped_log(q: Value) -> Value:
+        return (_LOG_FLOOR + (q - _LOG_FLOOR).relu()).log()  # log(max(q, e^-100)), no comparison
+    return _reduce([-(t * clamped_log(p) + (1 - t) * clamped_log(1 - p))
+                    for p, t in _pairs(prob, target, "binary_cross_entropy")], reduction)
+
+
+def _softplus(x: Value) -> Value:
+    """log(1 + e^x), without overflow."""
+    return x.logaddexp(0.0)
+
+
+def binary_cross_entropy_with_logits(logit: Scalars, target: Scalars,
+                                     reduction: str = "mean") -> Value | list[Value]:
+    """Binary cross-entropy of sigmoid(x): t softplus(-x) + (1 - t) softplus(x), stable for any x."""
+    return _reduce([t * _softplus(-x) + (1 - t) * _softplus(x)
+                    for x, t in _pairs(logit, target, "binary_cross_entropy_with_logits")], reduction)
+
+
+def _logits(logits: Sequence[Scalar], what: str) -> list[Value]:
+    if _is_scalar(logits) or len(logits) == 0:
+        raise ValueError(f"{what}: expects a non-empty list of class scores, got {logits!r}")
+    return [x if isinstance(x, Value) else Value(x) for x in logits]
+
+
+def logsumexp(logits: Sequence[Scalar]) -> Value:
+    """log(sum_i exp(x_i)), folded with the overflow-free logaddexp primitive."""
+    xs = _logits(logits, "logsumexp")
+    out = xs[0]
+    for x in xs[1:]:
+        out = out.logaddexp(x)
+    return out
+
+
+def log_softmax(logits: Sequence[Scalar]) -> list[Value]:
+    """log softmax: x_i - logsumexp(x)."""
+    xs = _logits(logits, "log_softmax")
+    lse = logsumexp(xs)
+    return [x - lse for x in xs]
+
+
+def softmax(logits: Sequence[Scalar]) -> list[Value]:
+    """softmax: exp(x_i - logsumexp(x)), so exp never overflows."""
+    return [y.exp() for y in log_softmax(logits)]
+
+
+def cross_entropy(logits: Sequence[Scalar], target: int) -> Value:
+    """Cross-entropy of one sample: logsumexp(x) - x[target], for class scores x and a class index."""
+    xs = _logits(logits, "cross_entropy")
+    if isinstance(target, bool) or not isinstance(target, int) and not (
+            hasattr(target, "dtype") and getattr(target, "dtype").kind in "iu"):
+        raise TypeError(f"cross_entropy: target must be a class index (int), got {target!r}")
+    if not 0 <= target < len(xs):
+        raise IndexError(f"cross_entropy: target class {target} is out of range for {len(xs)} classes")
+    return logsumexp(xs) - xs[int(target)]
+
+
+def l1_penalty(params: Iterable[Value], alpha: float = 1.0) -> Value:
+    """alpha * sum(|p|): L1 (lasso) regularisation."""
+    return alpha * _total(p.abs() for p in _params(params, "l1_penalty"))
+
+
+def l2_penalty(params: Iterable[Value], alpha: float = 1.0) -> Value:
+    """alpha * sum(p * p): L2 regularisation, as micrograd's demo writes it (no 1/2)."""
+    return alpha * _total(p * p for p in _params(params, "l2_penalty"))
+
+
+def _params(params: Iterable[Value], what: str) -> list[Value]:
+    ps = list(params.parameters() if hasattr(params, "parameters") else params)  # a Module works too
+    if not ps:
+        raise ValueError(f"{what}: no parameters given")
+    return ps
