@@ -1,0 +1,91 @@
+"""Classification metrics on label arrays (numpy), with scikit-learn's conventions.
+
+``confusion_matrix[i, j]`` counts samples of true class ``labels[i]`` predicted as ``labels[j]``;
+the labels are the sorted union of both arrays unless given. Precision, recall and F1 are per
+class (``average=None``) or their unweighted mean (``average='macro'``, the default); a class with
+no predicted (or no true) samples scores 0, as scikit-learn's ``zero_division=0``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["accuracy", "confusion_matrix", "precision", "recall", "f1_score", "predicted_class"]
+
+
+def _labels(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    if t.ndim != 1 or p.ndim != 1:
+        raise ValueError(f"labels must be 1-d, got shapes {t.shape} and {p.shape}")
+    if len(t) != len(p):
+        raise ValueError(f"y_true has {len(t)} labels but y_pred has {len(p)}")
+    if len(t) == 0:
+        raise ValueError("no labels given")
+    return t, p
+
+
+def accuracy(y_true: Any, y_pred: Any) -> float:
+    """Fraction of predictions equal to the true label."""
+    t, p = _labels(y_true, y_pred)
+    return float(np.mean(t == p))
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, labels: Sequence[Any] | None = None) -> np.ndarray:
+    """C[i, j] = number of samples with true label labels[i] predicted as labels[j]."""
+    t, p = _labels(y_true, y_pred)
+    classes = np.union1d(t, p) if labels is None else np.asarray(labels)
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for a, b in zip(t.tolist(), p.tolist()):
+        if a in index and b in index:
+            matrix[index[a], index[b]] += 1
+    return matrix
+
+
+def _per_class(y_true: Any, y_pred: Any, labels: Sequence[Any] | None) -> tuple[np.ndarray, ...]:
+    m = confusion_matrix(y_true, y_pred, labels)
+    tp = np.diag(m).astype(np.float64)
+    return tp, m.sum(axis=0).astype(np.float64), m.sum(axis=1).astype(np.float64)  # tp, predicted, true
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def _average(scores: np.ndarray, average: str | None) -> float | np.ndarray:
+    if average is None:
+        return scores
+    if average == "macro":
+        return float(scores.mean())
+    raise ValueError(f"average must be 'macro' or None, got {average!r}")
+
+
+def precision(y_true: Any, y_pred: Any, average: str | None = "macro",
+              labels: Sequence[Any] | None = None) -> float | np.ndarray:
+    """Per class: true positives / predicted positives."""
+    tp, predicted, _ = _per_class(y_true, y_pred, labels)
+    return _average(_ratio(tp, predicted), average)
+
+
+def recall(y_true: Any, y_pred: Any, average: str | None = "macro",
+           labels: Sequence[Any] | None = None) -> float | np.ndarray:
+    """Per class: true positives / actual positives."""
+    tp, _, actual = _per_class(y_true, y_pred, labels)
+    return _average(_ratio(tp, actual), average)
+
+
+def f1_score(y_true: Any, y_pred: Any, average: str | None = "macro",
+             labels: Sequence[Any] | None = None) -> float | np.ndarray:
+    """Per class: 2 tp / (predicted + actual), the harmonic mean of precision and recall."""
+    tp, predicted, actual = _per_class(y_true, y_pred, labels)
+    return _average(_ratio(2 * tp, predicted + actual), average)
+
+
+def predicted_class(output: Any) -> int:
+    """The class a model output stands for: argmax of several scores, score > 0 for a single one."""
+    if isinstance(output, (list, tuple)):
+        scores = [float(o) for o in output]
+        return int(np.argmax(scores))
+    return int(float(output) > 0)

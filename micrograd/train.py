@@ -1,0 +1,169 @@
+"""``fit``: the training loop, with a progress bar, a history, and a clean stop on Ctrl-C.
+
+>>> from micrograd.nn import MLP
+>>> from micrograd.losses import mse
+>>> from micrograd.optim import SGD
+>>> model = MLP(1, [4, 1], rng=0)
+>>> history = fit(model, [[0.0], [1.0]], [0.0, 2.0], mse, SGD(model, lr=0.1), epochs=20, progress=False)
+>>> history.loss[-1] < history.loss[0]
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence, TextIO
+
+import numpy as np
+
+from .engine import Value
+from .metrics import predicted_class
+from .optim import Optimizer
+from .schedules import Schedule
+
+__all__ = ["fit", "History", "ProgressBar"]
+
+
+class ProgressBar:
+    """A one-line progress bar: ``step  40/100 [############        ] loss 0.1234 accuracy 97%``.
+
+    In a terminal the line is redrawn in place; in a log (not a tty) every tenth of the run gets
+    a line of its own.
+    """
+
+    def __init__(self, total: int, out: TextIO | None = None, width: int = 30, label: str = "step") -> None:
+        self.total, self.width, self.label = total, width, label
+        self.out = sys.stdout if out is None else out
+        self.interactive = hasattr(self.out, "isatty") and self.out.isatty()
+        self.every = max(1, total // 10)
+        self.line = ""
+
+    def update(self, done: int, **metrics: float) -> None:
+        """Show ``done`` steps of ``total`` and the metrics (a name ending in accuracy shows as %)."""
+        bar = "#" * (self.width * done // self.total)
+        shown = " ".join(f"{k} {v:.0%}" if k.endswith("accuracy") else f"{k} {v:.4f}" for k, v in metrics.items())
+        digits = len(str(self.total))
+        self.line = f"{self.label} {done:{max(3, digits)}d}/{self.total} [{bar:<{self.width}}] {shown}"
+        if self.interactive:
+            print("\r" + self.line, end="", file=self.out, flush=True)
+        elif done % self.every == 0 or done == self.total:
+            print(self.line, file=self.out, flush=True)
+
+    def close(self) -> None:
+        """End the line in a terminal."""
+        if self.interactive and self.line:
+            print(file=self.out, flush=True)
+
+
+@dataclass
+class History:
+    """Per epoch: mean training loss, training accuracy and the last learning rate used."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    steps: int = 0              # optimiser steps taken
+    interrupted: bool = False   # stopped early by Ctrl-C (KeyboardInterrupt)
+    seconds: float = 0.0        # wall time of the whole run
+
+
+@contextlib.contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold a Ctrl-C that arrives inside the block until the block is done, then raise it.
+
+    Wraps the optimiser step, so a stop never leaves the weights half-updated.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[Any] = []
+    previous = signal.signal(signal.SIGINT, lambda *args: caught.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _is_correct(output: Any, target: Any) -> bool:
+    """Several outputs: argmax == target class; one output: (score > 0) == (target > 0.5)."""
+    if isinstance(output, (list, tuple)):
+        return predicted_class(output) == int(target)
+    return predicted_class(output) == int(float(target) > 0.5)
+
+
+def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], Value], optimizer: Optimizer,
+        epochs: int = 10, batch_size: int | None = None, *, penalty: Callable[[], Value] | None = None,
+        schedule: Schedule | Callable[[int], float] | None = None, shuffle: bool = True, seed: int | None = 0,
+        callbacks: Sequence[Callable[[int, History], None]] = (), progress: bool = True,
+        out: TextIO | None = None) -> History:
+    """Train ``model`` on rows ``X`` with targets ``y``; returns the :class:`History`.
+
+    Each step takes a batch (all rows when ``batch_size`` is None, the rows shuffled each epoch
+    with ``seed`` when ``shuffle``), computes ``mean(loss(model(x), t)) + penalty()``, then
+    ``zero_grad``, ``backward`` and ``optimizer.step()``; ``schedule(step)``, if given, sets the
+    learning rate before each step. Accuracy counts ``argmax(output) == t`` for several outputs
+    and ``(output > 0) == (t > 0.5)`` for one (labels 0/1 or -1/+1).
+
+    ``callbacks`` are called as ``callback(epoch, history)`` after each epoch. Ctrl-C (or a
+    KeyboardInterrupt raised by a loss or a callback) stops training cleanly: the weights keep
+    every completed step, and the history says ``interrupted``.
+    """
+    rows = [[float(v) for v in row] for row in np.asarray(X, dtype=np.float64)]
+    targets = list(np.asarray(y).tolist())
+    if len(rows) != len(targets) or not rows:
+        raise ValueError(f"X has {len(rows)} rows but y has {len(targets)} targets")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    size = len(rows) if batch_size is None else batch_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    batches = -(-len(rows) // size)
+    order_rng = np.random.RandomState(seed)
+    bar = ProgressBar(epochs * batches, out) if progress else None
+    history = History()
+    start = time.perf_counter()
+    try:
+        for epoch in range(epochs):
+            order = (order_rng.permutation(len(rows)) if shuffle and batch_size is not None
+                     else np.arange(len(rows)))
+            total_loss = correct = 0.0
+            for b in range(batches):
+                idx = order[b * size:(b + 1) * size]
+                outputs = [model(rows[i]) for i in idx]
+                per_sample = [loss(o, targets[i]) for o, i in zip(outputs, idx)]
+                batch_loss = sum(per_sample) * (1.0 / len(per_sample))
+                if penalty is not None:
+                    batch_loss = batch_loss + penalty()
+                correct += sum(_is_correct(o, targets[i]) for o, i in zip(outputs, idx))
+                optimizer.zero_grad()
+                batch_loss.backward()
+                if schedule is not None:
+                    optimizer.lr = schedule(history.steps)
+                with _interrupt_after():
+                    optimizer.step()
+                history.steps += 1
+                total_loss += batch_loss.data * len(idx)
+                if bar is not None:
+                    bar.update(history.steps, loss=batch_loss.data, accuracy=correct / min((b + 1) * size, len(rows)))
+            history.loss.append(total_loss / len(rows))
+            history.accuracy.append(correct / len(rows))
+            history.lr.append(optimizer.lr)
+            for callback in callbacks:
+                callback(epoch, history)
+    except KeyboardInterrupt:
+        history.interrupted = True
+    finally:
+        history.seconds = time.perf_counter() - start
+        if bar is not None:
+            bar.close()
+    if history.interrupted and progress:
+        print(f"interrupted after {history.steps} steps: keeping the weights trained so far",
+              file=bar.out if bar is not None else sys.stdout, flush=True)
+    return history
