@@ -206,6 +206,16 @@ class Module:
         self.load_state_dict(decoded)
 
 
+def _inputs(x: Any, nin: int) -> list[Any]:
+    """The inputs as a list (a one-neuron layer returns a bare Value); a clear error for a wrong size."""
+    if isinstance(x, (Value, int, float)) and nin == 1:
+        return [x]
+    if hasattr(x, "__len__") and len(x) == nin:
+        return list(x)
+    got = f"{len(x)} values" if hasattr(x, "__len__") else f"a {type(x).__name__}"
+    raise ValueError(f"a neuron with {nin} inputs got {got}")
+
+
 def _holds_parameters(x: Any) -> bool:
     return isinstance(x, (Value, Module)) or (
         isinstance(x, (list, tuple)) and bool(x) and all(isinstance(i, (Value, Module)) for i in x))
@@ -266,6 +276,8 @@ class Neuron(Module):
         return self.activation != "linear"
 
     def __call__(self, x: Input) -> Value:
+        if type(x) is not list or len(x) != len(self.w):  # a bare Value, a tuple, an array, a mistake
+            x = _inputs(x, len(self.w))
         act = self.b  # the same sum as micrograd's sum(wi*xi ..., b), as a plain loop (faster)
         for wi, xi in zip(self.w, x):
             act = act + wi * xi

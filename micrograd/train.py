@@ -148,11 +148,11 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
                     optimizer.lr = schedule(history.steps)
                 with _interrupt_after():
                     optimizer.step()
-                history.steps += 1
-                total_loss += batch_loss.data * len(idx)
+                    history.steps += 1
+                total_loss += batch_loss.data * (len(idx) / len(rows))  # (one batch: its loss exactly)
                 if bar is not None:
                     bar.update(history.steps, loss=batch_loss.data, accuracy=correct / min((b + 1) * size, len(rows)))
-            history.loss.append(total_loss / len(rows))
+            history.loss.append(total_loss)
             history.accuracy.append(correct / len(rows))
             history.lr.append(optimizer.lr)
             for callback in callbacks:

@@ -1,5 +1,8 @@
-"""nn: karpathy's micrograd surface (Neuron, Layer, MLP) and his moons demo, unchanged."""
+"""nn: karpathy's micrograd surface (Neuron, Layer, MLP) and his moons demo, unchanged; then the rest
+of the module kit (names, activations, init, dropout, modes, state dicts and files)."""
 
+import json
+import math
 import random
 
 import numpy as np
@@ -9,7 +12,7 @@ import torch
 from micrograd import Value
 from micrograd.__main__ import linear_decay, moons_demo
 from micrograd.data import make_moons
-from micrograd.nn import MLP, Layer, Module, Neuron
+from micrograd.nn import MLP, Dropout, Layer, Module, Neuron, Sequential
 
 
 def test_mlp_has_micrograd_parameter_count_and_structure():
@@ -142,3 +145,251 @@ def test_demo_command_line(capsys):
     assert "step   2/2" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["demo", "--steps", "0"])
+
+
+# --- beyond micrograd: names, activations, init, dropout, modes ---------------------------------
+
+def test_default_weights_are_micrographs_draws_from_the_global_generator():
+    random.seed(1337)
+    model = MLP(2, [16, 16, 1])
+    random.seed(1337)
+    expected = []
+    for nin, nout in [(2, 16), (16, 16), (16, 1)]:  # micrograd: uniform(-1, 1) per weight, bias 0
+        for _ in range(nout):
+            expected += [random.uniform(-1, 1) for _ in range(nin)] + [0.0]
+    assert [p.data for p in model.parameters()] == expected
+
+
+def test_named_parameters_have_dotted_names_in_parameters_order():
+    model = MLP(3, [4, 2], rng=0)
+    named = model.named_parameters()
+    assert [p for _, p in named] == model.parameters()
+    assert named[0][0] == "layers.0.neurons.0.w.0" and named[3][0] == "layers.0.neurons.0.b"
+    assert dict(named)["layers.1.neurons.1.w.3"] is model.layers[1].neurons[1].w[3]
+    assert len({n for n, _ in named}) == len(named) == 4 * 4 + 2 * 5
+    for m in [Neuron(3), Layer(3, 2)]:
+        assert [p for _, p in m.named_parameters()] == m.parameters()
+    assert Neuron(2).named_parameters()[2][0] == "b"
+
+
+def test_a_module_of_my_own_finds_its_parameters():
+    class Affine(Module):
+        def __init__(self):
+            self.scale = Value(2.0)
+            self.inner = [Layer(2, 2, rng=0)]
+            self.note = "not a parameter"
+
+    m = Affine()
+    assert [n for n, _ in m.named_parameters()][:2] == ["scale", "inner.0.neurons.0.w.0"]
+    assert len(m.parameters()) == 1 + 6
+
+
+@pytest.mark.parametrize("activation,torch_fn", [
+    ("relu", torch.relu), ("tanh", torch.tanh), ("sigmoid", torch.sigmoid),
+    ("leaky_relu", lambda t: torch.nn.functional.leaky_relu(t, 0.01)), ("linear", lambda t: t)])
+def test_each_activation_matches_torch(activation, torch_fn):
+    model = MLP(3, [5, 4, 2], activation=activation, rng=3)
+    x = [0.4, -0.9, 1.3]
+    outs = model(x)
+    (outs[0] * 2.0 + outs[1]).backward()
+    h = torch.tensor(x, dtype=torch.float64)
+    params = []
+    for i, layer in enumerate(model.layers):
+        W = torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64, requires_grad=True)
+        b = torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64, requires_grad=True)
+        params += [W, b]
+        h = W @ h + b
+        if i < len(model.layers) - 1:
+            h = torch_fn(h)
+    (h[0] * 2.0 + h[1]).backward()
+    assert [o.data for o in outs] == pytest.approx(h.tolist(), rel=1e-12)
+    ours = [p.grad for p in model.parameters()]
+    theirs = [g for W, b in zip(params[::2], params[1::2])
+              for row, gb in zip(W.grad.tolist(), b.grad.tolist()) for g in row + [gb]]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-14)
+    assert repr(model.layers[0].neurons[0]).endswith("Neuron(3)")
+
+
+def test_activation_per_layer_and_reprs():
+    model = MLP(2, [3, 3, 1], activation=["tanh", "sigmoid", "relu"], rng=0)
+    assert [layer.neurons[0].activation for layer in model.layers] == ["tanh", "sigmoid", "relu"]
+    assert repr(model.layers[0]) == "Layer of [TanhNeuron(2), TanhNeuron(2), TanhNeuron(2)]"
+    assert Neuron(2, nonlin=False).activation == "linear" and Neuron(2).activation == "relu"
+
+
+@pytest.mark.parametrize("init,variance", [
+    ("uniform", lambda i, o: 1 / 3), ("xavier", lambda i, o: 2 / (i + o)), ("glorot", lambda i, o: 2 / (i + o)),
+    ("he", lambda i, o: 2 / i), ("kaiming", lambda i, o: 2 / i), ("lecun", lambda i, o: 1 / i)])
+def test_init_schemes_have_their_variance(init, variance):
+    nin, nout = 50, 200
+    layer = Layer(nin, nout, init=init, rng=0)
+    w = np.array([w.data for n in layer.neurons for w in n.w])
+    bound = math.sqrt(3 * variance(nin, nout))  # uniform(-a, a) has variance a^2 / 3
+    assert np.abs(w).max() <= bound
+    assert w.var() == pytest.approx(variance(nin, nout), rel=0.05)
+    assert all(n.b.data == 0.0 for n in layer.neurons)
+
+
+def test_seed_or_generator_makes_init_reproducible_and_leaves_global_random_alone():
+    random.seed(5)
+    state = random.getstate()
+    a, b = MLP(2, [4, 1], rng=7), MLP(2, [4, 1], rng=random.Random(7))
+    assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
+    assert random.getstate() == state
+    assert [p.data for p in MLP(2, [4, 1], rng=8).parameters()] != [p.data for p in a.parameters()]
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: MLP(2, [16, 1], activation="swish"), "activation"),
+    (lambda: MLP(2, [16, 1], activation=["relu"]), "one per layer"),
+    (lambda: MLP(2, [16, 1], init="zeros"), "init"),
+    (lambda: MLP(2, [16, 1], rng="seed"), "rng"),
+    (lambda: MLP(0, [1]), "nin"),
+    (lambda: MLP(2, [0]), "layer size"),
+    (lambda: MLP(2, []), "at least one"),
+    (lambda: Dropout(1.5), "probability"),
+])
+def test_bad_construction_is_named(make, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make()
+
+
+def test_dropout_in_training_mode_only_and_scaled():
+    drop = Dropout(0.25, rng=0)
+    xs = [Value(1.0) for _ in range(4000)]
+    out = drop(xs)
+    kept = [o.data for o in out if o.data != 0.0]
+    assert set(kept) == {1.0 / 0.75}
+    assert len(kept) / len(xs) == pytest.approx(0.75, abs=0.03)
+    out[0].backward()
+    assert xs[0].grad == out[0].data  # the multiplier is a constant: d out / d x = mask / (1 - p)
+    drop.eval()
+    assert drop(xs) is xs and drop(xs[0]) is xs[0]
+    assert Dropout(1.0, rng=0)([Value(3.0)])[0].data == 0.0
+
+
+def test_train_and_eval_reach_every_module():
+    net = Sequential(Layer(2, 8, rng=0), Dropout(0.5, rng=1), Layer(8, 1, nonlin=False, rng=2))
+    assert net.training and all(m.training for m in net.modules())
+    net.eval()
+    assert not any(m.training for m in net.modules()) and len(list(net.modules())) == 4 + 8 + 1
+    x = [0.5, -0.5]
+    assert net(x).data == net(x).data  # no dropout in eval mode
+    net.train()
+    assert all(m.training for m in net.modules())
+    assert len(net.parameters()) == 8 * 3 + 9
+
+
+# --- state dicts and files ----------------------------------------------------------------------
+
+def weights(model):
+    return [p.data for p in model.parameters()]
+
+
+def test_state_dict_round_trip_is_exact():
+    a, b = MLP(2, [4, 3], rng=0), MLP(2, [4, 3], rng=1)
+    a.layers[0].neurons[0].w[0].data = 0.1 + 0.2  # a float without a short decimal form
+    b.load_state_dict(a.state_dict())
+    assert weights(a) == weights(b)
+    assert list(a.state_dict()) == [n for n, _ in a.named_parameters()]
+
+
+def test_save_and_load_round_trip_is_exact(tmp_path):
+    a = MLP(2, [5, 1], activation="tanh", rng=0)
+    a.layers[1].neurons[0].b.data = float("nan")
+    a.layers[1].neurons[0].w[0].data = float("-inf")
+    path = tmp_path / "model.json"
+    a.save(path)
+    doc = json.loads(path.read_text())
+    assert doc["format"] == "micrograd.state_dict" and doc["version"] == 1 and doc["module"] == repr(a)
+    assert doc["parameters"]["layers.1.neurons.0.b"] == "nan"
+    b = MLP(2, [5, 1], activation="tanh", rng=1)
+    b.load(str(path))
+    for x, y in zip(weights(a), weights(b)):
+        assert x == y or (math.isnan(x) and math.isnan(y))
+
+
+def corrupt(path, edit):
+    doc = json.loads(path.read_text())
+    edit(doc)
+    path.write_text(json.dumps(doc))
+
+
+BAD_FILES = {
+    "missing": (None, FileNotFoundError, "no saved model"),
+    "not json": (lambda p: p.write_text("{not json"), ValueError, "not a micrograd model file"),
+    "binary": (lambda p: p.write_bytes(b"\xff\xfe\x00garbage"), ValueError, "not a micrograd model file"),
+    "truncated": (lambda p: p.write_text(p.read_text()[:200]), ValueError, "corrupt"),
+    "other format": (lambda p: corrupt(p, lambda d: d.update(format="x")), ValueError, "format"),
+    "future version": (lambda p: corrupt(p, lambda d: d.update(version=2)), ValueError, "version"),
+    "other architecture": (lambda p: p.write_text(json.dumps({
+        "format": "micrograd.state_dict", "version": 1, "module": repr(MLP(3, [4, 1], rng=0)),
+        "parameters": MLP(3, [4, 1], rng=0).state_dict()})), ValueError, "another architecture"),
+    "missing weight": (lambda p: corrupt(p, lambda d: d["parameters"].pop("layers.0.neurons.1.w.0")),
+                       ValueError, "missing layers.0.neurons.1.w.0"),
+    "extra weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.0.neurons.0.w.9": 1.0})),
+                     ValueError, "unexpected layers.0.neurons.0.w.9"),
+    "string weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": "one"})),
+                      ValueError, "not a number"),
+    "list weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": [1.0]})),
+                    ValueError, "not a number"),
+    "no parameters": (lambda p: corrupt(p, lambda d: d.pop("parameters")), ValueError, "parameters"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_a_bad_file_raises_a_clear_error_and_leaves_the_model_untouched(tmp_path, case):
+    make_bad, error, match = BAD_FILES[case]
+    path = tmp_path / "model.json"
+    MLP(2, [4, 1], rng=0).save(path)
+    if make_bad is None:
+        path.unlink()
+    else:
+        make_bad(path)
+    model = MLP(2, [4, 1], rng=1)
+    before = weights(model)
+    with pytest.raises(error, match=match):
+        model.load(path)
+    assert weights(model) == before
+
+
+@pytest.mark.parametrize("state,error,match", [
+    ({}, ValueError, "missing"),
+    ([1.0], TypeError, "mapping"),
+    ({**MLP(2, [1], rng=0).state_dict(), "layers.0.neurons.0.b": None}, TypeError, "must be a number"),
+])
+def test_load_state_dict_checks_before_assigning(state, error, match):
+    model = MLP(2, [1], rng=1)
+    before = weights(model)
+    with pytest.raises(error, match=match):
+        model.load_state_dict(state)
+    assert weights(model) == before
+
+
+def test_a_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.json"
+    MLP(2, [3, 1], rng=0).save(path)
+    old = path.read_text()
+
+    def fail(*args):
+        raise OSError("disk full")
+    monkeypatch.setattr("os.fsync", fail)
+    with pytest.raises(OSError, match="disk full"):
+        MLP(2, [3, 1], rng=1).save(path)
+    assert path.read_text() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
+
+
+def test_a_hidden_layer_of_one_neuron_feeds_the_next_and_inputs_may_be_tuples_or_arrays():
+    model = MLP(2, [1, 2], rng=0)  # the one-neuron layer returns a bare Value
+    out = model([0.5, -0.5])
+    assert [o.data for o in model((0.5, -0.5))] == [o.data for o in out]
+    assert [o.data for o in model(np.array([0.5, -0.5]))] == [o.data for o in out]
+    assert MLP(1, [2, 1], rng=0)(0.5).data == MLP(1, [2, 1], rng=0)([0.5]).data
+
+
+@pytest.mark.parametrize("x,match", [([1.0], "2 inputs got 1 values"), ([1.0, 2.0, 3.0], "got 3 values"),
+                                     (1.0, "got a float")])
+def test_a_wrong_number_of_inputs_is_named(x, match):
+    with pytest.raises(ValueError, match=match):
+        MLP(2, [3, 1], rng=0)(x)

@@ -1,0 +1,90 @@
+"""interop: to_torch gives the same function with the same weights; from_torch comes back exactly."""
+
+import builtins
+import random
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from micrograd.interop import from_torch, to_torch
+from micrograd.nn import MLP
+
+
+def weights(model):
+    return [p.data for p in model.parameters()]
+
+
+@given(nin=st.integers(1, 4), sizes=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+       activation=st.sampled_from(["relu", "tanh", "sigmoid", "leaky_relu"]), seed=st.integers(0, 99),
+       x=st.lists(st.floats(-3, 3), min_size=4, max_size=4))
+def test_to_torch_computes_the_same_outputs_and_gradients(nin, sizes, activation, seed, x):
+    model = MLP(nin, sizes, activation=activation, rng=seed)
+    net = to_torch(model)
+    assert all(p.dtype == torch.float64 for p in net.parameters())
+    x = x[:nin]
+    out = model(x)
+    outs = [out] if not isinstance(out, list) else out
+    total = outs[0] * 1.0
+    for o in outs[1:]:
+        total = total + o
+    total.backward()
+    t = net(torch.tensor(x, dtype=torch.float64))
+    t.sum().backward()
+    assert [o.data for o in outs] == pytest.approx(t.tolist(), rel=1e-12, abs=1e-15)
+    theirs = []
+    for linear in [m for m in net if isinstance(m, torch.nn.Linear)]:
+        for row, b in zip(linear.weight.grad.tolist(), linear.bias.grad.tolist()):
+            theirs += row + [b]
+    assert [p.grad for p in model.parameters()] == pytest.approx(theirs, rel=1e-10, abs=1e-14)
+
+
+def test_round_trip_is_exact_and_structural():
+    model = MLP(3, [4, 4, 2], activation=["tanh", "relu", "sigmoid"], rng=0)
+    net = to_torch(model)
+    assert [type(m).__name__ for m in net] == ["Linear", "Tanh", "Linear", "ReLU", "Linear", "Sigmoid"]
+    state = random.getstate()
+    back = from_torch(net)
+    assert random.getstate() == state  # building the MLP did not consume the global generator
+    assert repr(back) == repr(model) and weights(back) == weights(model)
+    assert [type(m).__name__ for m in to_torch(MLP(2, [16, 16, 1], rng=0))] == [
+        "Linear", "ReLU", "Linear", "ReLU", "Linear"]  # micrograd's default: last layer linear
+
+
+def test_from_torch_accepts_a_network_trained_in_torch():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))  # float32
+    model = from_torch(net)
+    x = [0.25, -0.5]
+    assert model(x).data == pytest.approx(net(torch.tensor([x])).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("net,match", [
+    (torch.nn.Sequential(torch.nn.ReLU()), "cannot convert ReLU"),
+    (torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(4, 1)), "4 inputs after a layer of 3"),
+    (torch.nn.Sequential(torch.nn.Linear(2, 3, bias=False)), "without bias"),
+    (torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Dropout()), "cannot convert Dropout"),
+    (torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LeakyReLU(0.2)), "slope"),
+    (torch.nn.Sequential(), "no Linear"),
+])
+def test_from_torch_names_what_it_cannot_convert(net, match):
+    with pytest.raises(ValueError, match=match):
+        from_torch(net)
+
+
+def test_to_torch_rejects_other_things():
+    with pytest.raises(TypeError, match="MLP"):
+        to_torch([1, 2])
+
+
+def test_missing_torch_gives_a_clear_message(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch":
+            raise ImportError("No module named 'torch'")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    with pytest.raises(ImportError, match="pip install torch"):
+        to_torch(MLP(2, [1], rng=0))
