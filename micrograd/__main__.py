@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from typing import Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from .data import make_moons, make_spiral
 from .losses import cross_entropy, hinge, l2_penalty

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["make_moons", "make_circles", "make_blobs", "make_spiral", "train_test_split"]
+__all__ = ["make_blobs", "make_circles", "make_moons", "make_spiral", "train_test_split"]
 
 Seed = int | np.random.RandomState | None
 
@@ -134,8 +134,8 @@ def make_spiral(samples: int = 100, classes: int = 3, *, noise: float = 0.2,
     return X, y
 
 
-def train_test_split(*arrays: np.ndarray, test_size: float | int | None = None,
-                     train_size: float | int | None = None, random_state: Seed = None,
+def train_test_split(*arrays: np.ndarray, test_size: float | None = None,
+                     train_size: float | None = None, random_state: Seed = None,
                      shuffle: bool = True) -> list[np.ndarray]:
     """Split arrays into train and test rows: [a_train, a_test, b_train, b_test, ...].
 
@@ -151,7 +151,7 @@ def train_test_split(*arrays: np.ndarray, test_size: float | int | None = None,
     if test_size is None and train_size is None:
         test_size = 0.25
 
-    def rows(size: float | int | None, what: str) -> int | None:
+    def rows(size: float | None, what: str) -> int | None:
         if size is None:
             return None
         if isinstance(size, (float, np.floating)) and 0 < size < 1:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .nn import MLP
 
-__all__ = ["to_torch", "from_torch", "TORCH_ACTIVATIONS"]
+__all__ = ["TORCH_ACTIVATIONS", "from_torch", "to_torch"]
 
 #: micrograd activation name -> torch.nn module class name (linear: no module).
 TORCH_ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}

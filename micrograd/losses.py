@@ -27,17 +27,28 @@ on the ``logaddexp`` primitive, which never overflows: ``cross_entropy`` is fini
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence, Union
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .engine import Value
+from .ops import logaddexp
 
 __all__ = [
-    "mse", "mae", "hinge", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-    "logsumexp", "softmax", "log_softmax", "cross_entropy", "l1_penalty", "l2_penalty",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "hinge",
+    "l1_penalty",
+    "l2_penalty",
+    "log_softmax",
+    "logsumexp",
+    "mae",
+    "mse",
+    "softmax",
 ]
 
-Scalar = Union[Value, float, int]
-Scalars = Union[Scalar, Sequence[Scalar]]
+Scalar = Value | float | int
+Scalars = Scalar | Sequence[Scalar]
 
 REDUCTIONS = ("mean", "sum", "none")
 _LOG_FLOOR = math.exp(-100.0)  # probabilities are clamped here: logs >= -100, as PyTorch clamps
@@ -52,10 +63,10 @@ def _total(values: Iterable[Value]) -> Value:
     return total
 
 
-def _pairs(pred: Scalars, target: Scalars, what: str) -> list[tuple[Value, Scalar]]:
+def _pairs(pred: Scalars, target: Scalars, what: str) -> list[tuple[Value, Any]]:
     """Match predictions with targets, lifting plain-number predictions to Values."""
-    preds = [pred] if _is_scalar(pred) else list(pred)  # type: ignore[arg-type]
-    targets = [target] * len(preds) if _is_scalar(target) else list(target)  # type: ignore[arg-type]
+    preds: list[Any] = [pred] if _is_scalar(pred) else list(pred)  # type: ignore[arg-type]
+    targets: list[Any] = [target] * len(preds) if _is_scalar(target) else list(target)  # type: ignore[arg-type]
     if not preds:
         raise ValueError(f"{what}: no predictions given")
     if len(preds) != len(targets):
@@ -67,7 +78,7 @@ def _pairs(pred: Scalars, target: Scalars, what: str) -> list[tuple[Value, Scala
 
 
 def _is_scalar(x: object) -> bool:
-    return isinstance(x, (Value, int, float)) or (hasattr(x, "ndim") and getattr(x, "ndim") == 0)
+    return isinstance(x, (Value, int, float)) or (hasattr(x, "ndim") and x.ndim == 0)
 
 
 def _reduce(losses: list[Value], reduction: str) -> Value | list[Value]:
@@ -109,7 +120,7 @@ def binary_cross_entropy(prob: Scalars, target: Scalars, reduction: str = "mean"
 
 def _softplus(x: Value) -> Value:
     """log(1 + e^x), without overflow."""
-    return x.logaddexp(0.0)
+    return logaddexp.apply(x, 0.0)  # type: ignore[no-any-return]
 
 
 def binary_cross_entropy_with_logits(logit: Scalars, target: Scalars,
@@ -130,7 +141,7 @@ def logsumexp(logits: Sequence[Scalar]) -> Value:
     xs = _logits(logits, "logsumexp")
     out = xs[0]
     for x in xs[1:]:
-        out = out.logaddexp(x)
+        out = logaddexp.apply(out, x)
     return out
 
 
@@ -150,24 +161,24 @@ def cross_entropy(logits: Sequence[Scalar], target: int) -> Value:
     """Cross-entropy of one sample: logsumexp(x) - x[target], for class scores x and a class index."""
     xs = _logits(logits, "cross_entropy")
     if isinstance(target, bool) or not isinstance(target, int) and not (
-            hasattr(target, "dtype") and getattr(target, "dtype").kind in "iu"):
+            hasattr(target, "dtype") and target.dtype.kind in "iu"):
         raise TypeError(f"cross_entropy: target must be a class index (int), got {target!r}")
     if not 0 <= target < len(xs):
         raise IndexError(f"cross_entropy: target class {target} is out of range for {len(xs)} classes")
     return logsumexp(xs) - xs[int(target)]
 
 
-def l1_penalty(params: Iterable[Value], alpha: float = 1.0) -> Value:
-    """alpha * sum(|p|): L1 (lasso) regularisation."""
+def l1_penalty(params: Iterable[Value] | Any, alpha: float = 1.0) -> Value:
+    """alpha * sum(|p|): L1 (lasso) regularisation, over a list of Values or a Module's parameters."""
     return alpha * _total(p.abs() for p in _params(params, "l1_penalty"))
 
 
-def l2_penalty(params: Iterable[Value], alpha: float = 1.0) -> Value:
-    """alpha * sum(p * p): L2 regularisation, as micrograd's demo writes it (no 1/2)."""
+def l2_penalty(params: Iterable[Value] | Any, alpha: float = 1.0) -> Value:
+    """alpha * sum(p * p): L2 regularisation as micrograd's demo writes it (no 1/2); Values or a Module."""
     return alpha * _total(p * p for p in _params(params, "l2_penalty"))
 
 
-def _params(params: Iterable[Value], what: str) -> list[Value]:
+def _params(params: Iterable[Value] | Any, what: str) -> list[Value]:
     ps = list(params.parameters() if hasattr(params, "parameters") else params)  # a Module works too
     if not ps:
         raise ValueError(f"{what}: no parameters given")

@@ -8,11 +8,12 @@ no predicted (or no true) samples scores 0, as scikit-learn's ``zero_division=0`
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["accuracy", "confusion_matrix", "precision", "recall", "f1_score", "predicted_class"]
+__all__ = ["accuracy", "confusion_matrix", "f1_score", "precision", "predicted_class", "recall"]
 
 
 def _labels(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -30,14 +30,15 @@ import math
 import os
 import random
 import tempfile
-from typing import Any, Callable, Iterator, Mapping, Sequence, Union
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from .engine import Value, gc_paused
 
-__all__ = ["Module", "Neuron", "Layer", "MLP", "Sequential", "Dropout", "ACTIVATIONS", "INITS"]
+__all__ = ["ACTIVATIONS", "INITS", "MLP", "Dropout", "Layer", "Module", "Neuron", "Sequential"]
 
-Input = Sequence[Union[Value, float]]
-Rng = Union[random.Random, int, None]
+Input = Sequence[Value | float]
+Rng = random.Random | int | None
 
 #: Activation name -> the function applied to a neuron's w . x + b.
 ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
@@ -198,7 +199,7 @@ class Module:
                              f"not {_short(repr(self))}")
         params = doc.get("parameters")
         if not isinstance(params, dict):
-            raise ValueError(f"{path!r} has no 'parameters' mapping")
+            raise ValueError(f"{path!r} has no 'parameters' mapping")  # noqa: TRY004 (bad file content)
         try:
             decoded = {k: _decode(v) for k, v in params.items()}
         except TypeError as exc:
@@ -298,7 +299,7 @@ class Layer(Module):
         kwargs["rng"] = _rng(kwargs.get("rng"))  # one generator for all the neurons
         self.neurons = [Neuron(nin, fan_out=nout, **kwargs) for _ in range(nout)]
 
-    def __call__(self, x: Input) -> Union[Value, list[Value]]:
+    def __call__(self, x: Input) -> Value | list[Value]:
         out = [n(x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
@@ -331,7 +332,7 @@ class MLP(Module):
         self.layers = [Layer(sz[i], sz[i + 1], activation=acts[i], init=init, rng=rng)
                        for i in range(len(nouts))]
 
-    def __call__(self, x: Input) -> Union[Value, list[Value]]:
+    def __call__(self, x: Input) -> Value | list[Value]:
         with gc_paused():  # the graph built here has no cycles: spare the collector's rescans
             for layer in self.layers:
                 x = layer(x)  # type: ignore[assignment]
@@ -353,7 +354,7 @@ class Sequential(Module):
                 raise TypeError(f"Sequential takes modules, got {type(m).__name__}")
         self.layers = list(layers)
 
-    def __call__(self, x: Input) -> Union[Value, list[Value]]:
+    def __call__(self, x: Input) -> Value | list[Value]:
         with gc_paused():
             for layer in self.layers:
                 x = layer(x)  # type: ignore[operator]

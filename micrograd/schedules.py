@@ -15,8 +15,15 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["Schedule", "Constant", "LinearDecay", "InverseTimeDecay", "StepDecay", "ExponentialDecay",
-           "CosineAnnealing"]
+__all__ = [
+    "Constant",
+    "CosineAnnealing",
+    "ExponentialDecay",
+    "InverseTimeDecay",
+    "LinearDecay",
+    "Schedule",
+    "StepDecay",
+]
 
 
 class Schedule:

@@ -16,8 +16,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from .metrics import predicted_class
 from .optim import Optimizer
 from .schedules import Schedule
 
-__all__ = ["fit", "History", "ProgressBar"]
+__all__ = ["History", "ProgressBar", "fit"]
 
 
 class ProgressBar:
@@ -98,7 +99,7 @@ def _is_correct(output: Any, target: Any) -> bool:
     return predicted_class(output) == int(float(target) > 0.5)
 
 
-def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], Value], optimizer: Optimizer,
+def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], Any], optimizer: Optimizer,
         epochs: int = 10, batch_size: int | None = None, *, penalty: Callable[[], Value] | None = None,
         schedule: Schedule | Callable[[int], float] | None = None, shuffle: bool = True, seed: int | None = 0,
         callbacks: Sequence[Callable[[int, History], None]] = (), progress: bool = True,
@@ -138,7 +139,7 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
                 idx = order[b * size:(b + 1) * size]
                 outputs = [model(rows[i]) for i in idx]
                 per_sample = [loss(o, targets[i]) for o, i in zip(outputs, idx)]
-                batch_loss = sum(per_sample) * (1.0 / len(per_sample))
+                batch_loss: Value = sum(per_sample) * (1.0 / len(per_sample))
                 if penalty is not None:
                     batch_loss = batch_loss + penalty()
                 correct += sum(_is_correct(o, targets[i]) for o, i in zip(outputs, idx))

@@ -4,7 +4,13 @@ values recorded from sklearn 1.9, so it is checked without scikit-learn too)."""
 import numpy as np
 import pytest
 
-from micrograd.data import make_blobs, make_circles, make_moons, make_spiral, train_test_split
+from micrograd.data import (
+    make_blobs,
+    make_circles,
+    make_moons,
+    make_spiral,
+    train_test_split,
+)
 
 # sklearn.datasets.make_moons(n_samples=6, noise=0.1, random_state=0), scikit-learn 1.9.1
 GOLDEN_Y = [1, 0, 0, 1, 0, 1]

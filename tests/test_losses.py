@@ -8,8 +8,7 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from micrograd import Value
-from micrograd import losses
+from micrograd import Value, losses
 from micrograd.testing import close
 
 finite = st.floats(-5, 5, allow_nan=False)
@@ -100,7 +99,8 @@ def test_softmax_log_softmax_and_cross_entropy_match_torch(xs, data):
 @pytest.mark.parametrize("xs", [[1000.0, 0.0, -2.0], [0.0, 1000.0], [-1000.0, 1000.0, 999.0], [1000.0]])
 def test_cross_entropy_is_finite_for_a_logit_of_1000(xs):
     for i in range(len(xs)):
-        check(lambda v: losses.cross_entropy(v, i), lambda t: F.cross_entropy(t[None], torch.tensor([i])), xs)
+        check(lambda v, i=i: losses.cross_entropy(v, i),
+              lambda t, i=i: F.cross_entropy(t[None], torch.tensor([i])), xs)
         assert all(math.isfinite(p.data) for p in losses.softmax(xs))
 
 

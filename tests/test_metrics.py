@@ -6,7 +6,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from micrograd import Value
-from micrograd.metrics import accuracy, confusion_matrix, f1_score, precision, predicted_class, recall
+from micrograd.metrics import (
+    accuracy,
+    confusion_matrix,
+    f1_score,
+    precision,
+    predicted_class,
+    recall,
+)
 
 metrics = pytest.importorskip("sklearn.metrics")
 

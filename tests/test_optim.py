@@ -7,8 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from micrograd import Value
-from micrograd import optim
+from micrograd import Value, optim
 
 STEPS = 50
 START = [0.5, -1.2, 2.0, 0.03, -0.7]
@@ -57,20 +56,20 @@ def assert_same_trajectory(name, kwargs):
 
 
 CASES = [
-    ("SGD", dict(lr=0.01)),
-    ("SGD", dict(lr=0.01, momentum=0.9)),
-    ("SGD", dict(lr=0.01, momentum=0.9, dampening=0.5, weight_decay=0.1)),
-    ("SGD", dict(lr=0.01, momentum=0.8, nesterov=True, weight_decay=0.01)),
-    ("Adagrad", dict(lr=0.1)),
-    ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6)),
-    ("RMSprop", dict(lr=0.01)),
-    ("RMSprop", dict(lr=0.01, alpha=0.9, momentum=0.5, weight_decay=0.1)),
-    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.9)),
-    ("Adam", dict(lr=0.05)),
-    ("Adam", dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
-    ("Adam", dict(lr=0.05, amsgrad=True)),
-    ("AdamW", dict(lr=0.05)),
-    ("AdamW", dict(lr=0.05, betas=(0.5, 0.9), weight_decay=0.3, amsgrad=True)),
+    ("SGD", {"lr": 0.01}),
+    ("SGD", {"lr": 0.01, "momentum": 0.9}),
+    ("SGD", {"lr": 0.01, "momentum": 0.9, "dampening": 0.5, "weight_decay": 0.1}),
+    ("SGD", {"lr": 0.01, "momentum": 0.8, "nesterov": True, "weight_decay": 0.01}),
+    ("Adagrad", {"lr": 0.1}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-6}),
+    ("RMSprop", {"lr": 0.01}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "weight_decay": 0.1}),
+    ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.9}),
+    ("Adam", {"lr": 0.05}),
+    ("Adam", {"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
+    ("Adam", {"lr": 0.05, "amsgrad": True}),
+    ("AdamW", {"lr": 0.05}),
+    ("AdamW", {"lr": 0.05, "betas": (0.5, 0.9), "weight_decay": 0.3, "amsgrad": True}),
 ]
 
 
@@ -91,15 +90,15 @@ def hyperparameters(draw):
         momentum = draw(unit)
         nesterov = momentum > 0 and draw(st.booleans())
         dampening = 0.0 if nesterov else draw(unit)
-        return name, dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, weight_decay=wd)
+        return name, {"lr": lr, "momentum": momentum, "dampening": dampening, "nesterov": nesterov, "weight_decay": wd}
     if name == "Adagrad":
-        return name, dict(lr=lr * 10, lr_decay=draw(st.floats(0, 0.1)), weight_decay=wd,
-                          initial_accumulator_value=draw(st.floats(0, 1)), eps=draw(st.sampled_from([1e-10, 1e-6])))
+        return name, {"lr": lr * 10, "lr_decay": draw(st.floats(0, 0.1)), "weight_decay": wd,
+                          "initial_accumulator_value": draw(st.floats(0, 1)), "eps": draw(st.sampled_from([1e-10, 1e-6]))}
     if name == "RMSprop":
-        return name, dict(lr=lr, alpha=draw(st.floats(0.5, 0.999)), momentum=draw(unit),
-                          centered=draw(st.booleans()), weight_decay=wd, eps=draw(st.sampled_from([1e-8, 1e-3])))
-    return name, dict(lr=lr, betas=(draw(unit), draw(st.floats(0.5, 0.9999))), weight_decay=wd,
-                      eps=draw(st.sampled_from([1e-8, 1e-4])), amsgrad=draw(st.booleans()))
+        return name, {"lr": lr, "alpha": draw(st.floats(0.5, 0.999)), "momentum": draw(unit),
+                          "centered": draw(st.booleans()), "weight_decay": wd, "eps": draw(st.sampled_from([1e-8, 1e-3]))}
+    return name, {"lr": lr, "betas": (draw(unit), draw(st.floats(0.5, 0.9999))), "weight_decay": wd,
+                      "eps": draw(st.sampled_from([1e-8, 1e-4])), "amsgrad": draw(st.booleans())}
 
 
 @settings(max_examples=25)

@@ -3,8 +3,14 @@
 import pytest
 import torch
 
-from micrograd.schedules import (Constant, CosineAnnealing, ExponentialDecay, InverseTimeDecay, LinearDecay,
-                                 StepDecay)
+from micrograd.schedules import (
+    Constant,
+    CosineAnnealing,
+    ExponentialDecay,
+    InverseTimeDecay,
+    LinearDecay,
+    StepDecay,
+)
 
 
 def torch_rates(make, steps=40, lr=0.5):
