@@ -137,6 +137,20 @@ class Module:
         """Put this module and all inside it in evaluation mode (Dropout off); returns self."""
         return self.train(False)
 
+    def __repr__(self) -> str:
+        """The structure: ``Name(attr=<module repr>, weights=[3 Values], ...)``."""
+        parts = []
+        for name, x in vars(self).items():
+            if isinstance(x, Value):
+                parts.append(f"{name}=Value")
+            elif isinstance(x, Module):
+                parts.append(f"{name}={x!r}")
+            elif _holds_parameters(x) and isinstance(x[0], Value):
+                parts.append(f"{name}=[{len(x)} Values]")
+            elif _holds_parameters(x):
+                parts.append(f"{name}=[{', '.join(repr(m) for m in x)}]")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
     # -- saving and loading ------------------------------------------------------------------
     def state_dict(self) -> dict[str, float]:
         """{dotted name: float} for every parameter, in ``named_parameters()`` order."""

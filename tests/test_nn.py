@@ -182,6 +182,9 @@ def test_a_module_of_my_own_finds_its_parameters():
     m = Affine()
     assert [n for n, _ in m.named_parameters()][:2] == ["scale", "inner.0.neurons.0.w.0"]
     assert len(m.parameters()) == 1 + 6
+    assert repr(m) == "Affine(scale=Value, inner=[Layer of [ReLUNeuron(2), ReLUNeuron(2)]])"
+    m.inner = Neuron(2, rng=0).w
+    assert repr(m) == "Affine(scale=Value, inner=[2 Values])" and repr(Module()) == "Module()"
 
 
 @pytest.mark.parametrize("activation,torch_fn", [
