@@ -229,6 +229,7 @@ def grad(outputs: Value | Sequence[Value], inputs: Value | Sequence[Value],
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _anomaly_lock = threading.Lock()
 _anomaly_depth = 0  # open detect_anomaly() blocks, across threads (the switch is process-wide)
+_wrapped: list[Op] = []  # every op whose apply is swapped now (ops are strs: no weak references)
 _made_at: "weakref.WeakKeyDictionary[Value, tuple[str, int, str]]" = weakref.WeakKeyDictionary()
 
 
@@ -283,7 +284,7 @@ def _switch(on: bool) -> None:
     cls: Any = Value
     if on:
         originals = {id(op.apply): op for op in _table_ops()}
-        for op in _table_ops():
+        for op in originals.values():
             _wrap_op(op)
         for name, attr in list(vars(cls).items()):
             op = originals.get(id(attr))
@@ -294,8 +295,9 @@ def _switch(on: bool) -> None:
         ops._NEW_OP_HOOKS.append(_wrap_op)
     else:
         ops._NEW_OP_HOOKS.remove(_wrap_op)
-        for op in _table_ops():
-            op.apply = getattr(op.apply, "_original", op.apply)
+        for op in _wrapped:
+            op.apply = op.apply._original  # type: ignore[attr-defined]
+        _wrapped.clear()
         for name, attr in list(vars(cls).items()):
             if hasattr(attr, "_original"):
                 setattr(cls, name, attr._original)
@@ -326,6 +328,7 @@ def _wrap_op(op: Op) -> None:
         return out
 
     op.apply = _checked(original, apply)
+    _wrapped.append(op)
 
 
 def _anomaly_backward(self: Value, gradient: Any = 1.0, create_graph: bool = False) -> None:

@@ -348,7 +348,9 @@ def mlps(draw: Any, max_inputs: int = 4, max_hidden: int = 2, max_width: int = 6
     """
     from .nn import MLP
     nin = draw(st.integers(1, max_inputs))
-    nouts = draw(st.lists(st.integers(1, max_width), max_size=max_hidden)) + [draw(st.integers(1, max_outputs))]
+    # (hidden layers have two neurons or more: a one-neuron layer returns a bare Value, as in
+    # micrograd, which the next layer cannot read)
+    nouts = draw(st.lists(st.integers(2, max_width), max_size=max_hidden)) + [draw(st.integers(1, max_outputs))]
     seed = draw(st.integers(0, 2**32 - 1))
     state = random.getstate()
     try:
