@@ -28,16 +28,17 @@ import os
 import sys
 import threading
 import weakref
-from typing import Any, Callable, Iterable, Sequence, Union
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from . import engine, ops
 from .engine import Value, _order, local_gradients
 from .ops import Op, OpFamily
 
-__all__ = ["grad", "gradients", "backward_general", "detect_anomaly", "is_anomaly_enabled"]
+__all__ = ["backward_general", "detect_anomaly", "grad", "gradients", "is_anomaly_enabled"]
 
-Scalar = Union[Value, float, int]
-Gradient = Union[Value, float]
+Scalar = Value | float | int
+Gradient = Value | float
 
 
 # --- the general backward pass -----------------------------------------------------------------
@@ -230,7 +231,7 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _anomaly_lock = threading.Lock()
 _anomaly_depth = 0  # open detect_anomaly() blocks, across threads (the switch is process-wide)
 _wrapped: list[Op] = []  # every op whose apply is swapped now (ops are strs: no weak references)
-_made_at: "weakref.WeakKeyDictionary[Value, tuple[str, int, str]]" = weakref.WeakKeyDictionary()
+_made_at: weakref.WeakKeyDictionary[Value, tuple[str, int, str]] = weakref.WeakKeyDictionary()
 
 
 def is_anomaly_enabled() -> bool:
@@ -256,7 +257,7 @@ class detect_anomaly(contextlib.ContextDecorator):
     FloatingPointError: detect_anomaly: op 'log' produced nan from finite inputs (-1.0)...
     """
 
-    def __enter__(self) -> "detect_anomaly":
+    def __enter__(self) -> detect_anomaly:  # noqa: PYI034 (typing.Self is 3.11+)
         global _anomaly_depth
         with _anomaly_lock:
             if _anomaly_depth == 0:
@@ -264,7 +265,7 @@ class detect_anomaly(contextlib.ContextDecorator):
             _anomaly_depth += 1
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         global _anomaly_depth
         with _anomaly_lock:
             _anomaly_depth -= 1
@@ -287,9 +288,9 @@ def _switch(on: bool) -> None:
         for op in originals.values():
             _wrap_op(op)
         for name, attr in list(vars(cls).items()):
-            op = originals.get(id(attr))
-            if op is not None:
-                setattr(cls, name, op.apply)
+            owner = originals.get(id(attr))
+            if owner is not None:  # __add__, __mul__, tanh, ...: the op's apply itself
+                setattr(cls, name, owner.apply)
         engine._binary_pow = ops.pow_.apply
         cls.backward = _checked(Value.backward, _anomaly_backward)
         ops._NEW_OP_HOOKS.append(_wrap_op)

@@ -337,7 +337,7 @@ class Value:
         for v in topological_order(self):
             v.grad = 0.0
 
-    def register_hook(self, hook: Callable[[Any], Any]) -> "RemovableHandle":
+    def register_hook(self, hook: Callable[[Any], Any]) -> RemovableHandle:
         """Call ``hook(grad)`` during backward with the gradient flowing into this Value.
 
         As in PyTorch: the gradient is the sum over all uses of this Value, the hook runs once
@@ -614,13 +614,13 @@ _labels: "weakref.WeakKeyDictionary[Value, str]" = weakref.WeakKeyDictionary()
 
 # Hooks live beside the nodes too, for the same reason; backward() takes its general path
 # whenever any Value with a hook is alive.
-_hooks: "weakref.WeakKeyDictionary[Value, list[Callable[[Any], Any]]]" = weakref.WeakKeyDictionary()
+_hooks: weakref.WeakKeyDictionary[Value, list[Callable[[Any], Any]]] = weakref.WeakKeyDictionary()
 
 
 class RemovableHandle:
     """Returned by :meth:`Value.register_hook`; ``remove()`` unregisters the hook."""
 
-    __slots__ = ("_node", "_hook")
+    __slots__ = ("_hook", "_node")
 
     def __init__(self, node: Value, hook: Callable[[Any], Any]) -> None:
         self._node = weakref.ref(node)
@@ -630,7 +630,7 @@ class RemovableHandle:
         """Unregister the hook (a no-op if it is already gone)."""
         node = self._node()
         fns = _hooks.get(node) if node is not None else None
-        if fns and self._hook in fns:
+        if node is not None and fns and self._hook in fns:
             fns.remove(self._hook)
             if not fns:
                 del _hooks[node]

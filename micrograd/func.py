@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any, Callable, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import autograd
 from .engine import Value, _is_real, is_grad_enabled
 
-__all__ = ["grad", "value_and_grad", "jacrev", "jacobian", "hessian", "hvp"]
+__all__ = ["grad", "hessian", "hvp", "jacobian", "jacrev", "value_and_grad"]
 
-Argnums = Union[int, Sequence[int]]
+Argnums = int | Sequence[int]
 
 _state = threading.local()  # .depth: how many transforms are running f in this thread
 

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 try:
     from hypothesis import strategies as st
@@ -41,9 +42,22 @@ from .engine import Value, _is_real, _order
 from .ops import Op, OpFamily
 
 __all__ = [
-    "all_ops", "op_inputs", "expressions", "Program", "torch_reference", "central_difference",
-    "import_torch", "close", "gradcheck", "gradgradcheck", "GradcheckError", "mlps", "MLPCase",
-    "assert_matches_torch", "TorchScalar", "check_op",
+    "GradcheckError",
+    "MLPCase",
+    "Program",
+    "TorchScalar",
+    "all_ops",
+    "assert_matches_torch",
+    "central_difference",
+    "check_op",
+    "close",
+    "expressions",
+    "gradcheck",
+    "gradgradcheck",
+    "import_torch",
+    "mlps",
+    "op_inputs",
+    "torch_reference",
 ]
 
 KINK_MARGIN = 1e-3  # samples stay this far from a kink, so central differences never straddle one
@@ -272,8 +286,8 @@ def _compare(f: Callable[..., Outputs], point: list[float], eps: float, atol: fl
     if not raise_exception:
         return False
     k0, i0 = bad[0]
-    lines = [f"{what} mismatch: {out_name(k0)} with respect to input {i0} (x{i0} = {point[i0]!r}) "
-             f"disagrees with central differences (eps={eps:g}, atol={atol:g}, rtol={rtol:g})",
+    lines = [(f"{what} mismatch: {out_name(k0)} with respect to input {i0} (x{i0} = {point[i0]!r}) "
+              f"disagrees with central differences (eps={eps:g}, atol={atol:g}, rtol={rtol:g})"),
              f"  {'output':<22}{'input':<8}{'analytical':>22}{'numerical':>22}{'difference':>14}"]
     for k, i, _, a, n, ok in rows:
         lines.append(f"  {out_name(k):<22}{'x' + str(i):<8}{a:>22.12g}{n:>22.12g}{abs(a - n):>14.3g}"
@@ -373,7 +387,7 @@ class TorchScalar:
     it meets (a model's weight, say) is converted with its history, through the same table.
     """
 
-    __slots__ = ("t", "_memo")
+    __slots__ = ("_memo", "t")
 
     def __init__(self, t: Any, memo: dict[Value, Any]) -> None:
         self.t = t  # the tensor
@@ -396,7 +410,7 @@ class TorchScalar:
             return _value_to_torch(x, self._memo)
         return float(x) if _is_real(x) else NotImplemented
 
-    def _wrap(self, t: Any) -> "TorchScalar":
+    def _wrap(self, t: Any) -> TorchScalar:
         return TorchScalar(t, self._memo)
 
     def _binary(self, other: Any, fn: Callable[[Any, Any], Any]) -> Any:
@@ -413,7 +427,7 @@ class TorchScalar:
     def __rtruediv__(self, o: Any) -> Any: return self._binary(o, lambda a, b: b / a)  # noqa: E704
     def __pow__(self, o: Any) -> Any: return self._binary(o, lambda a, b: a ** b)  # noqa: E704
     def __rpow__(self, o: Any) -> Any: return self._binary(o, lambda a, b: b ** a)  # noqa: E704
-    def __neg__(self) -> "TorchScalar": return self._wrap(-self.t)  # noqa: E704
+    def __neg__(self) -> TorchScalar: return self._wrap(-self.t)  # noqa: E704
     def __lt__(self, o: Any) -> bool: return self.data < float(o)  # noqa: E704
     def __le__(self, o: Any) -> bool: return self.data <= float(o)  # noqa: E704
     def __gt__(self, o: Any) -> bool: return self.data > float(o)  # noqa: E704
@@ -429,6 +443,8 @@ class TorchScalar:
 
             def member(*args: Any, **kwargs: Any) -> TorchScalar:
                 c = args[0] if args else kwargs.get(family.param_name, family.default)
+                if c is None:
+                    raise TypeError(f"{family.name}() needs its constant, {family.param_name}")
                 return self._wrap(_torch_apply(torch, family(float(c)), self.t))
             return member
         op = entry

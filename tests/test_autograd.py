@@ -9,11 +9,17 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from micrograd import Value, no_grad, ops
-from micrograd import engine
+from micrograd import Value, engine, no_grad, ops
 from micrograd.autograd import detect_anomaly, grad, is_anomaly_enabled
 from micrograd.engine import topological_order
-from micrograd.testing import all_ops, assert_matches_torch, check_op, close, expressions, op_inputs
+from micrograd.testing import (
+    all_ops,
+    assert_matches_torch,
+    check_op,
+    close,
+    expressions,
+    op_inputs,
+)
 
 OPS = all_ops()
 IDS = [f"{op.name}[{op.param:g}]" if op.param is not None else op.name for op in OPS]
@@ -331,32 +337,26 @@ def _line_of(marker):
 
 def test_anomaly_catches_nan_from_log_of_negative_with_op_and_line():
     x = Value(-1.0)
-    with pytest.raises(FloatingPointError) as info:
-        with detect_anomaly():
-            y = x * 1.0
-            y.log()  # the culprit
+    with pytest.raises(FloatingPointError) as info, detect_anomaly():
+        y = x * 1.0
+        y.log()  # the culprit
     message = str(info.value)
     assert "'log'" in message and "nan" in message
     assert f"{__file__}:{_line_of('# the culprit')}" in message and "y.log()  # the culprit" in message
 
 
 def test_anomaly_catches_inf_from_exp_1000_through_an_operator_and_a_family():
-    with pytest.raises(FloatingPointError, match=r"'exp' produced inf") as info:
-        with detect_anomaly():
-            big = Value(1000.0).exp()  # exp overflows
-    assert "big = Value(1000.0).exp()  # exp overflows" in str(info.value)
-    with pytest.raises(FloatingPointError, match="'powc' produced inf"):
-        with detect_anomaly():
-            Value(1e200) ** 2
-    with pytest.raises(FloatingPointError, match="'mul' produced inf"):
-        with detect_anomaly():
-            Value(1e200) * 1e200
-    with pytest.raises(FloatingPointError, match="'pow' produced"):
-        with detect_anomaly():
-            Value(0.0) ** Value(-1.0)
-    with pytest.raises(FloatingPointError, match="'add' produced inf"):
-        with detect_anomaly():
-            Value(1.7e308) - Value(-1.7e308)  # a derived op: the primitive inside it is named
+    with pytest.raises(FloatingPointError, match=r"'exp' produced inf") as info, detect_anomaly():
+        Value(1000.0).exp()  # exp overflows
+    assert "Value(1000.0).exp()  # exp overflows" in str(info.value)
+    with pytest.raises(FloatingPointError, match="'powc' produced inf"), detect_anomaly():
+        Value(1e200) ** 2
+    with pytest.raises(FloatingPointError, match="'mul' produced inf"), detect_anomaly():
+        Value(1e200) * 1e200
+    with pytest.raises(FloatingPointError, match="'pow' produced"), detect_anomaly():
+        Value(0.0) ** Value(-1.0)
+    with pytest.raises(FloatingPointError, match="'add' produced inf"), detect_anomaly():
+        Value(1.7e308) - Value(-1.7e308)  # a derived op: the primitive inside it is named
     assert not is_anomaly_enabled()
 
 
@@ -381,9 +381,8 @@ def test_anomaly_catches_a_gradient_produced_in_backward_with_the_line_that_made
     assert f":{_line_of('# sqrt' + chr(39))}" in message and "y = x.sqrt()" in message
     # a node made outside the block: the op is named, and the message says how to get the line
     y = Value(0.0).sqrt()
-    with detect_anomaly():
-        with pytest.raises(FloatingPointError, match="outside detect_anomaly"):
-            y.backward()
+    with detect_anomaly(), pytest.raises(FloatingPointError, match="outside detect_anomaly"):
+        y.backward()
 
 
 def test_anomaly_checks_grad_and_create_graph_too():
@@ -391,6 +390,7 @@ def test_anomaly_checks_grad_and_create_graph_too():
     with detect_anomaly():
         y = x.abs() * 3
         (g,) = grad(y, x, create_graph=True)
+        assert isinstance(g, Value) and g.data == 0.0
         with pytest.raises(FloatingPointError, match="'sqrt'"):
             grad(x.sqrt(), x)
 
@@ -409,9 +409,8 @@ def test_anomaly_mode_restores_everything_exactly_on_exit_exceptions_and_nesting
             Value(1e300) ** 7.25
     assert dict(vars(Value)) == before and engine._binary_pow is binary_pow
     assert all(op.apply is applies[op] for op in OPS) and not hasattr(fresh.apply, "_original")
-    with pytest.raises(KeyError):
-        with detect_anomaly():
-            raise KeyError
+    with pytest.raises(KeyError), detect_anomaly():
+        raise KeyError
     assert dict(vars(Value)) == before and not is_anomaly_enabled()
 
     @detect_anomaly()

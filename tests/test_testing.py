@@ -1,11 +1,27 @@
-"""micrograd.testing: the strategies deliver what they promise (every op, shared subexpressions)."""
+"""micrograd.testing: the strategies deliver what they promise; gradcheck and the PyTorch comparison catch wrong rules."""
+
+import math
+import random
+import sys
 
 import pytest
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
 from micrograd import Value, ops
-from micrograd.testing import all_ops, expressions, op_inputs
+from micrograd.testing import (
+    GradcheckError,
+    MLPCase,
+    TorchScalar,
+    all_ops,
+    assert_matches_torch,
+    check_op,
+    expressions,
+    gradcheck,
+    gradgradcheck,
+    mlps,
+    op_inputs,
+)
 
 OPS = all_ops()
 # find() only needs an example, not the smallest one: skip shrinking; derandomised, so CI repeats it.
@@ -52,12 +68,6 @@ def test_op_inputs_stay_in_domain_and_off_kinks(op, data):
 
 # --- gradcheck and gradgradcheck ------------------------------------------------------------------
 
-import math  # noqa: E402
-import random  # noqa: E402
-import sys  # noqa: E402
-
-from micrograd.testing import (  # noqa: E402
-    GradcheckError, MLPCase, TorchScalar, assert_matches_torch, check_op, gradcheck, gradgradcheck, mlps)
 
 
 @pytest.fixture
@@ -93,7 +103,8 @@ def test_gradcheck_catches_a_wrong_derivative_and_names_the_input(declare):
 def test_gradgradcheck_catches_a_rule_that_detaches_on_values(declare):
     # right on floats, but float(a) cuts the graph on Values: the second derivative is lost
     declare("cube_detached_test", lambda a: a * a * a, lambda g, out, a: g * 3.0 * float(a) ** 2)
-    f = lambda x: x.cube_detached_test()  # noqa: E731
+    def f(x):
+        return x.cube_detached_test()
     assert gradcheck(f, [0.7])
     with pytest.raises(GradcheckError, match=r"second derivative mismatch: d\(output 0\)/d\(x0\)"):
         gradgradcheck(f, [0.7])
