@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import engine, ops
-from .engine import Value, _order, local_gradients
+from .engine import Value, _number, _order, local_gradients
 from .ops import Op, OpFamily
 
 __all__ = ["backward_general", "detect_anomaly", "grad", "gradients", "is_anomaly_enabled"]
@@ -97,12 +97,11 @@ def _local(v: Value, g: Gradient, create_graph: bool) -> tuple[tuple[Value, ...]
     op = v._op
     if op.custom is not None:
         return _closure_grads(v, g, create_graph)
+    args = (v._a,) if op.arity == 1 else (v._a, v._b)
     if create_graph:
         # The same rule on Values: the node itself is its ``out``, so gradients of gradients flow.
-        args = (v._a,) if op.arity == 1 else (v._a, v._b)
         result = op.derivative_value(g, v, *args)
     else:
-        args = (v._a,) if op.arity == 1 else (v._a, v._b)
         result = local_gradients(v, g)  # type: ignore[arg-type]
     return args, (result if op.arity == 2 else (result,))  # type: ignore[return-value]
 
@@ -158,6 +157,8 @@ def backward_general(root: Value, gradient: Any = 1.0, create_graph: bool = Fals
     """``Value.backward`` with hooks, ``create_graph`` or anomaly checks: accumulate into ``.grad``."""
     grads = gradients([root], [_seed(gradient, create_graph, "backward gradient")], create_graph)
     for v in _order(root):
+        if v._op is engine._GLUE:  # links of a hand-built node's children carry no gradient
+            continue
         g = grads.get(v, 0.0)
         if create_graph:
             g = _as_value(g)
@@ -334,10 +335,6 @@ def _wrap_op(op: Op) -> None:
 
 def _anomaly_backward(self: Value, gradient: Any = 1.0, create_graph: bool = False) -> None:
     backward_general(self, gradient, create_graph)
-
-
-def _number(x: Any) -> float:
-    return x.data if isinstance(x, Value) else float(x)
 
 
 def _user_site() -> tuple[str, int, str]:

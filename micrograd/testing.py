@@ -38,7 +38,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the test
     raise ImportError("micrograd.testing needs hypothesis: pip install 'micrograd[test]'") from exc
 
 from . import autograd, ops
-from .engine import Value, _is_real, _order
+from .engine import Value, _is_real, _number, _order
 from .ops import Op, OpFamily
 
 __all__ = [
@@ -254,10 +254,6 @@ def _point(inputs: Any) -> list[float]:
     return point
 
 
-def _data(x: Any) -> float:
-    return x.data if isinstance(x, Value) else float(x)
-
-
 def _compare(f: Callable[..., Outputs], point: list[float], eps: float, atol: float, rtol: float,
              raise_exception: bool, what: str, out_name: Callable[[int], str]) -> bool:
     """Analytical derivatives of every output of f against central differences, per input."""
@@ -267,7 +263,7 @@ def _compare(f: Callable[..., Outputs], point: list[float], eps: float, atol: fl
                   if isinstance(o, Value) else [0.0] * len(point) for o in outs]
 
     def evaluate(xs: list[float]) -> list[float]:  # (recording: f may take gradients itself)
-        return [_data(o) for o in _flat_outputs(f(*[Value(x) for x in xs]))]
+        return [_number(o) for o in _flat_outputs(f(*[Value(x) for x in xs]))]
 
     rows, bad = [], []
     for i, x in enumerate(point):
@@ -521,7 +517,7 @@ def assert_matches_torch(fn: Callable[..., Any], *inputs: Any, order: int = 1, r
         raise AssertionError(f"fn returned {len(outs)} outputs on Values but {len(touts)} on tensors")
 
     def compare(label: str, mine: Any, ref: Any) -> None:
-        a = _data(mine)
+        a = _number(mine)
         b = float(ref.item()) if hasattr(ref, "item") else float(ref)
         if not close(a, b, rtol=rtol, atol=atol):
             problems.append(f"  {label:<40}{a:>24.15g}{b:>24.15g}{abs(a - b):>12.3g}")
