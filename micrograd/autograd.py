@@ -156,10 +156,7 @@ def _as_value(g: Gradient) -> Value:
 def backward_general(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> None:
     """``Value.backward`` with hooks, ``create_graph`` or anomaly checks: accumulate into ``.grad``."""
     grads = gradients([root], [_seed(gradient, create_graph, "backward gradient")], create_graph)
-    for v in _order(root):
-        if v._op is engine._GLUE:  # links of a hand-built node's children carry no gradient
-            continue
-        g = grads.get(v, 0.0)
+    for v, g in grads.items():  # (nodes no gradient reached keep theirs, as in PyTorch)
         if create_graph:
             g = _as_value(g)
         old = v.grad
