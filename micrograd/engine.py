@@ -289,11 +289,18 @@ class Value:
         def abs(self) -> Value: ...
 
     # -- graph utilities ----------------------------------------------------------------------
-    def backward(self, gradient: Number = 1.0) -> None:
+    def backward(self, gradient: Operand = 1.0, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(node) * gradient into ``.grad`` of every node of the graph.
 
         Like PyTorch, gradients add up across calls: calling it twice doubles every ``.grad``.
+        With ``create_graph=True`` each ``.grad`` becomes a Value with a graph of its own (the
+        derivative rules run on Values), so it can be differentiated again, as in PyTorch.
+        Hooks (:meth:`register_hook`) run during the pass.
         """
+        if create_graph or _hooks:  # the general pass; the loop below stays the plain float one
+            from .autograd import backward_general
+            backward_general(self, gradient, create_graph)
+            return
         gradient = _to_float(gradient, "backward gradient")
         order = _order(self)
         # Each pass propagates its own gradients; what earlier passes left is added back at the end.
@@ -330,6 +337,18 @@ class Value:
         for v in topological_order(self):
             v.grad = 0.0
 
+    def register_hook(self, hook: Callable[[Any], Any]) -> RemovableHandle:
+        """Call ``hook(grad)`` during backward with the gradient flowing into this Value.
+
+        As in PyTorch: the gradient is the sum over all uses of this Value, the hook runs once
+        per pass, and a value it returns (not None) replaces the gradient, both in ``.grad`` and
+        in what flows on to this Value's children. Returns a handle whose ``remove()`` undoes it.
+        """
+        if not callable(hook):
+            raise TypeError(f"register_hook needs a callable, got {type(hook).__name__}")
+        _hooks.setdefault(self, []).append(hook)
+        return RemovableHandle(self, hook)
+
     def detach(self) -> Value:
         """A new leaf Value with the same data and no history."""
         return Value(self.data)
@@ -350,8 +369,8 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
-def _order(root: Value) -> list[Value]:
-    """Every node reachable from ``root`` (glue included), children first.
+def _order(*roots: Value) -> list[Value]:
+    """Every node reachable from ``roots`` (glue included), children first.
 
     A depth-first search with an explicit stack. A node whose children are already emitted is
     emitted at once; otherwise it goes back on the stack under a marker, its children above it,
@@ -360,7 +379,7 @@ def _order(root: Value) -> list[Value]:
     """
     order: list[Value] = []
     seen: set[Value] = set()
-    stack: list[Any] = [root]
+    stack: list[Any] = list(roots)
     push, pop, emit, mark = stack.append, stack.pop, order.append, seen.add
     while stack:
         v = pop()
@@ -394,25 +413,27 @@ def _order(root: Value) -> list[Value]:
 def _propagate(v: Value) -> None:
     """Add this node's contribution to its children's gradients, by its op's derivative rule."""
     op = v._op
-    a: Any = v._a
-    b: Any = v._b
     if op.custom is not None:
         op.custom()
-    elif op.arity == 0:
-        pass  # a hand-built node with no rule: no gradient flows through it (as in micrograd)
-    elif op.arity == 2:
-        try:
-            ga, gb = op.derivative(v.grad, v.data, a.data, b.data)
-        except _IEEE_ERRORS:
-            ga, gb = _ieee(op.derivative_array, v.grad, v.data, a.data, b.data)
-        a.grad += ga
-        b.grad += gb
-    else:
-        try:
-            ga = op.derivative(v.grad, v.data, a.data)
-        except _IEEE_ERRORS:
-            ga = _ieee(op.derivative_array, v.grad, v.data, a.data)
-        a.grad += ga
+    elif op.arity:  # (a hand-built node with no rule passes no gradient, as in micrograd)
+        a: Any = v._a
+        if op.arity == 2:
+            ga, gb = local_gradients(v, v.grad)
+            a.grad += ga
+            v._b.grad += gb  # type: ignore[union-attr]
+        else:
+            a.grad += local_gradients(v, v.grad)
+
+
+def local_gradients(v: Value, g: float) -> Any:
+    """The float rule of ``v``'s op for incoming gradient ``g``, with IEEE special values."""
+    op = v._op
+    args: tuple[Any, ...] = (g, v.data, v._a.data) if op.arity == 1 else (  # type: ignore[union-attr]
+        g, v.data, v._a.data, v._b.data)  # type: ignore[union-attr]
+    try:
+        return op.derivative(*args)
+    except _IEEE_ERRORS:
+        return _ieee(op.derivative_array, *args)
 
 
 # --- turning numbers into Values: the one boundary -------------------------------------------
@@ -589,6 +610,30 @@ def _glue(rest: tuple[Value, ...]) -> Value:
 
 # Labels live beside the nodes, not on them: most nodes have none, and a slot costs every node.
 _labels: "weakref.WeakKeyDictionary[Value, str]" = weakref.WeakKeyDictionary()
+
+
+# Hooks live beside the nodes too, for the same reason; backward() takes its general path
+# whenever any Value with a hook is alive.
+_hooks: weakref.WeakKeyDictionary[Value, list[Callable[[Any], Any]]] = weakref.WeakKeyDictionary()
+
+
+class RemovableHandle:
+    """Returned by :meth:`Value.register_hook`; ``remove()`` unregisters the hook."""
+
+    __slots__ = ("_hook", "_node")
+
+    def __init__(self, node: Value, hook: Callable[[Any], Any]) -> None:
+        self._node = weakref.ref(node)
+        self._hook = hook
+
+    def remove(self) -> None:
+        """Unregister the hook (a no-op if it is already gone)."""
+        node = self._node()
+        fns = _hooks.get(node) if node is not None else None
+        if node is not None and fns and self._hook in fns:
+            fns.remove(self._hook)
+            if not fns:
+                del _hooks[node]
 
 
 # --- the namespace rules use when they run on Values (higher-order gradients) ---------------

@@ -214,12 +214,13 @@ mul = primitive(Op(
     torch=lambda t, a, b: t.mul(a, b), domain=((-10, 10), (-10, 10))))
 
 # a ** b with b a Value. Like torch: d/da is 0 where b == 0, d/db is 0 where a == 0 and b >= 0.
+# (So the second derivative d2/da db jumps at b == 0: a kink, which samples keep away from.)
 pow_ = primitive(Op(
     "**", "pow", 2,
     lambda a, b: pow(a, b),
     lambda g, out, a, b: (where(iszero(b), 0.0 * g, g * b * pow(a, b - 1.0)),
                           where(iszero(a) & (b >= 0), 0.0 * g, g * out * log(a))),
-    torch=lambda t, a, b: t.pow(a, b), domain=((0.1, 5), (-3, 3))))
+    torch=lambda t, a, b: t.pow(a, b), domain=((0.1, 5), (-3, 3)), kinks=(0.0,)))
 
 # a ** c with c a constant (torch's pow(Tensor, Scalar)): no gradient is computed for c.
 powc = primitive(OpFamily(
