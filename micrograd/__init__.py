@@ -2,6 +2,7 @@
 
 from .engine import Value, gc_paused, is_grad_enabled, no_grad
 from . import ops
+from .tape import TracingError, compile
 
-__all__ = ["Value", "no_grad", "is_grad_enabled", "gc_paused", "ops"]
+__all__ = ["Value", "no_grad", "is_grad_enabled", "gc_paused", "ops", "compile", "TracingError"]
 __version__ = "0.2.0"
