@@ -104,9 +104,10 @@ class Compiled:
             V, S = tape.forward(data, batch)
             out = tape.outputs(V, S, batch)
             gS = tape.backward(V, S, batch)
+            mean = float(out.sum() * (1.0 / batch))
         for p, g in zip(self.params, gS[:len(self.params)].tolist()):
             p.grad += g
-        return float(out.sum() * (1.0 / batch))
+        return mean
 
     def _prepare(self, arrays: Sequence[Any]) -> tuple["Tape", list[np.ndarray], int]:
         data = [_as_batch(a, i) for i, a in enumerate(arrays)]
@@ -235,6 +236,7 @@ class Tape:
             last = [f * 1.5 + 0.25 for f in first]  # any other point will do
         t1, t2 = _Trace(fn, first), _Trace(fn, last)
         self.scalar = t1.scalar
+        self._local = threading.local()  # this thread's buffers (see _buffers)
         self.n_params = len(params)
         self._lower(t1, t2, params, dots)
 
@@ -342,6 +344,8 @@ class Tape:
             node = _Node(cls[i], grad[i], None, ())
             shared_terms: list[tuple[int, int]] = []
             for t in terms:
+                if t in consts and consts[t] == 0.0:
+                    continue  # the 0 that sum() starts from: adding it changes nothing
                 wx = (_weighted(kids[t], cls, cls[i]) if absorbed(t, ops.mul) else None) or (ONE, t)
                 if cls[wx[1]] == SAMPLE:
                     node.terms.append(wx)
@@ -384,6 +388,9 @@ class Tape:
         n_s = n_fixed + len(const_values)
         self.steps: list[_Step] = []
         for (c, _, _), members in groups.items():
+            # in the order of their arguments' rows: a layer's neurons come out in the order of
+            # its parameters, so weight matrices and the next layer's inputs are views, not copies
+            members.sort(key=lambda i: [store[a][1] for a in deps(nodes[i])[::-1]])
             if c == SAMPLE:
                 rows = slice(n_v, n_v + len(members))
                 n_v += len(members)
@@ -392,7 +399,8 @@ class Tape:
                 n_s += len(members)
             for j, i in enumerate(members):
                 store[i] = ("v" if c == SAMPLE else "s", rows.start + j)
-            self.steps.append(_make_step([nodes[i] for i in members], rows, store, grad, store[ZERO][1]))
+            self.steps.append(_make_step([nodes[i] for i in members], rows, store, grad, store[ZERO][1],
+                                         n_fixed + len(const_values)))
         self.n_v, self.n_s = n_v, n_s
         self.out_refs = [store[o] for o in outs]
         self.out_grad = [grad[o] for o in outs]
@@ -400,18 +408,28 @@ class Tape:
     # -- running ---------------------------------------------------------------------------------
     def forward(self, data: list[np.ndarray], batch: int) -> tuple[np.ndarray, np.ndarray]:
         """Every node's value: V (per-sample rows, batch columns) and S (shared values)."""
-        V = np.empty((self.n_v, batch))
+        V, S, _, _ = self._buffers(batch)
         r = 0
         for a in data:
             k = 1 if a.ndim == 1 else a.shape[1]
             V[r:r + k] = a.T
             r += k
-        S = np.empty(self.n_s)
         S[:len(self.leaves)] = [p.data for p in self.leaves]  # read now: no stale copies
         S[self._const_rows] = self._consts
         for step in self.steps:
             step.forward(V, S)
         return V, S
+
+    def _buffers(self, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Values and adjoints for a batch: kept between calls of the same size, per thread
+        (allocating a few MB afresh at every call costs more than the arithmetic)."""
+        local = self._local
+        if getattr(local, "batch", None) != batch:
+            local.buffers = None  # free the old ones first
+            local.buffers = (np.empty((self.n_v, batch)), np.empty(self.n_s),
+                             np.empty((self.n_v, batch)), np.empty(self.n_s))
+            local.batch = batch
+        return local.buffers  # type: ignore[no-any-return]
 
     def outputs(self, V: np.ndarray, S: np.ndarray, batch: int) -> np.ndarray:
         """The function's outputs: (batch,) for a Value, (batch, k) for a list."""
@@ -422,8 +440,9 @@ class Tape:
 
     def backward(self, V: np.ndarray, S: np.ndarray, batch: int) -> np.ndarray:
         """Adjoints of d(mean output)/d(node); returns those of the shared store (params first)."""
-        G = np.zeros_like(V)
-        gS = np.zeros_like(S)
+        _, _, G, gS = self._buffers(batch)
+        G.fill(0.0)
+        gS.fill(0.0)
         (s, r), = self.out_refs
         if s == "v":
             G[r] += 1.0 / batch
@@ -466,10 +485,24 @@ Index = Any  # a slice (contiguous rows: a view, no copy) or an array of row num
 
 
 def _index(rows: Sequence[int]) -> Index:
-    """Rows as a slice when they are consecutive, else as an index array."""
-    if len(rows) and list(rows) == list(range(rows[0], rows[0] + len(rows))):
-        return slice(rows[0], rows[0] + len(rows))
+    """Rows as a slice when they are evenly spaced and increasing (a view), else an index array."""
+    rows = list(rows)
+    step = rows[1] - rows[0] if len(rows) > 1 else 1
+    if rows and step > 0 and rows == list(range(rows[0], rows[-1] + 1, step)):
+        return slice(rows[0], rows[-1] + 1, step)
     return np.array(rows, dtype=np.intp)
+
+
+def _matrix_view(rows: np.ndarray, limit: int) -> tuple[int, int] | None:
+    """(base, stride) when rows[j, i] = base + j * stride + i with stride >= width, the layout of
+    a layer's weights (each neuron's weights, then its bias), so the matrix is a view of S."""
+    m, n = rows.shape
+    base = int(rows[0, 0])
+    stride = int(rows[1, 0] - base) if m > 1 else n
+    expected = base + stride * np.arange(m)[:, None] + np.arange(n)[None, :]
+    if stride >= n and base + m * stride <= limit and np.array_equal(rows, expected):
+        return base, stride
+    return None
 
 
 def _repeats(rows: Sequence[int]) -> bool:
@@ -530,7 +563,8 @@ class _OpStep(_Step):
         for (per_sample, ix, needed, repeats), ga in zip(self.args, grads):
             if not needed:
                 continue
-            ga = np.broadcast_to(ga, g.shape)
+            if getattr(ga, "shape", None) != g.shape:  # a rule may return a scalar or a (k, 1)
+                ga = np.broadcast_to(ga, g.shape)
             if per_sample:
                 _accumulate(G, ix, ga, repeats)
             else:
@@ -546,13 +580,14 @@ class _LinearStep(_Step):
     read the same x (a layer of neurons), else a batched one."""
 
     def __init__(self, members: list[_Node], rows: slice, store: dict[int, tuple[str, int]],
-                 grad: list[bool], zero: int) -> None:
+                 grad: list[bool], zero: int, limit: int) -> None:
         self.rows = rows
         self.grad = any(m.grad for m in members)
         w_rows = [[store[w][1] for w, _ in m.terms] for m in members]
         x_rows = [[store[x][1] for _, x in m.terms] for m in members]
         self.m, self.n = len(members), len(w_rows[0])
         self.w = np.array(w_rows, dtype=np.intp)
+        self.w_view = _matrix_view(self.w, limit)
         self.w_flat = _index(self.w.ravel().tolist())
         self.w_repeats = _repeats(self.w.ravel().tolist())
         self.w_grad = any(grad[w] for m in members for w, _ in m.terms)
@@ -571,8 +606,14 @@ class _LinearStep(_Step):
         self.b_repeats = _repeats(b_rows)
         self.b_grad = any(grad[m.bias] for m in members if m.bias >= 0)
 
+    def _weights(self, S: np.ndarray) -> np.ndarray:
+        if self.w_view is None:
+            return S[self.w]
+        base, stride = self.w_view
+        return S[base:base + self.m * stride].reshape(self.m, stride)[:, :self.n]
+
     def forward(self, V: np.ndarray, S: np.ndarray) -> None:
-        W = S[self.w]
+        W = self._weights(S)
         if self.shared_x:
             out = np.matmul(W, V[self.x], out=V[self.rows])
         else:
@@ -583,10 +624,12 @@ class _LinearStep(_Step):
 
     def backward(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray) -> None:
         g = G[self.rows]
-        W = S[self.w]
+        W = self._weights(S)
         X = V[self.x]
         if self.shared_x:
-            if self.w_grad:
+            if self.w_grad and self.w_view is not None:
+                self._weights(gS)[...] += g @ X.T
+            elif self.w_grad:
                 _accumulate(gS, self.w_flat, (g @ X.T).ravel(), self.w_repeats)
             if self.x_grad:
                 _accumulate(G, self.x, W.T @ g, self.x_repeats)
@@ -613,16 +656,18 @@ class _SharedLinearStep(_Step):
         self.grad = any(m.grad for m in members)
         self.w = np.array([[store[w][1] for w, _ in m.terms] for m in members], dtype=np.intp)
         self.x = np.array([[store[x][1] for _, x in m.terms] for m in members], dtype=np.intp)
-        self.w_flat, self.x_flat = self.w.ravel(), self.x.ravel()
-        self.w_repeats = _repeats(self.w_flat.tolist())
-        self.x_repeats = _repeats(self.x_flat.tolist())
+        self.w_flat, self.x_flat = _index(self.w.ravel().tolist()), _index(self.x.ravel().tolist())
+        self.w_repeats = _repeats(self.w.ravel().tolist())
+        self.x_repeats = _repeats(self.x.ravel().tolist())
+        self.shape = self.w.shape
 
     def forward(self, V: np.ndarray, S: np.ndarray) -> None:
-        S[self.rows] = np.einsum("mn,mn->m", S[self.w], S[self.x])
+        S[self.rows] = np.einsum("mn,mn->m", S[self.w_flat].reshape(self.shape), S[self.x_flat].reshape(self.shape))
 
     def backward(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray) -> None:
         g = gS[self.rows][:, None]
-        gw, gx = (g * S[self.x]).ravel(), (g * S[self.w]).ravel()  # both before either is added
+        w, x = S[self.w_flat].reshape(self.shape), S[self.x_flat].reshape(self.shape)
+        gw, gx = (g * x).ravel(), (g * w).ravel()  # both before either is added
         _accumulate(gS, self.w_flat, gw, self.w_repeats)
         _accumulate(gS, self.x_flat, gx, self.x_repeats)
 
@@ -631,9 +676,9 @@ class _SharedLinearStep(_Step):
 
 
 def _make_step(members: list[_Node], rows: slice, store: dict[int, tuple[str, int]], grad: list[bool],
-               zero: int) -> _Step:
+               zero: int, limit: int) -> _Step:
     if members[0].op is not None:
         return _OpStep(members, rows, store, grad)
     if members[0].cls == SAMPLE:
-        return _LinearStep(members, rows, store, grad, zero)
+        return _LinearStep(members, rows, store, grad, zero, limit)
     return _SharedLinearStep(members, rows, store, grad)
