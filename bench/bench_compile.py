@@ -41,23 +41,24 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # single thread, for numpy as for torch (set before numpy loads)
 
-import argparse  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+import argparse
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import micrograd  # noqa: E402
-from micrograd import Value  # noqa: E402
-from micrograd.data import make_moons  # noqa: E402
-from micrograd.nn import MLP  # noqa: E402
+import micrograd
+from micrograd import Value
+from micrograd.data import make_moons
+from micrograd.nn import MLP
 
 L2 = 1e-4
 
@@ -86,12 +87,12 @@ def moons_workload(sizes: list[int], n: int) -> dict[str, Any]:
     def per_sample(x: list[Value], yi: Value) -> Value:
         return hinge(model(x), yi) + L2 * sum(p * p for p in params)  # type: ignore[arg-type]
 
-    return dict(model=model, X=X, Y=y, fn=per_sample, loss="hinge", name=f"MLP 2-{'-'.join(map(str, sizes))}, "
-                f"{n} moons points, hinge + L2")
+    name = f"MLP 2-{'-'.join(map(str, sizes))}, {n} moons points, hinge + L2"
+    return {"model": model, "X": X, "Y": y, "fn": per_sample, "loss": "hinge", "name": name}
 
 
 def digits_workload() -> dict[str, Any]:
-    from sklearn.datasets import load_digits  # bundled with scikit-learn: nothing is downloaded
+    from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
     digits = load_digits()
     X = digits.data / 16.0
     Y = np.eye(10)[digits.target]
@@ -101,8 +102,8 @@ def digits_workload() -> dict[str, Any]:
     def per_sample(x: list[Value], onehot: list[Value]) -> Value:
         return softmax_cross_entropy(model(x), onehot)  # type: ignore[arg-type]
 
-    return dict(model=model, X=X, Y=Y, fn=per_sample, loss="xent",
-                name=f"MLP 64-32-10, {len(X)} digits, softmax cross-entropy")
+    return {"model": model, "X": X, "Y": Y, "fn": per_sample, "loss": "xent",
+            "name": f"MLP 64-32-10, {len(X)} digits, softmax cross-entropy"}
 
 
 def weights(model: MLP) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -26,7 +26,8 @@ import linecache
 import os
 import sys
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from . import engine, ops
 from .engine import Value
 from .ops import Op
 
-__all__ = ["compile", "Compiled", "Tape", "TracingError"]
+__all__ = ["Compiled", "Tape", "TracingError", "compile"]
 
 CONST, SHARED, SAMPLE = 0, 1, 2  # what a node depends on: nothing, parameters, or an input
 
@@ -43,7 +44,7 @@ class TracingError(TypeError):
     """The traced function cannot be compiled faithfully (Python control flow on a traced Value)."""
 
 
-def compile(fn: Callable[..., Any], *, params: Sequence[Value], dots: bool = True) -> "Compiled":
+def compile(fn: Callable[..., Any], *, params: Sequence[Value], dots: bool = True) -> Compiled:
     """Compile ``fn``, scalar code for one sample, into a function of numpy batches.
 
     ``fn`` receives one Value per 1-D argument array and a list of Values per 2-D one (a row),
@@ -83,7 +84,7 @@ class Compiled:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
         return f"<compiled {name}: {len(self.params)} params, {len(self._tapes)} tape(s)>"
 
-    def tape(self, *arrays: Any) -> "Tape":
+    def tape(self, *arrays: Any) -> Tape:
         """The tape for batches shaped like ``arrays`` (traced on first use)."""
         return self._prepare(arrays)[0]
 
@@ -109,7 +110,7 @@ class Compiled:
             p.grad += g
         return mean
 
-    def _prepare(self, arrays: Sequence[Any]) -> tuple["Tape", list[np.ndarray], int]:
+    def _prepare(self, arrays: Sequence[Any]) -> tuple[Tape, list[np.ndarray], int]:
         data = [_as_batch(a, i) for i, a in enumerate(arrays)]
         batch = data[0].shape[0] if data else 1
         for i, a in enumerate(data):
@@ -213,7 +214,7 @@ def _float_key(x: float) -> Any:
 class _Node:
     """A node of the lowered program: an op step member or a linear combination."""
 
-    __slots__ = ("cls", "grad", "op", "args", "terms", "bias", "level")
+    __slots__ = ("args", "bias", "cls", "grad", "level", "op", "terms")
 
     def __init__(self, cls: int, grad: bool, op: Op | None, args: tuple[int, ...]) -> None:
         self.cls = cls        # SHARED or SAMPLE
@@ -454,8 +455,8 @@ class Tape:
         return gS
 
     def __repr__(self) -> str:
-        lines = [f"Tape: {self.n_inputs} inputs, {self.n_params} params, {len(self.steps)} steps, "
-                 f"{self.n_v} per-sample rows, {self.n_s} shared"]
+        lines = [(f"Tape: {self.n_inputs} inputs, {self.n_params} params, {len(self.steps)} steps, "
+                 f"{self.n_v} per-sample rows, {self.n_s} shared")]
         lines += [f"  {step}" for step in self.steps]
         return "\n".join(lines)
 
