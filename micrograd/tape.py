@@ -404,7 +404,31 @@ class Tape:
                                          n_fixed + len(const_values)))
         self.n_v, self.n_s = n_v, n_s
         self.out_refs = [store[o] for o in outs]
-        self.out_grad = [grad[o] for o in outs]
+        self._plan()
+
+    def _plan(self) -> None:
+        """Decide how backward writes per-sample adjoints: a block nothing was written to yet is
+        assigned (no zeroing, no read); rows read or added to before any write are zeroed first."""
+        written = np.zeros(self.n_v, dtype=bool)
+        zero: set[int] = set()
+        all_rows = np.arange(self.n_v)
+        if self.scalar and self.out_refs[0][0] == "v":
+            written[self.out_refs[0][1]] = True
+        for step in reversed(self.steps):
+            if not step.grad:
+                continue
+            rows = all_rows[step.rows] if step.sample else all_rows[:0]
+            zero.update(rows[~written[rows]].tolist())  # read before anything was written: zeros
+            written[rows] = True
+            for target in step.targets():
+                rows = all_rows[target[0]].ravel()
+                fresh = ~written[rows]
+                if target[1] is not ADD_AT and isinstance(target[0], slice) and fresh.all():
+                    target[1] = ASSIGN
+                else:
+                    zero.update(rows[fresh].tolist())
+                written[rows] = True
+        self._zero = _index(sorted(zero)) if zero else None
 
     # -- running ---------------------------------------------------------------------------------
     def forward(self, data: list[np.ndarray], batch: int) -> tuple[np.ndarray, np.ndarray]:
@@ -442,13 +466,14 @@ class Tape:
     def backward(self, V: np.ndarray, S: np.ndarray, batch: int) -> np.ndarray:
         """Adjoints of d(mean output)/d(node); returns those of the shared store (params first)."""
         _, _, G, gS = self._buffers(batch)
-        G.fill(0.0)
+        if self._zero is not None:
+            G[self._zero] = 0.0
         gS.fill(0.0)
         (s, r), = self.out_refs
         if s == "v":
-            G[r] += 1.0 / batch
+            G[r] = 1.0 / batch
         else:
-            gS[r] += 1.0
+            gS[r] = 1.0
         for step in reversed(self.steps):
             if step.grad:
                 step.backward(V, S, G, gS)
@@ -510,18 +535,33 @@ def _repeats(rows: Sequence[int]) -> bool:
     return len(set(rows)) != len(rows)
 
 
-def _accumulate(arr: np.ndarray, index: Index, values: Any, repeats: bool) -> None:
-    """arr[index] += values, adding once per occurrence when the index repeats rows."""
-    if repeats:
-        np.add.at(arr, index, values)
-    else:
+ADD, ASSIGN, ADD_AT = "add", "assign", "add.at"  # how a step writes adjoints (see Tape._plan)
+
+
+def _mode(repeats: bool) -> str:
+    return ADD_AT if repeats else ADD
+
+
+def _accumulate(arr: np.ndarray, index: Index, values: Any, mode: str) -> None:
+    """arr[index] += values (np.add.at when the index repeats rows; = when nothing is there yet)."""
+    if mode is ADD:
         arr[index] += values
+    elif mode is ASSIGN:
+        arr[index] = values
+    else:
+        np.add.at(arr, index, values)
 
 
 class _Step:
     """Nodes of one kind at one depth, computed by one numpy call forward and one backward."""
 
-    grad: bool  # does backward need to run it
+    grad: bool    # does backward need to run it
+    sample: bool  # per-sample rows of V (else shared values of S)
+    rows: slice   # where its nodes' values go
+
+    def targets(self) -> list[list[Any]]:
+        """[rows, mode] of every block of per-sample adjoints backward writes, in order."""
+        return []
 
     def forward(self, V: np.ndarray, S: np.ndarray) -> None:
         raise NotImplementedError
@@ -540,17 +580,20 @@ class _OpStep(_Step):
         self.op, self.rows = op, rows
         self.sample = members[0].cls == SAMPLE
         self.grad = any(m.grad for m in members)
-        self.args: list[tuple[bool, Index, bool, bool]] = []  # (per-sample, rows, needs grad, repeats)
+        self.args: list[list[Any]] = []  # [rows, write mode, per sample, needs grad]
         for k in range(op.arity):
             refs = [store[m.args[k]] for m in members]
             at = [r for _, r in refs]
-            self.args.append((refs[0][0] == "v", _index(at), any(grad[m.args[k]] for m in members),
-                              _repeats(at)))
+            self.args.append([_index(at), _mode(_repeats(at)), refs[0][0] == "v",
+                              any(grad[m.args[k]] for m in members)])
+
+    def targets(self) -> list[list[Any]]:
+        return [arg for arg in self.args if arg[2] and arg[3]]
 
     def _gather(self, V: np.ndarray, S: np.ndarray) -> list[np.ndarray]:
         if not self.sample:
-            return [S[ix] for _, ix, _, _ in self.args]
-        return [V[ix] if per_sample else S[ix][:, None] for per_sample, ix, _, _ in self.args]
+            return [S[ix] for ix, _, _, _ in self.args]
+        return [V[ix] if per_sample else S[ix][:, None] for ix, _, per_sample, _ in self.args]
 
     def forward(self, V: np.ndarray, S: np.ndarray) -> None:
         (V if self.sample else S)[self.rows] = self.op.forward_array(*self._gather(V, S))
@@ -561,15 +604,15 @@ class _OpStep(_Step):
         grads = self.op.derivative_array(g, out, *self._gather(V, S))
         if self.op.arity == 1:
             grads = (grads,)
-        for (per_sample, ix, needed, repeats), ga in zip(self.args, grads):
+        for (ix, mode, per_sample, needed), ga in zip(self.args, grads):
             if not needed:
                 continue
             if getattr(ga, "shape", None) != g.shape:  # a rule may return a scalar or a (k, 1)
                 ga = np.broadcast_to(ga, g.shape)
             if per_sample:
-                _accumulate(G, ix, ga, repeats)
+                _accumulate(G, ix, ga, mode)
             else:
-                _accumulate(gS, ix, ga.sum(axis=1) if self.sample else ga, repeats)
+                _accumulate(gS, ix, ga.sum(axis=1) if self.sample else ga, mode)
 
     def __repr__(self) -> str:
         where = "per sample" if self.sample else "shared"
@@ -582,7 +625,7 @@ class _LinearStep(_Step):
 
     def __init__(self, members: list[_Node], rows: slice, store: dict[int, tuple[str, int]],
                  grad: list[bool], zero: int, limit: int) -> None:
-        self.rows = rows
+        self.rows, self.sample = rows, True
         self.grad = any(m.grad for m in members)
         w_rows = [[store[w][1] for w, _ in m.terms] for m in members]
         x_rows = [[store[x][1] for _, x in m.terms] for m in members]
@@ -590,22 +633,24 @@ class _LinearStep(_Step):
         self.w = np.array(w_rows, dtype=np.intp)
         self.w_view = _matrix_view(self.w, limit)
         self.w_flat = _index(self.w.ravel().tolist())
-        self.w_repeats = _repeats(self.w.ravel().tolist())
+        self.w_mode = _mode(_repeats(self.w.ravel().tolist()))
         self.w_grad = any(grad[w] for m in members for w, _ in m.terms)
         self.shared_x = all(r == x_rows[0] for r in x_rows)
         if self.shared_x:
             self.x: Index = _index(x_rows[0])
-            self.x_repeats = _repeats(x_rows[0])
+            self.x_target = [self.x, _mode(_repeats(x_rows[0]))]
         else:
             self.x = np.array(x_rows, dtype=np.intp)
-            self.x_flat = self.x.ravel()
-            self.x_repeats = _repeats(self.x_flat.tolist())
+            self.x_target = [self.x.ravel(), _mode(_repeats(self.x.ravel().tolist()))]
         self.x_grad = any(grad[x] for m in members for _, x in m.terms)
         b_rows = [store[m.bias][1] if m.bias >= 0 else zero for m in members]
         self.has_bias = any(m.bias >= 0 for m in members)
         self.b = _index(b_rows)
-        self.b_repeats = _repeats(b_rows)
+        self.b_mode = _mode(_repeats(b_rows))
         self.b_grad = any(grad[m.bias] for m in members if m.bias >= 0)
+
+    def targets(self) -> list[list[Any]]:
+        return [self.x_target] if self.x_grad else []
 
     def _weights(self, S: np.ndarray) -> np.ndarray:
         if self.w_view is None:
@@ -631,17 +676,17 @@ class _LinearStep(_Step):
             if self.w_grad and self.w_view is not None:
                 self._weights(gS)[...] += g @ X.T
             elif self.w_grad:
-                _accumulate(gS, self.w_flat, (g @ X.T).ravel(), self.w_repeats)
+                _accumulate(gS, self.w_flat, (g @ X.T).ravel(), self.w_mode)
             if self.x_grad:
-                _accumulate(G, self.x, W.T @ g, self.x_repeats)
+                _accumulate(G, self.x, W.T @ g, self.x_target[1])
         else:
             if self.w_grad:
-                _accumulate(gS, self.w_flat, np.einsum("mb,mnb->mn", g, X).ravel(), self.w_repeats)
+                _accumulate(gS, self.w_flat, np.einsum("mb,mnb->mn", g, X).ravel(), self.w_mode)
             if self.x_grad:
                 gx = (W[:, :, None] * g[:, None, :]).reshape(self.m * self.n, -1)
-                _accumulate(G, self.x_flat, gx, self.x_repeats)
+                _accumulate(G, self.x_target[0], gx, self.x_target[1])
         if self.b_grad:
-            _accumulate(gS, self.b, g.sum(axis=1), self.b_repeats)
+            _accumulate(gS, self.b, g.sum(axis=1), self.b_mode)
 
     def __repr__(self) -> str:
         kind = "matmul" if self.shared_x else "batched dot"
@@ -653,13 +698,13 @@ class _SharedLinearStep(_Step):
 
     def __init__(self, members: list[_Node], rows: slice, store: dict[int, tuple[str, int]],
                  grad: list[bool]) -> None:
-        self.rows = rows
+        self.rows, self.sample = rows, False
         self.grad = any(m.grad for m in members)
         self.w = np.array([[store[w][1] for w, _ in m.terms] for m in members], dtype=np.intp)
         self.x = np.array([[store[x][1] for _, x in m.terms] for m in members], dtype=np.intp)
         self.w_flat, self.x_flat = _index(self.w.ravel().tolist()), _index(self.x.ravel().tolist())
-        self.w_repeats = _repeats(self.w.ravel().tolist())
-        self.x_repeats = _repeats(self.x.ravel().tolist())
+        self.w_mode = _mode(_repeats(self.w.ravel().tolist()))
+        self.x_mode = _mode(_repeats(self.x.ravel().tolist()))
         self.shape = self.w.shape
 
     def forward(self, V: np.ndarray, S: np.ndarray) -> None:
@@ -669,8 +714,8 @@ class _SharedLinearStep(_Step):
         g = gS[self.rows][:, None]
         w, x = S[self.w_flat].reshape(self.shape), S[self.x_flat].reshape(self.shape)
         gw, gx = (g * x).ravel(), (g * w).ravel()  # both before either is added
-        _accumulate(gS, self.w_flat, gw, self.w_repeats)
-        _accumulate(gS, self.x_flat, gx, self.x_repeats)
+        _accumulate(gS, self.w_flat, gw, self.w_mode)
+        _accumulate(gS, self.x_flat, gx, self.x_mode)
 
     def __repr__(self) -> str:
         return f"linear x{self.w.shape[0]}, {self.w.shape[1]} terms each (shared)"
