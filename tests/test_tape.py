@@ -337,9 +337,9 @@ def train_moons(compiled_step: bool, steps: int = 100):
         model.zero_grad()
         if compiled_step:
             total = f.backward(X, y)
-        else:
-            losses = [loss(list(map(Value, row)), Value(t)) for row, t in zip(X.tolist(), y.tolist())]
-            total_v = sum(losses) * (1.0 / len(losses))
+        else:  # as the demo writes it: the L2 term once, not once per sample (the same mean)
+            losses = [hinge(model(list(map(Value, row))), t) for row, t in zip(X.tolist(), y.tolist())]
+            total_v = sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in params)
             total_v.backward()
             total = total_v.data
         for p in params:
