@@ -50,7 +50,8 @@ def compile(fn: Callable[..., Any], *, params: Sequence[Value], dots: bool = Tru
     ``fn`` receives one Value per 1-D argument array and a list of Values per 2-D one (a row),
     and returns a Value or a list of Values. ``params`` are the Values that get gradients; they
     and any other Value that outlives a call (the same object at every trace) are read from
-    ``.data`` at each call. Every other leaf is a constant, baked in.
+    ``.data`` at each call. Every other leaf is a constant, baked in. ``dots=False`` turns off
+    the matrix-product fast path (every node then runs by its op's own rule), for checking it.
 
     >>> import numpy as np
     >>> w = Value(2.0)
@@ -103,9 +104,8 @@ class Compiled:
                              f"this one returns {len(tape.out_refs)}")
         with np.errstate(all="ignore"):
             V, S = tape.forward(data, batch)
-            out = tape.outputs(V, S, batch)
             gS = tape.backward(V, S, batch)
-            mean = float(out.sum() * (1.0 / batch))
+            mean = tape.mean(V, S)
         for p, g in zip(self.params, gS[:len(self.params)].tolist()):
             p.grad += g
         return mean
@@ -180,11 +180,15 @@ class _Trace:
         me = threading.get_ident()
         depth = getattr(engine._mode, "depth", 0)
         engine._mode.depth = 0  # record a graph even when called inside no_grad()
+        outer = engine._trace_hooks.get(me)  # (a function compiled while another is traced)
         engine._trace_hooks[me] = _refuse
         try:
             result = fn(*args)
         finally:
-            del engine._trace_hooks[me]
+            if outer is None:
+                del engine._trace_hooks[me]
+            else:
+                engine._trace_hooks[me] = outer
             engine._mode.depth = depth
         self.scalar = type(result) is Value
         outs = [result] if self.scalar else result
@@ -440,7 +444,6 @@ class Tape:
             V[r:r + k] = a.T
             r += k
         S[:len(self.leaves)] = [p.data for p in self.leaves]  # read now: no stale copies
-        S[self._const_rows] = self._consts
         for step in self.steps:
             step.forward(V, S)
         return V, S
@@ -453,8 +456,14 @@ class Tape:
             local.buffers = None  # free the old ones first
             local.buffers = (np.empty((self.n_v, batch)), np.empty(self.n_s),
                              np.empty((self.n_v, batch)), np.empty(self.n_s))
+            local.buffers[1][self._const_rows] = self._consts  # constants never change
             local.batch = batch
         return local.buffers  # type: ignore[no-any-return]
+
+    def mean(self, V: np.ndarray, S: np.ndarray) -> float:
+        """The batch mean of a scalar output."""
+        (s, r), = self.out_refs
+        return float(V[r].sum() * (1.0 / V.shape[1])) if s == "v" else float(S[r])
 
     def outputs(self, V: np.ndarray, S: np.ndarray, batch: int) -> np.ndarray:
         """The function's outputs: (batch,) for a Value, (batch, k) for a list."""

@@ -218,6 +218,17 @@ def test_tracing_error_is_a_type_error_that_says_what_to_do():
         micrograd.compile(branchy, params=[])(np.ones(3))
 
 
+def test_a_function_compiled_inside_a_traced_one_leaves_the_outer_trace_honest():
+    inner = micrograd.compile(lambda x: x * 2, params=[])
+
+    def outer(x):
+        inner(np.ones(2))  # traced while outer is being traced
+        return x if x > 0 else -x
+
+    with pytest.raises(TracingError, match="x if x > 0 else -x"):
+        micrograd.compile(outer, params=[])(np.ones(2))
+
+
 def test_a_graph_that_reads_data_is_refused():
     f = micrograd.compile(lambda x: x * Value(x.data), params=[])  # bakes the value of x
     with pytest.raises(TracingError, match="different graph"):
