@@ -80,6 +80,19 @@ class no_grad(contextlib.ContextDecorator):
 
 
 
+# --- tracing (micrograd.compile) --------------------------------------------------------------
+# While compile() traces a function on this thread it registers a hook here; the conversion and
+# comparison methods of Value call it, and it raises an error naming the user's line.
+
+_trace_hooks: dict[int, Callable[["Value", str], None]] = {}  # thread id -> the tracer's hook
+
+
+def _traced(value: "Value", what: str) -> None:
+    hook = _trace_hooks.get(threading.get_ident())
+    if hook is not None:
+        hook(value, what)
+
+
 # --- the cycle collector -----------------------------------------------------------------------
 # A graph has no reference cycles, so CPython's cycle collector never finds garbage in it. But
 # the collector runs every ~700 allocations of container objects regardless, and each run rescans
@@ -220,19 +233,36 @@ class Value:
     def __repr__(self) -> str:
         return f"Value(data={self.data!r}, grad={self.grad!r})"
 
+    # While micrograd.compile traces a function, these would bake one branch into the tape:
+    # each asks the tracer first (one global test, and only in these rarely used methods).
     def __float__(self) -> float:
+        if _trace_hooks:
+            _traced(self, "float()")
         return self.data
 
+    def __bool__(self) -> bool:
+        if _trace_hooks:
+            _traced(self, "bool()")
+        return True  # a node is always truthy, as micrograd's (which has no __bool__)
+
     def __lt__(self, other: Operand) -> bool:
+        if _trace_hooks:
+            _traced(self, "<")
         return self.data < _number(other)
 
     def __le__(self, other: Operand) -> bool:
+        if _trace_hooks:
+            _traced(self, "<=")
         return self.data <= _number(other)
 
     def __gt__(self, other: Operand) -> bool:
+        if _trace_hooks:
+            _traced(self, ">")
         return self.data > _number(other)
 
     def __ge__(self, other: Operand) -> bool:
+        if _trace_hooks:
+            _traced(self, ">=")
         return self.data >= _number(other)
 
     # __eq__ and __hash__ stay object's: Values are nodes, equal only to themselves (and hashing in

@@ -1,0 +1,300 @@
+"""Benchmark: the compiled tape against hand-written numpy, PyTorch eager and the scalar engine.
+
+Three workloads, each a full-batch gradient computation (forward, backward, gradients of every
+parameter) of the same model from the same weights:
+
+(a) the moons demo step: ``MLP(2, [16, 16, 1])`` after ``random.seed(1337)``, 100 points of
+    ``make_moons(noise=0.1, random_state=1337)``, labels -1/+1, hinge loss mean + 1e-4 L2;
+(b) ``MLP(2, [64, 64, 1])`` on 1,000 moons points, the same loss;
+(c) ``MLP(64, [32, 10])`` on scikit-learn's bundled ``load_digits`` (1,797 images, pixels / 16),
+    softmax cross-entropy mean.
+
+Peers, measured in the same process and run, interleaved repeat by repeat:
+
+- **compiled**: ``f = micrograd.compile(per_sample_loss, params=model.parameters())``, a step is
+  ``model.zero_grad(); f.backward(X, y)``; the model code is ``micrograd.nn.MLP`` unchanged;
+- **numpy**: the same MLP written by hand with numpy arrays (weights already in matrices), forward
+  and backward;
+- **torch**: PyTorch eager, ``nn.Linear`` layers in float64, ``zero_grad``, forward, ``backward``;
+- **scalar**: this micrograd's scalar engine (workload (a) only: the others take seconds a step).
+
+Everything runs on one thread: ``torch.set_num_threads(1)`` and the BLAS thread count of numpy set
+to 1 before numpy loads. A repeat times a loop of steps; the figure is the median over repeats of
+the time per step, and the ratios come from those medians. Before timing, the script checks that
+the compiled loss and gradients equal numpy's (and torch's) to 1e-10 relative.
+
+Memory: for the digits tape, ``tracemalloc`` peak during ``f.backward`` at several batch sizes; the
+slope of a least-squares line is the state the tape holds per batch row.
+
+Run from the repository root:
+
+    python bench/bench_compile.py            # about a minute
+    python bench/bench_compile.py --quick    # fewer repeats: a smoke test
+
+Targets are printed for information, never enforced.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # single thread, for numpy as for torch (set before numpy loads)
+
+import argparse
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import micrograd
+from micrograd import Value
+from micrograd.data import make_moons
+from micrograd.nn import MLP
+
+L2 = 1e-4
+
+
+# --- per-sample losses, written with Value ops (to be replaced by micrograd.losses) ------------
+
+def hinge(score: Value, y: Value) -> Value:
+    """max(0, 1 - y * score)."""
+    return (1 - y * score).relu()
+
+
+def softmax_cross_entropy(logits: list[Value], onehot: list[Value]) -> Value:
+    """log(sum(exp(z))) - sum(y * z): plain log-sum-exp, fine for logits of digits' size."""
+    return sum(z.exp() for z in logits).log() - sum(t * z for t, z in zip(onehot, logits))
+
+
+# --- the workloads -------------------------------------------------------------------------
+
+def moons_workload(sizes: list[int], n: int) -> dict[str, Any]:
+    random.seed(1337)
+    X, y = make_moons(n_samples=n, noise=0.1, random_state=1337)
+    y = (y * 2 - 1).astype(float)
+    model = MLP(2, sizes)
+    params = model.parameters()
+
+    def per_sample(x: list[Value], yi: Value) -> Value:
+        return hinge(model(x), yi) + L2 * sum(p * p for p in params)  # type: ignore[arg-type]
+
+    name = f"MLP 2-{'-'.join(map(str, sizes))}, {n} moons points, hinge + L2"
+    return {"model": model, "X": X, "Y": y, "fn": per_sample, "loss": "hinge", "name": name}
+
+
+def digits_workload() -> dict[str, Any]:
+    from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
+    digits = load_digits()
+    X = digits.data / 16.0
+    Y = np.eye(10)[digits.target]
+    random.seed(1337)
+    model = MLP(64, [32, 10])
+
+    def per_sample(x: list[Value], onehot: list[Value]) -> Value:
+        return softmax_cross_entropy(model(x), onehot)  # type: ignore[arg-type]
+
+    return {"model": model, "X": X, "Y": Y, "fn": per_sample, "loss": "xent",
+            "name": f"MLP 64-32-10, {len(X)} digits, softmax cross-entropy"}
+
+
+def weights(model: MLP) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(np.array([[w.data for w in n.w] for n in layer.neurons]),
+             np.array([n.b.data for n in layer.neurons])) for layer in model.layers]
+
+
+# --- the hand-written numpy peer ------------------------------------------------------------
+
+def numpy_step(layers: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, Y: np.ndarray,
+               loss: str) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
+    """Loss and (dW, db) per layer of the MLP, forward and backward by hand."""
+    acts, pres = [X], []
+    h = X
+    last = len(layers) - 1
+    for i, (W, b) in enumerate(layers):
+        z = h @ W.T + b
+        pres.append(z)
+        h = np.maximum(z, 0.0) if i < last else z
+        acts.append(h)
+    n = len(X)
+    if loss == "hinge":
+        margin = 1.0 - Y * h[:, 0]
+        value = np.maximum(margin, 0.0).mean()
+        value += L2 * sum((W * W).sum() + (b * b).sum() for W, b in layers)
+        dh = ((margin > 0) * (-Y / n))[:, None]
+    else:
+        m = h.max(axis=1, keepdims=True)
+        e = np.exp(h - m)
+        s = e.sum(axis=1, keepdims=True)
+        value = float((np.log(s) + m - (Y * h).sum(axis=1, keepdims=True)).mean())
+        dh = (e / s - Y) / n
+    grads = []
+    for i in range(last, -1, -1):
+        W, b = layers[i]
+        dz = dh if i == last else dh * (pres[i] > 0)
+        dW, db = dz.T @ acts[i], dz.sum(axis=0)
+        if loss == "hinge":
+            dW, db = dW + 2 * L2 * W, db + 2 * L2 * b
+        grads.append((dW, db))
+        dh = dz @ W
+    return float(value), grads[::-1]
+
+
+# --- the PyTorch peer -----------------------------------------------------------------------
+
+def torch_peer(layers: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, Y: np.ndarray,
+               loss: str) -> tuple[Callable[[], float], Any]:
+    import torch
+    torch.set_num_threads(1)
+    mods: list[Any] = []
+    for i, (W, b) in enumerate(layers):
+        lin = torch.nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(W))
+            lin.bias.copy_(torch.from_numpy(b))
+        mods.append(lin)
+        if i < len(layers) - 1:
+            mods.append(torch.nn.ReLU())
+    net = torch.nn.Sequential(*mods)
+    tX, tY = torch.from_numpy(X), torch.from_numpy(Y)
+    params = list(net.parameters())
+
+    def step() -> float:
+        net.zero_grad()
+        out = net(tX)
+        if loss == "hinge":
+            total = torch.relu(1 - tY * out[:, 0]).mean() + L2 * sum((p * p).sum() for p in params)
+        else:
+            total = torch.nn.functional.cross_entropy(out, tY)
+        total.backward()
+        return total.item()
+
+    return step, net
+
+
+def scalar_step(w: dict[str, Any]) -> float:
+    model, X, Y, fn = w["model"], w["X"], w["Y"], w["fn"]
+    model.zero_grad()
+    total = sum(fn([Value(x) for x in row], Value(t)) for row, t in zip(X.tolist(), Y.tolist()))
+    total = total * (1.0 / len(X))
+    total.backward()
+    return total.data
+
+
+# --- timing ---------------------------------------------------------------------------------
+
+def median_time(fns: dict[str, Callable[[], Any]], repeats: int, budget: float = 0.05) -> dict[str, float]:
+    """Median seconds per call of each function, repeats interleaved, each a loop of ~budget s."""
+    loops = {}
+    for name, fn in fns.items():
+        fn()  # warm up
+        t = time.perf_counter()
+        fn()
+        once = max(time.perf_counter() - t, 1e-7)
+        loops[name] = max(1, int(budget / once))
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            for _ in range(loops[name]):
+                fn()
+            samples[name].append((time.perf_counter() - t) / loops[name])
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def check(w: dict[str, Any], f: micrograd.Compiled, torch_step: Callable[[], float], net: Any) -> None:
+    """The compiled loss and gradients equal numpy's and torch's (1e-10 relative)."""
+    model, X, Y = w["model"], w["X"], w["Y"]
+    model.zero_grad()
+    loss = f.backward(X, Y)
+    ref, grads = numpy_step(weights(model), X, Y, w["loss"])
+    tloss = torch_step()
+    got = np.concatenate([np.r_[[[p.grad for p in n.w] for n in layer.neurons]].ravel() for layer in model.layers]
+                         + [np.array([n.b.grad for n in layer.neurons]) for layer in model.layers])
+    want = np.concatenate([g[0].ravel() for g in grads] + [g[1] for g in grads])
+    lins = [m for m in net if hasattr(m, "weight")]
+    twant = np.concatenate([m.weight.grad.numpy().ravel() for m in lins] + [m.bias.grad.numpy() for m in lins])
+    scale = np.abs(want).max()
+    assert abs(loss - ref) <= 1e-10 * abs(ref) and abs(tloss - ref) <= 1e-10 * abs(ref), (loss, ref, tloss)
+    assert np.abs(got - want).max() <= 1e-10 * scale, np.abs(got - want).max() / scale
+    assert np.abs(twant - want).max() <= 1e-10 * scale
+
+
+def run(w: dict[str, Any], repeats: int, scalar: bool) -> dict[str, float]:
+    model, X, Y = w["model"], w["X"], w["Y"]
+    f = micrograd.compile(w["fn"], params=model.parameters())
+    t = time.perf_counter()
+    tape = f.tape(X, Y)
+    trace_ms = (time.perf_counter() - t) * 1e3
+    layers = weights(model)
+    torch_step, net = torch_peer(layers, X, Y, w["loss"])
+    check(w, f, torch_step, net)
+
+    def compiled_step() -> None:
+        model.zero_grad()
+        f.backward(X, Y)
+
+    fns: dict[str, Callable[[], Any]] = {
+        "numpy": lambda: numpy_step(layers, X, Y, w["loss"]),
+        "compiled": compiled_step,
+        "torch": torch_step,
+    }
+    times = median_time(fns, repeats)
+    if scalar:
+        times.update(median_time({"scalar": lambda: scalar_step(w)}, max(3, repeats // 3), budget=0.0))
+    print(f"\n{w['name']}  ({len(tape.steps)} tape steps, traced and lowered in {trace_ms:.0f} ms)")
+    for name, sec in times.items():
+        ratio = sec / times["numpy"]
+        print(f"  {name:9s} {sec * 1e3:9.3f} ms/step   {ratio:8.2f}x numpy")
+    print(f"  compiled / numpy = {times['compiled'] / times['numpy']:.2f}x (target <= 3x), "
+          f"compiled / torch = {times['compiled'] / times['torch']:.2f}x (target < 1x)"
+          + (f", scalar engine / compiled = {times['scalar'] / times['compiled']:.0f}x" if scalar else ""))
+    return times
+
+
+def memory(w: dict[str, Any], sizes: tuple[int, ...] = (200, 400, 800, 1600)) -> float:
+    """Peak bytes allocated during f.backward per batch row (slope over batch sizes)."""
+    model, X, Y = w["model"], w["X"], w["Y"]
+    peaks = []
+    for n in sizes:
+        f = micrograd.compile(w["fn"], params=model.parameters())
+        f.tape(X[:n], Y[:n])  # traced outside the measurement; the buffers come with the first call
+        tracemalloc.start()
+        f.backward(X[:n], Y[:n])
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    slope, intercept = np.polyfit(sizes, peaks, 1)
+    tape = f.tape(X[:n], Y[:n])
+    print(f"\nmemory, {w['name']}: peak during f.backward "
+          + ", ".join(f"{n} rows {p / 1e3:.0f} kB" for n, p in zip(sizes, peaks))
+          + f"\n  {slope:.0f} bytes per batch row ({tape.n_v} per-sample rows of float64 in the tape:"
+          f" values and adjoints {2 * 8 * tape.n_v} bytes), {intercept / 1e3:.0f} kB fixed")
+    return float(slope)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else 11
+    import torch
+    print(f"Python {sys.version.split()[0]}, numpy {np.__version__}, torch {torch.__version__}, "
+          "float64, one thread")
+    run(moons_workload([16, 16, 1], 100), repeats, scalar=True)
+    run(moons_workload([64, 64, 1], 1000), repeats, scalar=False)
+    digits = digits_workload()
+    run(digits, repeats, scalar=False)
+    memory(digits)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

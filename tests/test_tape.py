@@ -1,0 +1,367 @@
+"""compile(): the tape replays the scalar engine exactly, refuses what it cannot replay, trains the same."""
+
+import math
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import micrograd
+from micrograd import TracingError, Value, no_grad, ops
+from micrograd.__main__ import linear_decay
+from micrograd.data import make_moons
+from micrograd.nn import MLP
+from micrograd.testing import all_ops, expressions, op_inputs
+
+OPS = all_ops()
+OP_IDS = [f"{op.name}[{op.param:g}]" if op.param is not None else op.name for op in OPS]
+
+
+# --- per-sample losses written with Value ops (micrograd.losses will own these) ------------------
+
+def hinge(score, y):
+    """max(0, 1 - y * score)."""
+    return (1 - y * score).relu()
+
+
+# --- the oracle: the scalar engine, sample by sample, backward on the mean -------------------------
+
+def engine(fn, params, *arrays):
+    """Outputs (batch,) or (batch, k) and, for a scalar output, the mean and d(mean)/d(param)."""
+    arrays = [np.asarray(a, dtype=float) for a in arrays]
+    batch = len(arrays[0])
+    for p in params:
+        p.grad = 0.0
+    outs = []
+    for i in range(batch):
+        args = [[Value(x) for x in a[i].tolist()] if a.ndim == 2 else Value(float(a[i])) for a in arrays]
+        outs.append(fn(*args))
+    if isinstance(outs[0], Value):
+        total = sum(outs) * (1.0 / batch)
+        total.backward()
+        return np.array([o.data for o in outs]), total.data, np.array([p.grad for p in params])
+    return np.array([[o.data for o in out] for out in outs]), None, None
+
+
+def compiled(fn, params, *arrays, dots=True):
+    f = micrograd.compile(fn, params=params, dots=dots)
+    out = f(*arrays)
+    if out.ndim == 2:
+        return out, None, None
+    for p in params:
+        p.grad = 0.0
+    mean = f.backward(*arrays)
+    return out, mean, np.array([p.grad for p in params])
+
+
+def assert_exact(got, want):
+    """Equal to 1e-12 relative, entry by entry (sums may add in another order: their rounding
+    is measured against the largest entry; subnormal numbers carry fewer digits)."""
+    got, want = np.atleast_1d(np.asarray(got, float)), np.atleast_1d(np.asarray(want, float))
+    assert got.shape == want.shape
+    assert np.array_equal(np.isnan(got), np.isnan(want)), (got, want)
+    finite = np.isfinite(want) & np.isfinite(got)
+    assert np.array_equal(got[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)])
+    scale = np.abs(want[finite]).max(initial=0.0)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-12, atol=max(1e-12 * scale, 1e-300))
+
+
+def check_against_engine(fn, params, *arrays):
+    want = engine(fn, params, *arrays)
+    for dots in (True, False):
+        got = compiled(fn, params, *arrays, dots=dots)
+        for g, w in zip(got, want):
+            if w is not None:
+                assert_exact(g, w)
+
+
+# --- exactness: every op, random graphs, random MLPs ---------------------------------------------
+
+@pytest.mark.parametrize("op", OPS, ids=OP_IDS)
+@settings(max_examples=15)
+@given(data=st.data())
+def test_every_op_compiles_exactly_per_sample_and_shared(op, data):
+    """Each argument either per sample (a batch column) or a parameter; batch of 4 in-domain points."""
+    rows = [data.draw(op_inputs(op)) for _ in range(4)]
+    shared = data.draw(st.lists(st.booleans(), min_size=op.arity, max_size=op.arity))
+    params = [Value(rows[0][k]) for k in range(op.arity) if shared[k]]
+    columns = [np.array([r[k] for r in rows]) for k in range(op.arity) if not shared[k]]
+    if not columns:
+        columns = [np.zeros(4)]
+
+    def fn(*xs):
+        it, pit = iter(xs), iter(params)
+        args = [next(pit) if shared[k] else next(it) for k in range(op.arity)]
+        return op.apply(*args) * 1.5  # a node after the op, so its rule gets a non-trivial g
+
+    check_against_engine(fn, params, *columns)
+
+
+@pytest.mark.parametrize("op", OPS, ids=OP_IDS)
+@settings(max_examples=10)
+@given(data=st.data())
+def test_random_graphs_with_every_op_compile_exactly(op, data):
+    program = data.draw(expressions(ops_to_use=[op, op, ops.add, ops.mul]))
+    n_shared = data.draw(st.integers(0, program.n_inputs))
+    noise = np.array(data.draw(st.lists(st.floats(-0.05, 0.05), min_size=3 * program.n_inputs,
+                                        max_size=3 * program.n_inputs))).reshape(3, -1)
+    X = np.vstack([program.point, np.array(program.point) + noise])  # 4 samples
+    params = [Value(x) for x in program.point[:n_shared]]
+    X = X[:, n_shared:]
+
+    def fn(*row):
+        xs = row[0] if row else []
+        return program.values(params + list(xs))[-1]
+
+    arrays = [X] if X.shape[1] else []
+    if not arrays:  # every input a parameter: feed an unused column, so there is a batch
+        def fn(_):
+            return program.values(params)[-1]
+        arrays = [np.zeros(4)]
+    check_against_engine(fn, params, *arrays)
+
+
+@settings(max_examples=20)
+@given(hidden=st.lists(st.integers(2, 5), max_size=2), nout=st.integers(1, 3), nin=st.integers(1, 4),
+       batch=st.integers(1, 6), seed=st.integers(0, 2**16))
+def test_random_mlps_compile_exactly(hidden, nout, nin, batch, seed):
+    random.seed(seed)
+    model = MLP(nin, hidden + [nout])  # (a hidden layer of one neuron returns a bare Value)
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(batch, nin)), rng.choice([-1.0, 1.0], size=batch)
+    params = model.parameters()
+    for p in params:  # biases away from 0 as well
+        p.data = rng.uniform(-1, 1)
+
+    def loss(x, yi):
+        out = model(x)
+        score = out if isinstance(out, Value) else sum(out)
+        return hinge(score, yi) + 1e-3 * sum(p * p for p in params)
+
+    check_against_engine(loss, params, X, y)
+    check_against_engine(lambda x: model(x), params, X)  # outputs, one or many
+
+
+def test_the_matmul_path_is_taken_and_agrees_with_the_generic_path():
+    random.seed(3)
+    model = MLP(3, [8, 8, 2])
+    params = model.parameters()
+    X = np.random.default_rng(0).normal(size=(50, 3))
+
+    def loss(x):
+        a, b = model(x)
+        return (a * b).tanh() + 1e-4 * sum(p * p for p in params)
+
+    fast = micrograd.compile(loss, params=params)
+    slow = micrograd.compile(loss, params=params, dots=False)
+    steps = [repr(s) for s in fast.tape(X).steps]
+    for layer in ("x8, 3 terms", "x8, 8 terms", "x2, 8 terms"):  # one matrix product per layer
+        assert f"linear {layer} each (matmul, per sample)" in steps
+    assert "linear x1, 122 terms each (shared)" in steps  # the L2 term: one dot product
+    assert len(fast.tape(X).steps) < len(slow.tape(X).steps) / 10
+    assert_exact(fast(X), slow(X))
+    model.zero_grad()
+    m1 = fast.backward(X)
+    g1 = [p.grad for p in params]
+    model.zero_grad()
+    m2 = slow.backward(X)
+    assert_exact(m1, m2)
+    assert_exact(g1, [p.grad for p in params])
+
+
+def test_linear_nodes_with_other_shapes_agree_with_the_generic_path():
+    """Sums over different inputs (a batched dot), repeated terms, weights used twice."""
+    w = [Value(0.5), Value(-1.5), Value(2.0)]
+
+    def fn(x):
+        a = w[0] * x[0] + w[1] * x[1] + x[2]          # its own inputs
+        b = w[2] * x[2] + w[2] * x[0] - x[1] * 3.0    # a weight used twice, a constant weight
+        c = w[0] * x[0] + w[0] * x[0]                 # the same term twice
+        d = (w[0] * w[1] + w[2]) * x[1] + 2.0         # a computed shared weight
+        return (a * b + c.tanh() + d).exp() * 0.01
+
+    X = np.random.default_rng(1).normal(size=(7, 3))
+    check_against_engine(fn, w, X)
+
+
+# --- honest tracing ---------------------------------------------------------------------------
+
+def branchy(x):
+    h = x * 2.0
+    if h > 0:
+        return h
+    return -h
+
+
+@pytest.mark.parametrize("fn,source", [
+    (branchy, "if h > 0:"),
+    (lambda x: x * float(x), "lambda x: x * float(x)"),
+    (lambda x: x if bool(x) else -x, "lambda x: x if bool(x) else -x"),
+    (lambda x: max(x, x * 2), "lambda x: max(x, x * 2)"),
+    (lambda x: min(x, 0.5), "lambda x: min(x, 0.5)"),
+    (lambda x: x * 2 if x <= 1 else x, "x <= 1"),
+    (lambda x: x * 2 if x >= 1 else x, "x >= 1"),
+    (lambda x: Value(math.exp(x)), "math.exp(x)"),
+])
+def test_python_control_flow_on_a_traced_value_names_the_line(fn, source):
+    f = micrograd.compile(fn, params=[])
+    with pytest.raises(TracingError, match=r"test_tape\.py:\d+ `.*" + __import__("re").escape(source)):
+        f(np.array([1.0, -2.0]))
+    v = Value(1.0)  # and the hook is gone afterwards
+    assert float(v) == 1.0 and v > 0 and bool(v) and max(v, Value(0.5)) is v
+
+
+def test_tracing_error_is_a_type_error_that_says_what_to_do():
+    with pytest.raises(TypeError, match=r"control flow on a traced Value .*\(comparison >\).*relu"):
+        micrograd.compile(branchy, params=[])(np.ones(3))
+
+
+def test_a_function_compiled_inside_a_traced_one_leaves_the_outer_trace_honest():
+    inner = micrograd.compile(lambda x: x * 2, params=[])
+
+    def outer(x):
+        inner(np.ones(2))  # traced while outer is being traced
+        return x if x > 0 else -x
+
+    with pytest.raises(TracingError, match="x if x > 0 else -x"):
+        micrograd.compile(outer, params=[])(np.ones(2))
+
+
+def test_a_graph_that_reads_data_is_refused():
+    f = micrograd.compile(lambda x: x * Value(x.data), params=[])  # bakes the value of x
+    with pytest.raises(TracingError, match="different graph"):
+        f(np.array([1.0, 2.0]))
+
+    def sneaky(x):
+        return x.relu() if x.data > 0 else x.exp()
+    with pytest.raises(TracingError, match="different graph"):
+        micrograd.compile(sneaky, params=[])(np.array([1.0, -1.0]))
+
+
+def test_hand_built_nodes_are_refused():
+    def fn(x):
+        out = Value(x.data * 2, (x,), "double")
+        out._backward = lambda: None
+        return out
+    with pytest.raises(TracingError, match="hand-built"):
+        micrograd.compile(fn, params=[])(np.array([1.0, 1.0]))
+
+
+# --- inputs, outputs, parameters --------------------------------------------------------------
+
+@pytest.mark.parametrize("args,error,message", [
+    ((np.array(["a", "b"]),), TypeError, "dtype <U1"),
+    ((np.array([1 + 2j]),), TypeError, "complex"),
+    ((np.array([None, 1.0]),), TypeError, "object"),
+    ((np.ones((2, 2, 2)),), ValueError, r"shape \(2, 2, 2\)"),
+    ((np.float64(3.0),), ValueError, r"shape \(\)"),
+    ((np.ones(3), np.ones(4)), ValueError, "argument 1 has 4 samples, argument 0 has 3"),
+    ((np.ones((0, 2)),), ValueError, "empty"),
+])
+def test_bad_batches_get_clear_errors(args, error, message):
+    f = micrograd.compile(lambda *xs: Value(1.0) * 2, params=[])
+    with pytest.raises(error, match=message):
+        f(*args)
+
+
+def test_bad_functions_and_params_get_clear_errors():
+    with pytest.raises(TypeError, match="params must be Values"):
+        micrograd.compile(lambda x: x, params=[1.0])
+    with pytest.raises(ValueError, match="leaf"):
+        micrograd.compile(lambda x: x, params=[Value(1.0) + 1])
+    with pytest.raises(TypeError, match="must return a Value or a list of Values, got float"):
+        micrograd.compile(lambda x: 3.0, params=[])(np.ones(2))
+    f = micrograd.compile(lambda x: [x, x * 2], params=[])
+    assert f(np.array([1.0, 2.0])).tolist() == [[1.0, 2.0], [2.0, 4.0]]
+    with pytest.raises(ValueError, match="one Value per sample"):
+        f.backward(np.array([1.0, 2.0]))
+
+
+def test_ints_bools_lists_and_float32_are_read_as_float64():
+    f = micrograd.compile(lambda x, flag: x * 0.5 + flag, params=[])
+    out = f([1, 2, 3], np.array([True, False, True]))
+    assert out.dtype == np.float64 and out.tolist() == [1.5, 1.0, 2.5]
+    assert f(np.array([0.1], dtype=np.float32), [0]).tolist() == [float(np.float32(0.1)) * 0.5]
+
+
+def test_parameters_are_read_at_every_call_no_stale_copies():
+    w, b = Value(2.0), Value(1.0)
+    scale = Value(10.0)  # outlives the calls but is not a parameter: read each call, no gradient
+    f = micrograd.compile(lambda x: (w * x + b) * scale, params=[w, b])
+    X = np.array([1.0, 2.0])
+    assert f(X).tolist() == [30.0, 50.0]
+    assert f.backward(X) == 40.0 and (w.grad, b.grad, scale.grad) == (15.0, 10.0, 0.0)
+    w.data, b.data, scale.data = -1.0, 0.5, 1.0  # what an optimiser does between calls
+    assert f(X).tolist() == [-0.5, -1.5]
+    f.backward(X)  # gradients add up, as with backward()
+    assert (w.grad, b.grad) == (16.5, 11.0)
+
+
+def test_constants_made_inside_are_baked_and_shared_nodes_broadcast():
+    w = Value(3.0)
+    f = micrograd.compile(lambda x: [w * w, Value(2.0) * 2, x + 0], params=[w])
+    assert f(np.array([5.0, 6.0])).tolist() == [[9.0, 4.0, 5.0], [9.0, 4.0, 6.0]]
+    g = micrograd.compile(lambda x: w * w, params=[w])  # no input dependence at all
+    assert g.backward(np.zeros(3)) == 9.0 and w.grad == pytest.approx(6.0, rel=1e-15)
+
+
+def test_a_new_sample_shape_is_traced_again():
+    f = micrograd.compile(lambda x: sum(x), params=[])
+    assert f(np.ones((2, 3))).tolist() == [3.0, 3.0]
+    assert f(np.ones((2, 5))).tolist() == [5.0, 5.0]
+    assert f(np.ones((4, 3))).tolist() == [3.0] * 4
+    assert len(f._tapes) == 2
+
+
+def test_compiling_inside_no_grad_still_records_the_graph():
+    w = Value(2.0)
+    f = micrograd.compile(lambda x: w * x, params=[w])
+    with no_grad():
+        assert f(np.array([1.0, 3.0])).tolist() == [2.0, 6.0]
+    assert f.backward(np.array([1.0, 3.0])) == 4.0 and w.grad == 2.0
+
+
+def test_ieee_results_like_the_engine():
+    f = micrograd.compile(lambda x: [x.log(), 1 / x, (x * 1000).exp()], params=[])
+    out = f(np.array([0.0, -1.0, 1.0]))
+    want = engine(lambda x: [x.log(), 1 / x, (x * 1000).exp()], [], np.array([0.0, -1.0, 1.0]))[0]
+    np.testing.assert_array_equal(out, want)
+
+
+# --- training: the moons demo, compiled and scalar, side by side ------------------------------
+
+def train_moons(compiled_step: bool, steps: int = 100):
+    random.seed(1337)
+    X, y = make_moons(n_samples=100, noise=0.1, random_state=1337)
+    y = (y * 2 - 1).astype(float)
+    model = MLP(2, [16, 16, 1])
+    params = model.parameters()
+
+    def loss(x, yi):
+        return hinge(model(x), yi) + 1e-4 * sum(p * p for p in params)
+
+    f = micrograd.compile(loss, params=params)
+    score = micrograd.compile(lambda x: model(x), params=params)
+    for k in range(steps):
+        model.zero_grad()
+        if compiled_step:
+            total = f.backward(X, y)
+        else:  # as the demo writes it: the L2 term once, not once per sample (the same mean)
+            losses = [hinge(model(list(map(Value, row))), t) for row, t in zip(X.tolist(), y.tolist())]
+            total_v = sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in params)
+            total_v.backward()
+            total = total_v.data
+        for p in params:
+            p.data -= linear_decay(k, steps) * p.grad
+    accuracy = float(np.mean((score(X) > 0) == (y > 0)))
+    return total, accuracy, np.array([p.data for p in params])
+
+
+def test_training_the_moons_demo_compiled_matches_the_scalar_engine():
+    loss_c, acc_c, params_c = train_moons(True)
+    loss_s, acc_s, params_s = train_moons(False)
+    assert acc_c == acc_s == 1.0
+    assert loss_c == pytest.approx(loss_s, rel=1e-9)
+    np.testing.assert_allclose(params_c, params_s, rtol=1e-9, atol=1e-12)
