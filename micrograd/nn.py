@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any, Sequence, Union
 
+from . import provenance
 from .engine import Value, gc_paused
 
 __all__ = ["Module", "Neuron", "Layer", "MLP"]
@@ -58,6 +59,7 @@ class Layer(Module):
 
     def __call__(self, x: Input) -> Union[Value, list[Value]]:
         out = [n(x) for n in self.neurons]
+        provenance.record(self, x, out)  # which Values this call made, for graph pictures
         return out[0] if len(out) == 1 else out
 
     def parameters(self) -> list[Value]:
@@ -76,8 +78,10 @@ class MLP(Module):
 
     def __call__(self, x: Input) -> Union[Value, list[Value]]:
         with gc_paused():  # the graph built here has no cycles: spare the collector's rescans
+            inputs = x
             for layer in self.layers:
                 x = layer(x)  # type: ignore[assignment]
+        provenance.record(self, inputs, x)  # type: ignore[arg-type]
         return x  # type: ignore[return-value]
 
     def parameters(self) -> list[Value]:
