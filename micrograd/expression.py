@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import ast
 import operator
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from . import ops
 from .engine import Value
 
-__all__ = ["evaluate", "ExpressionError", "functions"]
+__all__ = ["ExpressionError", "evaluate", "functions"]
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -43,7 +44,9 @@ def evaluate(text: str, values: Mapping[str, float]) -> Value:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"not an expression: {text!r} ({exc.msg})") from None
+        raise ExpressionError(f"not an expression: {text[:60]!r} ({exc.msg})") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError("expression nested too deeply for Python's parser") from None
     leaves = {name: Value(float(x), label=name) for name, x in values.items()}
     allowed = set(functions())
     results: dict[int, Any] = {}
@@ -97,6 +100,7 @@ def _apply(node: ast.AST, results: dict[int, Any], leaves: Mapping[str, Value]) 
             return _UNARY[type(node.op)](operand)
         return _UNARY[type(node.op)](Value(operand)).data
     if isinstance(node, ast.Constant):
+        assert isinstance(node.value, (int, float))  # (checked by _operands)
         return float(node.value)
     if isinstance(node, ast.Name):
         if node.id not in leaves:

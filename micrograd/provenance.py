@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from .engine import Value
 
@@ -33,14 +34,15 @@ class Record(NamedTuple):
 
 # first output -> (module, inputs, other outputs, seq) for each call that returned it first
 # (an MLP returns its last layer's output: two records share that key)
-_store: "weakref.WeakKeyDictionary[Value, tuple[tuple[Any, ...], ...]]" = weakref.WeakKeyDictionary()
+_store: weakref.WeakKeyDictionary[Value, tuple[tuple[Any, ...], ...]] = weakref.WeakKeyDictionary()
 _counter = itertools.count()
 
 
 def record(module: Any, inputs: Sequence[Any] | Any, outputs: Sequence[Value] | Value) -> None:
     """Note that calling ``module`` on ``inputs`` returned ``outputs`` (a Value or a list of them)."""
+    rest: tuple[Value, ...] = ()
     if isinstance(outputs, Value):
-        first, rest = outputs, ()
+        first = outputs
     else:
         if not outputs or not isinstance(outputs[0], Value):
             return  # nothing a picture could show

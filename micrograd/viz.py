@@ -23,15 +23,16 @@ picture is drawn; rendering needs Graphviz's ``dot`` program as well.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from . import provenance
 from .engine import Value, topological_order
 from .nn import Layer, Neuron
 from .ops import CONSTANT
 
-__all__ = ["draw_dot", "GraphvizMissing", "COLLAPSE_LEVELS"]
+__all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "draw_dot"]
 
 INSTALL_PACKAGE = 'drawing graphs needs the graphviz Python package: pip install "micrograd[viz]"'
 INSTALL_DOT = ("rendering needs Graphviz's `dot` program, which is not on PATH. Install Graphviz: "
@@ -74,7 +75,7 @@ _picture_class: Any = None
 def _graphviz() -> Any:
     """The graphviz module, or an ImportError that says which extra to install."""
     try:
-        import graphviz
+        import graphviz  # type: ignore[import-untyped]
     except ImportError as exc:
         raise ImportError(INSTALL_PACKAGE) from exc
     return graphviz
@@ -126,7 +127,7 @@ class _Call:
     rank: tuple[int, int]          # sorts an enclosing call before the calls inside it
     index: int = 0                 # position among the neurons of its layer
     region: list[Value] = field(default_factory=list)  # the non-leaf nodes it made
-    parent: "_Call | None" = None
+    parent: _Call | None = None
     depth: int = 0
     number: int = 0                # numbered in traversal order, for names that never vary
 
@@ -197,7 +198,7 @@ class _Unit:
     kind: str                              # "value", "box" or "more"
     value: Value | None = None
     call: _Call | None = None
-    children: list[tuple["_Unit", int | None]] = field(default_factory=list)  # (unit, position)
+    children: list[tuple[_Unit, int | None]] = field(default_factory=list)  # (unit, position)
     via_op: bool = False                   # a value drawn with its op node
     cluster: _Call | None = None           # the cluster it sits in
     hidden: int = 0                        # a box: the nodes inside it
@@ -244,7 +245,7 @@ def _dead(v: Value) -> bool:
         return False
     try:
         return bool(op.derivative(1.0, v.data, v._a.data) == 0.0)
-    except Exception:  # a rule that cannot run on floats here: not judged
+    except (ArithmeticError, ValueError, TypeError):  # a rule that cannot run here: not judged
         return False
 
 
@@ -284,8 +285,8 @@ def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list
     unit_of: list[_Unit] = []  # per node of ``order``: the unit that shows it
     boxes: dict[int, _Unit] = {}
     for v in order:
-        call = owner.get(v)
-        box = box_of[id(call)] if call is not None else None
+        maker = owner.get(v)
+        box = box_of[id(maker)] if maker is not None else None
         if box is not None and v is not root and v not in box.outputs:  # inside a box: hidden
             unit = boxes.get(id(box))
             if unit is None:
@@ -301,7 +302,7 @@ def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list
             elif roles[v] == "parameter":
                 unit.params += 1
             continue
-        unit = _Unit("value", value=v, cluster=cluster(call))
+        unit = _Unit("value", value=v, cluster=cluster(maker))
         if box is not None and v._a is not None:  # an output of a box: drawn, fed by the box
             feeder = boxes.get(id(box))
             if feeder is None:
@@ -390,14 +391,8 @@ def _quote(text: str) -> str:
 
 
 def _record_text(text: str) -> str:
-    """Text safe inside a record label field."""
-    out = []
-    for ch in text.replace("\n", " "):
-        if ch in '{}|<>\\" ':
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
+    """Text for a field of a record label, escaped for the record syntax and the DOT string."""
+    return "".join("\\" + ch if ch in '{}|<>\\"' else ch for ch in text.replace("\n", " "))
 
 
 def _grad_scale(values: Iterable[Value]) -> list[float]:
@@ -485,7 +480,7 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
             if role == "dead":
                 fields.append("dead")
             label = brace[0] + " | ".join(fields) + brace[1]
-            lines.append(f'\t{unit.name} [label={_quote(label)} shape=record style=filled '
+            lines.append(f'\t{unit.name} [label="{label}" shape=record style=filled '
                          f'fillcolor="{_fill(v.grad, edges)}" {ROLE_STYLE[role]}]\n')
             if unit.via_op:
                 op = v._op
@@ -578,7 +573,7 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
         graph_attr.update(label="\\n".join(heading), labelloc="t", fontsize="11")
     dot = picture_class(format=format, graph_attr=graph_attr,
                         node_attr={"fontname": "Helvetica", "fontsize": "10"},
-                        edge_attr={"arrowsize": "0.6", "color": "#495057"})
+                        edge_attr={"arrowsize": "0.6", "color": "#495057", "fontname": "Helvetica"})
     dot.body.extend(lines)
     return dot
 
