@@ -1,6 +1,7 @@
 """Command line: ``python -m micrograd demo`` trains micrograd's moons demo and reports progress.
 
-``python -m micrograd demo spiral`` trains a 3-class spiral with softmax cross-entropy and Adam.
+``python -m micrograd demo spiral`` trains a 3-class spiral with softmax cross-entropy and Adam;
+``python -m micrograd draw`` writes the picture of a small graph.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ import argparse
 import random
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 from .data import make_moons, make_spiral
 from .losses import cross_entropy, hinge, l2_penalty
-from .nn import MLP
+from .engine import Value
+from .nn import MLP, Neuron
 from .optim import SGD, Adam
 from .schedules import LinearDecay
 from .train import History, fit
@@ -67,6 +70,78 @@ def _report(history: History, out: TextIO) -> tuple[float, float]:
     return loss, accuracy
 
 
+def draw_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """``python -m micrograd draw``: write the picture of an expression or of the demo's neuron."""
+    from .expression import ExpressionError, evaluate
+    from .viz import draw_dot
+
+    out = sys.stdout if out is None else out
+    path = Path(args.output)
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in DRAW_FORMATS:
+        raise SystemExit(f"draw: cannot write {path.name!r}: the file name must end in one of "
+                         f"{', '.join('.' + f for f in DRAW_FORMATS)}")
+    if args.neuron:
+        if args.expression is not None:
+            raise SystemExit("draw: give an expression or --neuron, not both")
+        random.seed(args.seed)
+        X, _ = make_moons(n_samples=100, noise=0.1, random_state=args.seed)
+        neuron = Neuron(2)
+        for i, w in enumerate(neuron.w):
+            w.label = f"w{i + 1}"
+        neuron.b.label = "b"
+        x = [Value(float(X[0][i]), label=f"x{i + 1}") for i in range(2)]
+        root = neuron(x)
+        params = neuron.parameters()
+        what = "the moons demo's first neuron on its first point"
+    elif args.expression is not None:
+        values: dict[str, float] = {}
+        for item in args.values:
+            name, sep, number = item.partition("=")
+            try:
+                if not (sep and name.isidentifier()):
+                    raise ValueError
+                values[name] = float(number)
+            except ValueError:
+                raise SystemExit(f"draw: --values takes name=number pairs, got {item!r}") from None
+        try:
+            root = evaluate(args.expression, values)
+        except ExpressionError as exc:
+            raise SystemExit(f"draw: {exc}") from None
+        params, what = [], repr(args.expression)
+    else:
+        raise SystemExit("draw: give an expression (e.g. \"a*b + c\" --values a=2 b=-3 c=10) or --neuron")
+    if not args.no_backward:
+        root.backward()
+    picture = draw_dot(root, rankdir=args.rankdir, params=params)
+    if fmt in ("dot", "gv"):
+        path.write_text(picture.source)
+    else:
+        try:
+            data = picture.pipe(format=fmt)
+        except RuntimeError as exc:  # no dot program: say how to install it
+            raise SystemExit(f"draw: {exc}") from None
+        path.write_bytes(data)
+    print(f"wrote {path} ({len(root.nodes())} nodes: {what})", file=out)
+    return 0
+
+
+DRAW_FORMATS = ("svg", "png", "pdf", "dot", "gv")
+
+
+def _add_draw_parser(sub: Any) -> None:
+    draw = sub.add_parser("draw", help="draw the graph of an expression, or of the demo's neuron",
+                          description="Write a picture of a computation graph (svg, png, pdf or dot).")
+    draw.add_argument("expression", nargs="?", help='e.g. "a*b + c" or "tanh(x*w + b)"')
+    draw.add_argument("--values", nargs="*", default=[], metavar="NAME=NUMBER",
+                      help="the variables' values, e.g. a=2 b=-3 c=10")
+    draw.add_argument("--neuron", action="store_true", help="draw the moons demo's first neuron instead")
+    draw.add_argument("--seed", type=int, default=1337, help="seed for --neuron (default 1337)")
+    draw.add_argument("-o", "--output", required=True, help="output file: .svg, .png, .pdf or .dot")
+    draw.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="layout direction")
+    draw.add_argument("--no-backward", action="store_true", help="do not fill in gradients first")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m micrograd", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,7 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="moons (default): micrograd's demo; spiral: 3 classes, cross-entropy, Adam")
     demo.add_argument("--steps", type=int, default=None, help="training steps (default 100 moons, 120 spiral)")
     demo.add_argument("--seed", type=int, default=None, help="random seed (default 1337 moons, 0 spiral)")
+    _add_draw_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "draw":
+        return draw_command(args)
     if args.command == "demo":
         if args.steps is not None and args.steps < 1:
             parser.error("--steps must be at least 1")

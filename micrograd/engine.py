@@ -510,12 +510,13 @@ _new = object.__new__
 
 
 def _leaf(data: float) -> Value:
+    """A constant leaf: its op, CONSTANT, tells it apart from leaves users make (at no cost)."""
     v = _new(Value)
     v.data = data
     v.grad = 0.0
     v._a = None
     v._b = None
-    v._op = LEAF
+    v._op = ops.CONSTANT
     return v
 
 

@@ -33,6 +33,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from . import provenance
 from .engine import Value, gc_paused
 
 __all__ = ["ACTIVATIONS", "INITS", "MLP", "Dropout", "Layer", "Module", "Neuron", "Sequential"]
@@ -315,6 +316,7 @@ class Layer(Module):
 
     def __call__(self, x: Input) -> Value | list[Value]:
         out = [n(x) for n in self.neurons]
+        provenance.record(self, x, out)  # which Values this call made, for graph pictures
         return out[0] if len(out) == 1 else out
 
     def parameters(self) -> list[Value]:
@@ -348,8 +350,10 @@ class MLP(Module):
 
     def __call__(self, x: Input) -> Value | list[Value]:
         with gc_paused():  # the graph built here has no cycles: spare the collector's rescans
+            inputs = x
             for layer in self.layers:
                 x = layer(x)  # type: ignore[assignment]
+        provenance.record(self, inputs, x)  # type: ignore[arg-type]
         return x  # type: ignore[return-value]
 
     def parameters(self) -> list[Value]:

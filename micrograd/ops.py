@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Op", "OpFamily", "OPS", "NAMESPACE", "primitive", "specialise", "LEAF"]
+__all__ = ["Op", "OpFamily", "OPS", "NAMESPACE", "primitive", "specialise", "LEAF", "CONSTANT"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -78,6 +78,7 @@ class Op(str):
     torch: Callable[..., Any] | None  # the PyTorch counterpart, for the tests
     domain: tuple[tuple[float, float], ...]  # per argument: the interval tests sample from
     kinks: tuple[float, ...]        # points where the derivative jumps; tests keep samples away
+    commutative: bool               # f(a, b) == f(b, a): pictures leave its argument order unlabelled
     forward_array: Callable[..., Any]     # forward on numpy arrays
     derivative_array: Callable[..., Any]  # the rule on numpy arrays (and numpy float64 scalars)
     apply: Callable[..., Any]             # the Value method applying this op (set by the engine)
@@ -88,9 +89,11 @@ class Op(str):
     def __new__(cls, symbol: str, name: str, arity: int = 0, forward: Callable[..., Any] | None = None,
                 derivative: Callable[..., Any] | None = None, *, param: Any = None,
                 family: "OpFamily | None" = None, torch: Callable[..., Any] | None = None,
-                domain: tuple[tuple[float, float], ...] = (), kinks: tuple[float, ...] = ()) -> "Op":
+                domain: tuple[tuple[float, float], ...] = (), kinks: tuple[float, ...] = (),
+                commutative: bool = False) -> "Op":
         self = super().__new__(cls, symbol)
         self.name, self.arity, self.param, self.family = name, arity, param, family
+        self.commutative = commutative
         self.torch, self.domain, self.kinks = torch, domain, kinks
         self._raw = (forward, derivative)
         self.forward = specialise(forward, "float", param)
@@ -199,19 +202,20 @@ def primitive(entry: Op | OpFamily) -> Any:
     return entry
 
 
-LEAF = Op("", "leaf")  # inputs, parameters and constants: nothing to differentiate through
+LEAF = Op("", "leaf")  # inputs and parameters: nothing to differentiate through
+CONSTANT = Op("", "constant")  # a leaf the engine lifted from a plain number (the 2 of x * 2)
 
 add = primitive(Op(
     "+", "add", 2,
     lambda a, b: a + b,
     lambda g, out, a, b: (g, g),
-    torch=lambda t, a, b: t.add(a, b), domain=((-10, 10), (-10, 10))))
+    torch=lambda t, a, b: t.add(a, b), domain=((-10, 10), (-10, 10)), commutative=True))
 
 mul = primitive(Op(
     "*", "mul", 2,
     lambda a, b: a * b,
     lambda g, out, a, b: (g * b, g * a),
-    torch=lambda t, a, b: t.mul(a, b), domain=((-10, 10), (-10, 10))))
+    torch=lambda t, a, b: t.mul(a, b), domain=((-10, 10), (-10, 10)), commutative=True))
 
 # a ** b with b a Value. Like torch: d/da is 0 where b == 0, d/db is 0 where a == 0 and b >= 0.
 # (So the second derivative d2/da db jumps at b == 0: a kink, which samples keep away from.)
@@ -294,7 +298,7 @@ logaddexp = primitive(Op(
 
 
 def _lookup(name: str, param: Any) -> Op:
-    if name == "leaf":
-        return LEAF
+    if name in ("leaf", "constant"):
+        return LEAF if name == "leaf" else CONSTANT
     entry = OPS[name]
     return entry(param) if isinstance(entry, OpFamily) else entry

@@ -1,0 +1,628 @@
+"""Pictures of computation graphs: ``draw_dot(root)`` returns a ``graphviz.Digraph``.
+
+The picture shows each Value as a record (its label if it has one, its data, its grad) and each
+op as a small ellipse feeding it, labelled from the op table (so a new primitive needs no edit
+here). Edges into an op whose arguments do not commute carry the argument's position.
+
+- Roles have styles of their own: inputs (green border), parameters (blue, rounded), constants
+  the engine lifted from plain numbers (grey, dashed) and the output (thick border). Fill colour
+  is |grad| on a log scale, with a legend; a node that is 0 and passes no gradient back (a dead
+  ReLU) is marked "dead" with a red dashed border.
+- Values made inside ``nn`` module calls are grouped into clusters per call: MLP, layer, neuron.
+  ``collapse="neuron"``, ``"layer"`` or ``"model"`` draws each such call as one box (with its
+  inputs and outputs); past ``max_nodes`` drawn nodes the picture collapses by itself, coarser
+  and coarser, and as a last resort shows only the nodes nearest the output. It says so in its
+  title.
+- Traversal is iterative and the DOT source is deterministic: nodes are numbered in traversal
+  order, so the same graph gives the same source byte for byte.
+
+Requires the ``graphviz`` Python package (``pip install "micrograd[viz]"``), imported only when a
+picture is drawn; rendering needs Graphviz's ``dot`` program as well.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import provenance
+from .engine import Value, topological_order
+from .nn import Layer, Neuron
+from .ops import CONSTANT
+
+__all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "draw_dot"]
+
+INSTALL_PACKAGE = 'drawing graphs needs the graphviz Python package: pip install "micrograd[viz]"'
+INSTALL_DOT = ("rendering needs Graphviz's `dot` program, which is not on PATH. Install Graphviz: "
+               "apt-get install graphviz (Debian/Ubuntu), brew install graphviz (macOS), or see "
+               "https://graphviz.org/download/. The DOT text is available without it: picture.source")
+
+#: collapse levels, finest first; past ``max_nodes`` the picture tries them in this order
+COLLAPSE_LEVELS = ("neuron", "layer", "model")
+
+# Border styles by role; the fill is the gradient colour.
+ROLE_STYLE = {
+    "input": 'color="#2b8a3e" penwidth=2',
+    "parameter": 'color="#1c5fb4" penwidth=2 style="filled,rounded"',
+    "constant": 'color="#868e96" style="filled,dashed" fontcolor="#495057"',
+    "output": 'color="#000000" penwidth=3.5',
+    "value": 'color="#495057"',
+    "dead": 'color="#e03131" penwidth=2 style="filled,dashed"',
+}
+ROLE_COLOUR = {"input": "#2b8a3e", "parameter": "#1c5fb4", "constant": "#868e96",
+               "output": "#000000", "dead": "#e03131"}
+# |grad| on a log scale, light to strong; all readable under black text.
+GRAD_COLOURS = ("#fff3bf", "#ffe066", "#ffc078", "#ff922b", "#ff6b6b")
+ZERO_COLOUR = "#ffffff"
+NONFINITE_COLOUR = "#e599f7"
+BOX_COLOUR = "#e9ecef"
+
+
+class _Missing(RuntimeError):
+    pass
+
+
+GraphvizMissing: type[RuntimeError] = _Missing  # replaced by a subclass of graphviz's error on import
+
+
+# --- graphviz, imported lazily ---------------------------------------------------------------
+
+_picture_class: Any = None
+
+
+def _graphviz() -> Any:
+    """The graphviz module, or an ImportError that says which extra to install."""
+    try:
+        import graphviz  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise ImportError(INSTALL_PACKAGE) from exc
+    return graphviz
+
+
+def _picture() -> Any:
+    """graphviz.Digraph, with rendering errors that say how to install the ``dot`` program."""
+    global _picture_class, GraphvizMissing
+    if _picture_class is not None:
+        return _picture_class
+    graphviz = _graphviz()
+
+    class DotMissing(graphviz.ExecutableNotFound):  # type: ignore[misc, name-defined]
+        """Graphviz's ``dot`` program is not installed (or not on PATH)."""
+
+        def __init__(self) -> None:
+            RuntimeError.__init__(self, INSTALL_DOT)
+
+    class Picture(graphviz.Digraph):  # type: ignore[misc, name-defined]
+        """A graphviz.Digraph of a computation graph (displays inline in Jupyter)."""
+
+        def pipe(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().pipe(*args, **kwargs)
+            except graphviz.ExecutableNotFound as exc:
+                raise DotMissing() from exc
+
+        def render(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().render(*args, **kwargs)
+            except graphviz.ExecutableNotFound as exc:
+                raise DotMissing() from exc
+
+    GraphvizMissing = DotMissing
+    _picture_class = Picture
+    return Picture
+
+
+# --- module calls, from the provenance records -----------------------------------------------
+
+@dataclass(eq=False)
+class _Call:
+    """One module call found in the graph, and the nodes it made."""
+
+    module: Any
+    kind: str                      # "neuron", "layer" or "model"
+    inputs: tuple[Any, ...]
+    outputs: tuple[Value, ...]     # those in the drawn graph
+    rank: tuple[int, int]          # sorts an enclosing call before the calls inside it
+    index: int = 0                 # position among the neurons of its layer
+    region: list[Value] = field(default_factory=list)  # the non-leaf nodes it made
+    parent: _Call | None = None
+    depth: int = 0
+    number: int = 0                # numbered in traversal order, for names that never vary
+
+
+def _kind(module: Any) -> str:
+    if isinstance(module, Neuron):
+        return "neuron"
+    return "layer" if isinstance(module, Layer) else "model"
+
+
+def _find_calls(order: list[Value], index: dict[Value, int]) -> list[_Call]:
+    """The recorded module calls whose outputs are in the graph, neurons split out of layers."""
+    calls: list[_Call] = []
+    for v in order:
+        for rec in provenance.records(v):
+            outs = tuple(o for o in rec.outputs if o in index)
+            call = _Call(rec.module, _kind(rec.module), rec.inputs, outs, (0, -rec.seq))
+            calls.append(call)
+            neurons = getattr(rec.module, "neurons", None)
+            if isinstance(rec.module, Layer) and neurons and len(neurons) == len(rec.outputs):
+                for i, o in enumerate(rec.outputs):
+                    if o in index:
+                        calls.append(_Call(neurons[i], "neuron", rec.inputs, (o,), (1, -rec.seq), i))
+    for call in calls:  # what each call made: back from its outputs to its inputs
+        stop = {id(x) for x in call.inputs if isinstance(x, Value)}
+        seen: set[Value] = set()
+        stack = [o for o in call.outputs if id(o) not in stop]
+        while stack:
+            v = stack.pop()
+            if v in seen or v._a is None:
+                continue
+            seen.add(v)
+            call.region.append(v)
+            stack.extend(c for c in v._prev if id(c) not in stop and c not in seen)
+        call.region.sort(key=index.__getitem__)
+    calls = [c for c in calls if c.region]
+    # Regions nest (a neuron's inside its layer's, inside its MLP's): bigger first, so each call
+    # finds its parent as the current owner of its output.
+    owner: dict[Value, _Call] = {}
+    for call in sorted(calls, key=lambda c: (-len(c.region), c.rank)):
+        call.parent = owner.get(call.outputs[0])
+        call.depth = 0 if call.parent is None else call.parent.depth + 1
+        for v in call.region:
+            owner[v] = call
+    first = {id(c): index[c.region[0]] for c in calls}
+    calls.sort(key=lambda c: (first[id(c)], c.depth))
+    for number, call in enumerate(calls):
+        call.number = number
+    return calls
+
+
+def _common(a: _Call | None, b: _Call | None) -> _Call | None:
+    """The innermost call enclosing both (None: the top level)."""
+    while a is not None and b is not None and a is not b:
+        if a.depth >= b.depth:
+            a = a.parent
+        else:
+            b = b.parent
+    return a if a is b else None
+
+
+# --- the scene: what is drawn, before any DOT is written -------------------------------------
+
+@dataclass(eq=False)
+class _Unit:
+    """One thing drawn: a Value (with its op node), a collapsed call, or a hidden part."""
+
+    kind: str                              # "value", "box" or "more"
+    value: Value | None = None
+    call: _Call | None = None
+    children: list[tuple[_Unit, int | None]] = field(default_factory=list)  # (unit, position)
+    via_op: bool = False                   # a value drawn with its op node
+    cluster: _Call | None = None           # the cluster it sits in
+    hidden: int = 0                        # a box: the nodes inside it
+    params: int = 0                        # a box: the parameters inside it
+    name: str = ""
+
+    @property
+    def size(self) -> int:
+        return 2 if self.via_op else 1
+
+
+@dataclass
+class _Scene:
+    units: list[_Unit]
+    clusters: list[_Call]
+    roles: dict[Value, str]
+    note: str
+    n_values: int
+    n_ops: int
+
+
+def _roles(order: list[Value], root: Value, params: set[Value]) -> dict[Value, str]:
+    roles: dict[Value, str] = {}
+    for v in order:
+        if v._a is None:
+            if v in params:
+                roles[v] = "parameter"
+            elif v._op is CONSTANT:
+                roles[v] = "constant"
+            else:
+                roles[v] = "input"
+        elif _dead(v):
+            roles[v] = "dead"
+        else:
+            roles[v] = "value"
+    roles[root] = "output"
+    return roles
+
+
+def _dead(v: Value) -> bool:
+    """0 and passes no gradient back whatever comes in: a dead ReLU (or a saturated sigmoid)."""
+    op = v._op
+    if v.data != 0.0 or op.arity != 1 or v._a is None:
+        return False
+    try:
+        return bool(op.derivative(1.0, v.data, v._a.data) == 0.0)
+    except (ArithmeticError, ValueError, TypeError):  # a rule that cannot run here: not judged
+        return False
+
+
+def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list[_Call],
+           roles: dict[Value, str], collapse: str | None) -> list[_Unit]:
+    """The units drawn when calls of level ``collapse`` (or none) are drawn as boxes."""
+    owner: dict[Value, _Call] = {}
+    for call in sorted(calls, key=lambda c: c.depth):
+        for v in call.region:
+            owner[v] = call
+    # leaves sit with the calls that use them: a neuron's weights inside it if only it uses them
+    leaf_owner: dict[Value, _Call | None] = {}
+    for v in order:
+        if v._a is None:
+            continue
+        o = owner.get(v)
+        for c in v._prev:
+            if c._a is None and roles[c] in ("parameter", "constant"):
+                leaf_owner[c] = _common(leaf_owner[c], o) if c in leaf_owner else o
+    owner.update((leaf, o) for leaf, o in leaf_owner.items() if o is not None)
+
+    def boxed(call: _Call) -> bool:
+        if collapse == "model":
+            return call.parent is None
+        return call.kind == collapse
+
+    box_of: dict[int, _Call | None] = {}  # call -> the outermost enclosing call drawn as a box
+    for call in sorted(calls, key=lambda c: c.depth):
+        outer = box_of[id(call.parent)] if call.parent is not None else None
+        box_of[id(call)] = outer if outer is not None else (call if boxed(call) else None)
+
+    def cluster(call: _Call | None) -> _Call | None:
+        box = box_of[id(call)] if call is not None else None
+        return call if box is None else box.parent
+
+    drawn: list[_Unit] = []  # in traversal order
+    unit_of: list[_Unit] = []  # per node of ``order``: the unit that shows it
+    boxes: dict[int, _Unit] = {}
+    for v in order:
+        maker = owner.get(v)
+        box = box_of[id(maker)] if maker is not None else None
+        if box is not None and v is not root and v not in box.outputs:  # inside a box: hidden
+            unit = boxes.get(id(box))
+            if unit is None:
+                unit = boxes[id(box)] = _Unit("box", call=box, cluster=box.parent)
+                drawn.append(unit)
+            unit_of.append(unit)
+            unit.hidden += 1
+            if v._a is not None:
+                for c in v._prev:
+                    cu = unit_of[index[c]]
+                    if cu is not unit and roles[c] != "parameter" and all(cu is not u for u, _ in unit.children):
+                        unit.children.append((cu, None))
+            elif roles[v] == "parameter":
+                unit.params += 1
+            continue
+        unit = _Unit("value", value=v, cluster=cluster(maker))
+        if box is not None and v._a is not None:  # an output of a box: drawn, fed by the box
+            feeder = boxes.get(id(box))
+            if feeder is None:
+                feeder = boxes[id(box)] = _Unit("box", call=box, cluster=box.parent)
+                drawn.append(feeder)
+            unit.children.append((feeder, None))
+        elif v._a is not None:
+            unit.via_op = True
+            prev = v._prev
+            label = len(prev) > 1 and not getattr(v._op, "commutative", False)
+            unit.children.extend((unit_of[index[c]], i if label else None) for i, c in enumerate(prev))
+        unit_of.append(unit)
+        drawn.append(unit)
+    # Keep only what the output depends on (a parameter feeding only boxes is not drawn).
+    top = unit_of[index[root]]
+    needed = {id(top)}
+    stack = [top]
+    while stack:
+        for child, _ in stack.pop().children:
+            if id(child) not in needed:
+                needed.add(id(child))
+                stack.append(child)
+    return [u for u in drawn if id(u) in needed and u is not top] + [top]
+
+
+def _truncate(units: list[_Unit], max_nodes: int) -> tuple[list[_Unit], int]:
+    """Keep the units nearest the output (breadth first) within the budget; the rest is one
+    '...' node per cut edge target. Returns the units and how many were hidden."""
+    root = units[-1]
+    keep: dict[int, _Unit] = {id(root): root}
+    queue = [root]
+    frontier = {id(c) for c, _ in root.children}
+    budget = root.size + len(frontier)
+    head = 0
+    while head < len(queue) and budget < max_nodes:
+        unit = queue[head]
+        head += 1
+        for child, _ in unit.children:
+            if id(child) in keep:
+                continue
+            extra = child.size - 1 + sum(1 for c, _ in child.children if id(c) not in keep
+                                         and id(c) not in frontier)
+            if budget + extra > max_nodes:
+                budget = max_nodes
+                break
+            keep[id(child)] = child
+            queue.append(child)
+            frontier.discard(id(child))
+            frontier.update(id(c) for c, _ in child.children if id(c) not in keep)
+            budget += extra
+    kept = [u for u in units if id(u) in keep]
+    more: dict[int, _Unit] = {}
+    for unit in kept:
+        new_children = []
+        for child, pos in unit.children:
+            if id(child) not in keep:
+                stub = more.get(id(child))
+                if stub is None:
+                    stub = more[id(child)] = _Unit("more", value=child.value, call=child.call,
+                                                   hidden=child.hidden)
+                child = stub
+            new_children.append((child, pos))
+        unit.children = new_children
+    hidden = len(units) - len(kept)
+    # stubs go before everything that uses them: in the order of the units they stand for
+    position = {id(u): i for i, u in enumerate(units)}
+    stubs = sorted(more.items(), key=lambda kv: position[kv[0]])
+    ordered = [s for _, s in stubs] + kept
+    return ordered, hidden
+
+
+def _drawn_size(units: list[_Unit]) -> int:
+    return sum(u.size for u in units)
+
+
+# --- DOT text ---------------------------------------------------------------------------------
+
+def _num(x: float) -> str:
+    if math.isnan(x) or math.isinf(x):
+        return str(x)
+    return f"{x:.4g}"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _record_text(text: str) -> str:
+    """Text for a field of a record label, escaped for the record syntax and the DOT string."""
+    return "".join("\\" + ch if ch in '{}|<>\\"' else ch for ch in text.replace("\n", " "))
+
+
+def _grad_scale(values: Iterable[Value]) -> list[float]:
+    """Bin edges (upper bounds) of |grad| on a log scale over the drawn values."""
+    mags = [abs(v.grad) for v in values if isinstance(v.grad, float) and math.isfinite(v.grad) and v.grad]
+    if not mags:
+        return []
+    lo, hi = min(mags), max(mags)
+    n = len(GRAD_COLOURS)
+    if hi <= lo * 1.0001:
+        return [hi]
+    step = (math.log10(hi) - math.log10(lo)) / n
+    return [10 ** (math.log10(lo) + step * (k + 1)) for k in range(n - 1)] + [hi]
+
+
+def _fill(grad: Any, edges: list[float]) -> str:
+    g = float(grad)
+    if not math.isfinite(g):
+        return NONFINITE_COLOUR
+    if g == 0.0 or not edges:
+        return ZERO_COLOUR
+    mag = abs(g)
+    for k, edge in enumerate(edges):
+        if mag <= edge * (1 + 1e-12):
+            return GRAD_COLOURS[k if len(edges) > 1 else len(GRAD_COLOURS) - 1]
+    return GRAD_COLOURS[-1]
+
+
+def _call_title(call: _Call) -> str:
+    module = call.module
+    if call.kind == "neuron":
+        return f"neuron {call.index} · {module!r}"
+    if call.kind == "layer":
+        n = len(getattr(module, "neurons", ()))
+        where = ""
+        layers = getattr(call.parent.module, "layers", None) if call.parent is not None else None
+        if layers is not None:
+            where = next((f" {i + 1} of {len(layers)}" for i, m in enumerate(layers) if m is module), "")
+        return f"layer{where} · {n} neuron{'s' if n != 1 else ''}"
+    sizes = getattr(module, "layers", None)
+    if sizes is not None:
+        shape = "-".join(str(len(getattr(layer, "neurons", ()))) for layer in sizes)
+        return f"{type(module).__name__} {shape}"
+    return type(module).__name__
+
+
+def _legend(edges: list[float], any_nonfinite: bool, positions: bool) -> str:
+    """One small table: the roles' borders, then the |grad| colours."""
+    roles = "".join(f'<td color="{ROLE_COLOUR[r]}">{r}</td>'
+                    for r in ("input", "parameter", "constant", "output", "dead"))
+    if edges:
+        lows = [0.0] + edges[:-1]
+        bins = "".join(f'<td bgcolor="{_fill(hi, edges)}">{lo:.2g}–{hi:.2g}</td>'
+                       for lo, hi in zip(lows, edges))
+        grads = f'<td>|grad|</td><td bgcolor="{ZERO_COLOUR}">0</td>{bins}'
+        if any_nonfinite:
+            grads += f'<td bgcolor="{NONFINITE_COLOUR}">inf/nan</td>'
+    else:
+        grads = '<td colspan="5">all grads 0: call backward() to colour them</td>'
+    note = '<tr><td colspan="8" border="0">numbers on edges: argument positions</td></tr>' if positions else ""
+    inner = '<table border="0" cellborder="1" cellspacing="1" cellpadding="2">'
+    return (f'\tlegend [label=<<table border="0" cellborder="0" cellspacing="0" cellpadding="0">'
+            f'<tr><td>{inner}<tr>{roles}</tr></table></td></tr>'
+            f'<tr><td>{inner}<tr>{grads}</tr>{note}</table></td></tr></table>> shape=plaintext fontsize=8]\n')
+
+
+def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str],
+               rankdir: str, legend: bool) -> list[str]:
+    """The body of the DOT source: clusters, nodes, edges, legend."""
+    for i, unit in enumerate(units):
+        unit.name = f"n{i}"
+    drawn_values = [u.value for u in units if u.kind == "value" and u.value is not None]
+    edges = _grad_scale(drawn_values)
+    brace = ("{ ", " }") if rankdir in ("LR", "RL") else ("", "")
+    node_lines: dict[int | None, list[str]] = {}
+    edge_lines: list[str] = []
+    for unit in units:
+        lines = node_lines.setdefault(id(unit.cluster) if unit.cluster is not None else None, [])
+        if unit.kind == "value":
+            v = unit.value
+            assert v is not None
+            role = roles[v]
+            fields = [_record_text(v.label)] if v.label else []
+            fields += [f"data {_record_text(_num(v.data))}", f"grad {_record_text(_num(float(v.grad)))}"]
+            if role == "dead":
+                fields.append("dead")
+            label = brace[0] + " | ".join(fields) + brace[1]
+            lines.append(f'\t{unit.name} [label="{label}" shape=record style=filled '
+                         f'fillcolor="{_fill(v.grad, edges)}" {ROLE_STYLE[role]}]\n')
+            if unit.via_op:
+                op = v._op
+                symbol = str(op) or op.name
+                lines.append(f"\t{unit.name}op [label={_quote(symbol)} shape=ellipse fontsize=9 "
+                             f"height=0.3 margin=0.02]\n")
+                edge_lines.append(f"\t{unit.name}op -> {unit.name}\n")
+            target = unit.name + "op" if unit.via_op else unit.name
+        elif unit.kind == "box":
+            call = unit.call
+            assert call is not None
+            text = (f"{_call_title(call)}\n{unit.hidden - unit.params:,} nodes"
+                    + (f" + {unit.params} parameters" if unit.params else "") + " inside")
+            lines.append(f'\t{unit.name} [label={_quote(text)} shape=box3d style=filled '
+                         f'fillcolor="{BOX_COLOUR}" fontsize=9]\n')
+            target = unit.name
+        else:
+            if unit.call is not None:
+                what = _call_title(unit.call)
+            else:
+                assert unit.value is not None
+                what = str(unit.value._op) or roles[unit.value]
+            lines.append(f'\t{unit.name} [label={_quote("⋯ " + what)} shape=note fontsize=8 '
+                         f'color="#adb5bd" fontcolor="#868e96"]\n')
+            target = unit.name
+        for child, pos in unit.children:
+            attr = f" [label={pos} fontsize=8]" if pos is not None else ""
+            edge_lines.append(f"\t{child.name} -> {target}{attr}\n")
+    body: list[str] = []
+    # clusters nest: write them depth first, with an explicit stack
+    kids: dict[int | None, list[_Call]] = {}
+    in_clusters = {id(c) for c in clusters}
+    for call in clusters:
+        parent = call.parent
+        while parent is not None and id(parent) not in in_clusters:
+            parent = parent.parent
+        kids.setdefault(id(parent) if parent is not None else None, []).append(call)
+    body.extend(node_lines.get(None, []))
+    stack: list[Any] = list(reversed(kids.get(None, [])))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            body.append(item)
+            continue
+        call = item
+        style = {"model": 'style="rounded" color="#495057"', "layer": 'style="rounded,filled" '
+                 'fillcolor="#f8f9fa" color="#adb5bd"', "neuron": 'style="dashed" color="#adb5bd"'}
+        body.append(f"\tsubgraph cluster_{call.number} {{\n\t\tlabel={_quote(_call_title(call))} "
+                    f"{style[call.kind]} fontsize=9\n")
+        body.extend(node_lines.get(id(call), []))
+        stack.append("\t}\n")
+        stack.extend(reversed(kids.get(id(call), [])))
+    body.extend(edge_lines)
+    if legend:
+        positions = any(pos is not None for u in units for _, pos in u.children)
+        body.append(_legend(edges, any(not math.isfinite(float(v.grad)) for v in drawn_values), positions))
+    return body
+
+
+# --- the entry point --------------------------------------------------------------------------
+
+def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
+             params: Iterable[Value] | None = None, collapse: str | None = None,
+             max_nodes: int | None = 400, legend: bool = True, title: str | None = None) -> Any:
+    """A picture of the graph that computes ``root``: a ``graphviz.Digraph``.
+
+    Display it in Jupyter, or ``.render()`` / ``.pipe()`` it to svg, png or pdf (``format``).
+
+    ``rankdir``: "LR" (left to right, as micrograd) or "TB". ``params``: Values to show as
+    parameters besides those of recorded module calls. ``collapse``: None, "neuron", "layer" or
+    "model": draw each such module call as one box. ``max_nodes``: the budget of drawn nodes;
+    past it the picture collapses by itself (None: no limit). ``legend``: draw the legend.
+    ``title``: a line above the picture.
+    """
+    picture_class = _picture()
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_dot draws a Value's graph, got {type(root).__name__}")
+    if rankdir not in ("LR", "RL", "TB", "BT"):
+        raise ValueError(f"rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
+    if collapse is not None and collapse not in COLLAPSE_LEVELS:
+        raise ValueError(f"collapse must be None or one of {COLLAPSE_LEVELS}, got {collapse!r}")
+    if max_nodes is not None and max_nodes < 1:
+        raise ValueError(f"max_nodes must be at least 1, got {max_nodes}")
+    units, clusters, roles, notes = _layout(root, params=params, collapse=collapse, max_nodes=max_nodes)
+    lines = _dot_lines(units, clusters, roles, rankdir, legend)
+    heading = [title] if title else []
+    heading += notes
+    graph_attr = {"rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.15", "ranksep": "0.3"}
+    if heading:
+        graph_attr.update(label="\\n".join(heading), labelloc="t", fontsize="11")
+    dot = picture_class(format=format, graph_attr=graph_attr,
+                        node_attr={"fontname": "Helvetica", "fontsize": "10"},
+                        edge_attr={"arrowsize": "0.6", "color": "#495057", "fontname": "Helvetica"})
+    dot.body.extend(lines)
+    return dot
+
+
+def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | None = None,
+           max_nodes: int | None = 400) -> tuple[list[_Unit], list[_Call], dict[Value, str], list[str]]:
+    """What the picture of ``root`` shows (no graphviz needed): units, clusters, roles, notes."""
+    order = topological_order(root)
+    index = {v: i for i, v in enumerate(order)}
+    calls = _find_calls(order, index)
+    param_set: set[Value] = set(params) if params is not None else set()
+    modules: dict[int, Any] = {}
+    for call in calls:
+        modules.setdefault(id(call.module), call.module)
+    for module in modules.values():
+        param_set.update(module.parameters())
+    roles = _roles(order, root, param_set)
+    n_ops = sum(1 for v in order if v._a is not None)
+    notes: list[str] = []
+    levels: Sequence[str | None] = [collapse]
+    if collapse is None and max_nodes is not None and len(order) + n_ops > max_nodes:
+        levels = [None, *COLLAPSE_LEVELS]
+    units: list[_Unit] = []
+    level: str | None = None
+    for candidate in levels:
+        if candidate is not None and not any(c.kind == candidate or candidate == "model" for c in calls):
+            continue
+        level = candidate
+        units = _scene(root, order, index, calls, roles, level)
+        if max_nodes is None or _drawn_size(units) <= max_nodes:
+            break
+    if level is not None:
+        boxes = sum(1 for u in units if u.kind == "box")
+        how = "" if collapse else f", to stay within max_nodes={max_nodes}"
+        notes.append(f"{len(order):,} values, {n_ops:,} ops; {boxes:,} {level} calls drawn as boxes"
+                     f" (collapse={level!r}{how})")
+    if max_nodes is not None and _drawn_size(units) > max_nodes:
+        total = len(units)
+        units, hidden = _truncate(units, max_nodes)
+        if not notes:
+            notes.append(f"{len(order):,} values, {n_ops:,} ops")
+        notes.append(f"showing the {total - hidden:,} of {total:,} parts nearest the output "
+                     f"(max_nodes={max_nodes}); ⋯ marks what is cut")
+    drawn_calls = {id(u.cluster): u.cluster for u in units if u.cluster is not None}
+    # a cluster is drawn if something sits in it or in a cluster inside it
+    for call in list(drawn_calls.values()):
+        parent = call.parent if call is not None else None
+        while parent is not None:
+            drawn_calls.setdefault(id(parent), parent)
+            parent = parent.parent
+    clusters = [c for c in calls if id(c) in drawn_calls]
+    return units, clusters, roles, notes

@@ -1,0 +1,391 @@
+"""viz: pictures rendered by the real ``dot`` program, checked node by node in the SVG."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+
+from micrograd import Value, viz
+from micrograd.__main__ import main
+from micrograd.data import make_moons
+from micrograd.nn import MLP
+from micrograd.testing import expressions
+from micrograd.viz import GRAD_COLOURS, ZERO_COLOUR, draw_dot
+
+graphviz = pytest.importorskip("graphviz")
+ROOT = Path(__file__).resolve().parent.parent
+SVG = "{http://www.w3.org/2000/svg}"
+needs_dot = pytest.mark.skipif(
+    subprocess.run(["which", "dot"], capture_output=True).returncode != 0,
+    reason="Graphviz's dot program is not installed (apt-get install graphviz)")
+
+
+class Drawing:
+    """A rendered SVG, read back: its nodes and edges by name, and their texts and colours."""
+
+    def __init__(self, picture: object) -> None:
+        self.svg = picture.pipe(format="svg", encoding="utf-8")  # type: ignore[attr-defined]
+        tree = ET.fromstring(self.svg)
+        self.nodes: dict[str, ET.Element] = {}
+        self.edges: list[tuple[str, ET.Element]] = []  # (a list: x * x draws two edges)
+        self.clusters: list[str] = []
+        for g in tree.iter(f"{SVG}g"):
+            title = g.findtext(f"{SVG}title")
+            kind = g.get("class")
+            if kind == "node":
+                self.nodes[title] = g
+            elif kind == "edge":
+                self.edges.append((title.replace("&#45;&gt;", "->"), g))
+            elif kind == "cluster":
+                self.clusters.append(" ".join(t.text or "" for t in g.iter(f"{SVG}text")))
+
+    def text(self, name: str) -> list[str]:
+        return [t.text or "" for t in self.nodes[name].iter(f"{SVG}text")]
+
+    def shape(self, name: str) -> ET.Element:
+        node = self.nodes[name]
+        return next(e for e in node if e.tag in (f"{SVG}polygon", f"{SVG}path", f"{SVG}ellipse"))
+
+    def named(self, label: str) -> str:
+        """The name of the value node whose first field is ``label``."""
+        return next(n for n in self.nodes if self.text(n)[:1] == [label])
+
+    def values(self) -> list[str]:
+        return [n for n in self.nodes if n.startswith("n") and not n.endswith("op")]
+
+
+def karpathy_example() -> Value:
+    """The expression of micrograd's trace_graph notebook, with labels."""
+    a = Value(2.0, label="a")
+    b = Value(-3.0, label="b")
+    c = Value(10.0, label="c")
+    e = a * b
+    e.label = "e"
+    d = e + c
+    d.label = "d"
+    f = Value(-2.0, label="f")
+    L = d * f
+    L.label = "L"
+    L.backward()
+    return L
+
+
+def small_mlp() -> tuple[MLP, Value]:
+    random.seed(1337)
+    model = MLP(2, [3, 3, 1])
+    out = model([Value(0.5, label="x1"), Value(-1.0, label="x2")])
+    out.backward()
+    return model, out  # type: ignore[return-value]
+
+
+def moons_loss(samples: int = 100, sizes: tuple[int, ...] = (16, 16, 1)) -> Value:
+    """The moons demo's loss graph (hinge + L2), after backward."""
+    random.seed(1337)
+    X, y = make_moons(n_samples=samples, noise=0.1, random_state=1337)
+    y = y * 2 - 1
+    model = MLP(2, list(sizes))
+    scores = [model(list(map(Value, row))) for row in X]
+    losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
+    total = sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in model.parameters())
+    total.backward()
+    return total
+
+
+# --- what is drawn -------------------------------------------------------------------------
+
+@needs_dot
+def test_karpathy_call_draws_values_ops_and_labels():
+    L = karpathy_example()
+    picture = draw_dot(L)
+    assert isinstance(picture, graphviz.Digraph) and picture.format == "svg"
+    drawing = Drawing(picture)
+    assert len(drawing.values()) == 7
+    assert sorted(n for n in drawing.nodes if n.endswith("op")) == ["n4op", "n5op", "n6op"]
+    assert "legend" in drawing.nodes
+    assert len(drawing.edges) == 3 + 6  # op -> value, and each argument -> op
+    a = drawing.named("a")
+    assert drawing.text(a) == ["a", "data 2", "grad 6"]
+    assert drawing.text(drawing.named("L")) == ["L", "data -8", "grad 1"]
+    assert sorted(drawing.text(n)[0] for n in drawing.nodes if n.endswith("op")) == ["*", "*", "+"]
+    # the notebook's other forms: format and rankdir
+    png = draw_dot(L, format="png", rankdir="TB")
+    assert png.format == "png" and "rankdir=TB" in png.source
+    assert png.pipe()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "image/svg+xml" in picture._repr_mimebundle_()  # what Jupyter displays
+
+
+@needs_dot
+def test_roles_have_their_own_borders():
+    x = Value(3.0, label="x")
+    w = Value(-0.5, label="w")
+    y = (x * w + 2.0).tanh()
+    y.label = "y"
+    y.backward()
+    drawing = Drawing(draw_dot(y, params=[w]))
+    assert drawing.shape(drawing.named("x")).get("stroke") == viz.ROLE_COLOUR["input"]
+    assert drawing.shape(drawing.named("w")).get("stroke") == viz.ROLE_COLOUR["parameter"]
+    assert drawing.shape(drawing.named("w")).tag == f"{SVG}path"  # rounded corners
+    out = drawing.shape(drawing.named("y"))
+    assert out.get("stroke") == "#000000" and out.get("stroke-width") == "3.5"
+    constant = next(n for n in drawing.values() if drawing.text(n)[0] == "data 2")
+    shape = drawing.shape(constant)
+    assert shape.get("stroke") == viz.ROLE_COLOUR["constant"] and shape.get("stroke-dasharray")
+    # without params=, w is an input like x
+    plain = Drawing(draw_dot(y))
+    assert plain.shape(plain.named("w")).get("stroke") == viz.ROLE_COLOUR["input"]
+
+
+@needs_dot
+def test_gradient_colours_follow_abs_grad_on_a_log_scale():
+    L = karpathy_example()  # |grad|: a 6, b 4, f 4, c 2, e 2, d 2, L 1
+    drawing = Drawing(draw_dot(L))
+    fill = {label: drawing.shape(drawing.named(label)).get("fill") for label in "abcdefL"}
+    assert fill["a"] == GRAD_COLOURS[-1]
+    assert fill["L"] == GRAD_COLOURS[0]
+    assert fill["b"] == fill["f"] and fill["c"] == fill["d"] == fill["e"]
+    order = [GRAD_COLOURS.index(fill[k]) for k in ("L", "c", "b", "a")]
+    assert order == sorted(order) and len(set(order)) == 4
+    fresh = Value(1.0, label="u") * Value(2.0, label="v")
+    drawing = Drawing(draw_dot(fresh))  # before backward: every grad is 0
+    assert {drawing.shape(n).get("fill") for n in drawing.values()} == {ZERO_COLOUR}
+    assert "call backward()" in " ".join(drawing.text("legend"))
+
+
+@needs_dot
+def test_dead_relu_is_marked():
+    x = Value(-1.5, label="x")
+    dead = (x * 2.0).relu()
+    live = (x * -2.0).relu()
+    out = dead + live
+    out.backward()
+    drawing = Drawing(draw_dot(out))
+    marked = [n for n in drawing.values() if "dead" in drawing.text(n)]
+    assert len(marked) == 1
+    assert drawing.text(marked[0])[:2] == ["data 0", "grad 1"]
+    assert drawing.shape(marked[0]).get("stroke") == viz.ROLE_COLOUR["dead"]
+
+
+@needs_dot
+def test_edges_into_non_commutative_ops_carry_positions():
+    a, b = Value(2.0, label="a"), Value(3.0, label="b")
+    out = a ** b + a * b
+    drawing = Drawing(draw_dot(out))
+    labelled = [(t, [x.text for x in g.iter(f"{SVG}text")]) for t, g in drawing.edges]
+    pow_op = next(n for n in drawing.nodes if n.endswith("op") and drawing.text(n) == ["**"])
+    assert sorted(lab for t, lab in labelled if t.endswith("->" + pow_op)) == [["0"], ["1"]]
+    mul_op = next(n for n in drawing.nodes if n.endswith("op") and drawing.text(n) == ["*"])
+    assert [lab for t, lab in labelled if t.endswith("->" + mul_op)] == [[], []]
+    # a hand-built node with three children (karpathy-style) shows all three, numbered
+    c = Value(1.0, label="c")
+    custom = Value(6.0, (a, b, c), "f3")
+    drawing = Drawing(draw_dot(custom))
+    into = [[x.text for x in g.iter(f"{SVG}text")] for t, g in drawing.edges if t.endswith("op")]
+    assert sorted(into) == [["0"], ["1"], ["2"]]
+
+
+@needs_dot
+def test_labels_with_record_syntax_are_escaped():
+    nasty = 'a{b}|<c> "q" \\ end'
+    v = Value(1.0, label=nasty) * 2
+    drawing = Drawing(draw_dot(v))
+    assert nasty in [t for n in drawing.values() for t in drawing.text(n)]
+
+
+@needs_dot
+def test_mlp_clusters_per_call_layer_and_neuron():
+    model, out = small_mlp()
+    picture = draw_dot(out, max_nodes=None)
+    drawing = Drawing(picture)
+    assert len(drawing.clusters) == 1 + 3 + 7
+    assert sum(c.startswith("MLP 3-3-1") for c in drawing.clusters) == 1
+    assert sum(c.startswith("layer 2 of 3") for c in drawing.clusters) == 1
+    assert sum(c.startswith("neuron") for c in drawing.clusters) == 7
+    nodes = out.nodes()
+    assert len(drawing.values()) == len(nodes)
+    # every parameter is drawn, as a parameter, inside its neuron's cluster
+    params = [n for n in drawing.values() if drawing.shape(n).get("stroke") == viz.ROLE_COLOUR["parameter"]]
+    assert len(params) == len(model.parameters()) == 25
+    blocks = [b.split("\t}\n")[0] for b in picture.source.split("subgraph cluster_")[1:]]
+    neuron_blocks = [b for b in blocks if b.lstrip("0123456789 {\n\t").startswith("label=\"neuron")]
+    assert len(neuron_blocks) == 7
+    assert sum(block.count('color="#1c5fb4"') for block in neuron_blocks) == 25
+
+
+@needs_dot
+def test_collapse_draws_each_call_as_one_box():
+    _, out = small_mlp()
+    drawing = Drawing(draw_dot(out, collapse="neuron"))
+    boxes = [n for n in drawing.nodes if drawing.shape(n).tag == f"{SVG}polygon"
+             and any("inside" in t for t in drawing.text(n))]
+    assert len(boxes) == 7
+    assert len(drawing.values()) == 7 + 7 + 2  # boxes, neuron outputs, inputs
+    # 2 inputs -> 3 boxes, 3 outputs -> 3 boxes, 3 outputs -> 1 box, and each box -> its output
+    assert len(drawing.edges) == 6 + 9 + 3 + 7
+    layer = Drawing(draw_dot(out, collapse="layer"))
+    assert len(layer.values()) == 3 + 7 + 2 and len(layer.edges) == 2 + 3 + 3 + 7
+    assert any("layer 2 of 3 · 3 neurons" in t for n in layer.nodes for t in layer.text(n))
+    model = Drawing(draw_dot(out, collapse="model"))
+    assert len(model.values()) == 1 + 1 + 2 and len(model.edges) == 3
+    assert any("25 parameters inside" in t for n in model.nodes for t in model.text(n))
+
+
+@needs_dot
+def test_node_budget_collapses_by_itself_and_says_so():
+    total = moons_loss(samples=8, sizes=(4, 4, 1))
+    full = len(total.nodes())
+    drawing = Drawing(draw_dot(total, max_nodes=80))
+    assert len(drawing.nodes) - 1 <= 80 + 2 < full  # (the legend is not counted)
+    title = " ".join(t.text or "" for t in ET.fromstring(drawing.svg).find(f"{SVG}g").findall(f"{SVG}text"))
+    assert "max_nodes=80" in title and f"{full:,} values" in title
+
+
+@needs_dot
+def test_moons_demo_loss_graph_draws_within_the_budget():
+    total = moons_loss()
+    assert len(total.nodes()) == 65818
+    picture = draw_dot(total)
+    drawing = Drawing(picture)
+    assert len(drawing.nodes) - 1 <= 400 + 2
+    assert "65,818 values" in picture.source and "collapse='model'" in picture.source
+
+
+def test_deep_chain_needs_no_recursion():
+    x = Value(0.5)
+    for _ in range(100_000):
+        x = x * 1.0001
+    picture = draw_dot(x, max_nodes=50)
+    assert picture.source.count("shape=record") <= 50 and "200,001 values" in picture.source
+
+
+@given(expressions())
+def test_one_node_per_value_and_one_per_op(program):
+    leaves = [Value(v, label=f"x{i}") for i, v in enumerate(program.point)]
+    out = program.values(leaves)[-1]
+    out.backward()
+    nodes = out.nodes()
+    ops = [v for v in nodes if v._prev]
+    source = draw_dot(out, max_nodes=None, legend=False).source
+    names = [line.split(" [", 1)[0].strip() for line in source.splitlines()
+             if " [label=" in line and "->" not in line]
+    assert sorted(names) == sorted([f"n{i}" for i in range(len(nodes))] + [f"n{i}op" for i, v in
+                                                                             enumerate(nodes) if v._prev])
+    assert source.count(" -> ") == sum(len(v._prev) + 1 for v in ops)
+
+
+@needs_dot
+@given(expressions(max_steps=6))
+def test_rendered_svg_has_one_node_per_value_and_op(program):
+    leaves = [Value(v) for v in program.point]
+    out = program.values(leaves)[-1]
+    out.backward()
+    nodes = out.nodes()
+    drawing = Drawing(draw_dot(out, max_nodes=None, legend=False))
+    assert len(drawing.values()) == len(nodes)
+    assert len(drawing.nodes) == len(nodes) + sum(1 for v in nodes if v._prev)
+    assert len(drawing.edges) == sum(len(v._prev) + 1 for v in nodes if v._prev)
+
+
+# --- the same graph, the same DOT --------------------------------------------------------
+
+DETERMINISM_SCRIPT = """
+import random
+from micrograd import Value
+from micrograd.nn import MLP
+from micrograd.viz import draw_dot
+random.seed(0)
+model = MLP(2, [3, 1])
+a = Value(2.0, label="a")
+out = model([a, a * a]) + model([a, 1.5])
+out.backward()
+print(draw_dot(out).source)
+print(draw_dot(out, collapse="neuron").source)
+"""
+
+
+def test_dot_source_is_identical_across_runs():
+    runs = [subprocess.run([sys.executable, "-c", DETERMINISM_SCRIPT], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": seed},
+                           check=True).stdout for seed in ("1", "2")]
+    assert runs[0] == runs[1] and "cluster_" in runs[0]
+    L1, L2 = karpathy_example(), karpathy_example()
+    assert draw_dot(L1).source == draw_dot(L2).source
+
+
+# --- errors --------------------------------------------------------------------------------
+
+def test_without_dot_building_works_and_rendering_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no dot program
+    picture = draw_dot(karpathy_example())
+    assert "digraph" in picture.source
+    with pytest.raises(viz.GraphvizMissing) as err:
+        picture.pipe(format="svg")
+    assert "apt-get install graphviz" in str(err.value) and "brew install graphviz" in str(err.value)
+    assert isinstance(err.value, graphviz.ExecutableNotFound)
+    with pytest.raises(viz.GraphvizMissing):
+        picture.render(tmp_path / "out")
+
+
+def test_without_graphviz_package_draw_dot_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "graphviz", None)
+    monkeypatch.setattr(viz, "_picture_class", None)
+    with pytest.raises(ImportError, match=r'pip install "micrograd\[viz\]"'):
+        draw_dot(Value(1.0))
+    code = "import sys; sys.modules['graphviz'] = None; import micrograd, micrograd.viz, micrograd.nn; print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(TypeError, match="Value"):
+        draw_dot(1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="collapse"):
+        draw_dot(Value(1.0), collapse="neurons")
+    with pytest.raises(ValueError, match="rankdir"):
+        draw_dot(Value(1.0), rankdir="up")
+    with pytest.raises(ValueError, match="max_nodes"):
+        draw_dot(Value(1.0), max_nodes=0)
+
+
+# --- python -m micrograd draw ------------------------------------------------------------
+
+@needs_dot
+def test_draw_command_writes_an_expression(tmp_path, capsys):
+    path = tmp_path / "out.svg"
+    assert main(["draw", "a*b + c", "--values", "a=2", "b=-3", "c=10", "-o", str(path)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    root = ET.fromstring(path.read_text())
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert {"a", "b", "c", "data 4", "grad 1"} <= set(texts)
+    dot_path = tmp_path / "out.dot"
+    assert main(["draw", "tanh(x) * x.relu()", "--values", "x=0.5", "-o", str(dot_path)]) == 0
+    assert 'label="tanh"' in dot_path.read_text() and 'label=ReLU' in dot_path.read_text() or \
+        "ReLU" in dot_path.read_text()
+
+
+@needs_dot
+def test_draw_command_writes_the_demo_neuron(tmp_path):
+    path = tmp_path / "neuron.png"
+    assert main(["draw", "--neuron", "-o", str(path)]) == 0
+    assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["draw", "__import__('os')", "-o", "x.svg"], "unknown function"),
+    (["draw", "a", "-o", "x.svg"], "unknown name 'a'"),
+    (["draw", "a", "--values", "a", "-o", "x.svg"], "name=number"),
+    (["draw", "a", "--values", "a=2", "-o", "x.txt"], "must end in"),
+    (["draw", "-o", "x.svg"], "give an expression"),
+])
+def test_draw_command_rejects_bad_input(argv, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=message):
+        main(argv)
+    assert list(tmp_path.iterdir()) == []
