@@ -43,10 +43,10 @@ Rng = random.Random | int | None
 
 #: Activation name -> the function applied to a neuron's w . x + b.
 ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
-    "relu": Value.relu,
-    "leaky_relu": Value.leaky_relu,  # slope 0.01, as torch.nn.LeakyReLU
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
+    "relu": lambda v: v.relu(),  # method calls, not Value.relu: duck-typed scalars work too
+    "leaky_relu": lambda v: v.leaky_relu(),  # slope 0.01, as torch.nn.LeakyReLU
+    "tanh": lambda v: v.tanh(),
+    "sigmoid": lambda v: v.sigmoid(),
     "linear": lambda v: v,
 }
 

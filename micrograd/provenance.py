@@ -44,7 +44,7 @@ def record(module: Any, inputs: Sequence[Any] | Any, outputs: Sequence[Value] | 
     if isinstance(outputs, Value):
         first = outputs
     else:
-        if not outputs or not isinstance(outputs[0], Value):
+        if not isinstance(outputs, (list, tuple)) or not outputs or not isinstance(outputs[0], Value):
             return  # nothing a picture could show
         first, rest = outputs[0], tuple(outputs[1:])
     inputs = tuple(inputs) if isinstance(inputs, (list, tuple)) else (inputs,)
