@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 
-from micrograd import Value, viz
+from micrograd import Value, ops, viz
 from micrograd.__main__ import main
 from micrograd.data import make_moons
 from micrograd.nn import MLP
@@ -143,6 +144,18 @@ def test_roles_have_their_own_borders():
     assert plain.shape(plain.named("w")).get("stroke") == viz.ROLE_COLOUR["input"]
 
 
+def test_constants_are_leaves_with_an_op_of_their_own():
+    x = Value(3.0)
+    y = 2 * x + x ** Value(2.0)
+    const = y._a._b  # the 2, lifted by the engine
+    assert const._op is ops.CONSTANT and const._op == "" and not const._prev
+    assert x._op is ops.LEAF and y._b._b._op is ops.LEAF  # Values users make are not constants
+    copy = pickle.loads(pickle.dumps(y))
+    assert copy._a._b._op is ops.CONSTANT and copy._b._b._op is ops.LEAF
+    roles = viz._roles(y.nodes(), y, set())
+    assert roles[const] == "constant" and roles[x] == "input" and roles[y] == "output"
+
+
 @needs_dot
 def test_gradient_colours_follow_abs_grad_on_a_log_scale():
     L = karpathy_example()  # |grad|: a 6, b 4, f 4, c 2, e 2, d 2, L 1
@@ -245,6 +258,19 @@ def test_node_budget_collapses_by_itself_and_says_so():
     assert len(drawing.nodes) - 1 <= 80 + 2 < full  # (the legend is not counted)
     title = " ".join(t.text or "" for t in ET.fromstring(drawing.svg).find(f"{SVG}g").findall(f"{SVG}text"))
     assert "max_nodes=80" in title and f"{full:,} values" in title
+
+
+@needs_dot
+def test_a_long_sum_over_the_budget_is_drawn_as_one_node():
+    xs = [Value(float(i), label=f"x{i}") for i in range(300)]
+    total = sum(xs)  # 0 + x0 + x1 + ...: 601 values and 300 ops
+    total.backward()
+    drawing = Drawing(draw_dot(total, max_nodes=400))
+    assert len(drawing.values()) == 300 + 1 + 1  # the inputs, the 0 of sum(), the sum
+    assert [drawing.text(n) for n in drawing.nodes if n.endswith("op")] == [["+ of 301"]]
+    assert len(drawing.edges) == 301 + 1
+    assert not any("⋯" in t for n in drawing.nodes for t in drawing.text(n))
+    assert "drawn as one node" in drawing.svg
 
 
 @needs_dot
