@@ -285,9 +285,14 @@ def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list
             continue
         o = owner.get(v)
         for c in v._prev:
-            if c._a is None and roles[c] in ("parameter", "constant"):
+            if c._a is None:
                 leaf_owner[c] = _common(leaf_owner[c], o) if c in leaf_owner else o
-    owner.update((leaf, o) for leaf, o in leaf_owner.items() if o is not None)
+    for leaf, o in leaf_owner.items():
+        if roles[leaf] == "input":  # an input read by one call sits at the edge of its outermost box
+            while o is not None and o.parent is not None:
+                o = o.parent
+        if o is not None:
+            owner[leaf] = o
 
     def boxed(call: _Call) -> bool:
         if collapse == "model":
@@ -310,7 +315,7 @@ def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list
     for v in order:
         maker = owner.get(v)
         box = box_of[id(maker)] if maker is not None else None
-        if box is not None and v is not root and v not in box.outputs:  # inside a box: hidden
+        if box is not None and v is not root and roles[v] != "input" and v not in box.outputs:  # hidden
             unit = boxes.get(id(box))
             if unit is None:
                 unit = boxes[id(box)] = _Unit("box", call=box, cluster=box.parent)
@@ -604,7 +609,7 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
                     f"{style[call.kind]} fontsize=9\n")
         body.extend(node_lines.get(id(call), []))
         stack.append("\t}\n")
-        stack.extend(sorted(kids.get(id(call), []), key=lambda c: c.index))  # neuron 0 on top
+        stack.extend(sorted(kids.get(id(call), []), key=lambda c: -c.index))  # neuron 0 first
     body.extend(edge_lines)
     if legend:
         positions = any(pos is not None for u in units for _, pos in u.children)
