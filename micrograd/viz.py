@@ -42,17 +42,17 @@ INSTALL_DOT = ("rendering needs Graphviz's `dot` program, which is not on PATH. 
 #: collapse levels, finest first; past ``max_nodes`` the picture tries them in this order
 COLLAPSE_LEVELS = ("neuron", "layer", "model")
 
-# Border styles by role; the fill is the gradient colour.
-ROLE_STYLE = {
-    "input": 'color="#2b8a3e" penwidth=2',
-    "parameter": 'color="#1c5fb4" penwidth=2 style="filled,rounded"',
-    "constant": 'color="#868e96" style="filled,dashed" fontcolor="#495057"',
-    "output": 'color="#000000" penwidth=3.5',
-    "value": 'color="#495057"',
-    "dead": 'color="#e03131" penwidth=2 style="filled,dashed"',
-}
+# Border colours and styles by role; the fill is the gradient colour.
 ROLE_COLOUR = {"input": "#2b8a3e", "parameter": "#1c5fb4", "constant": "#868e96",
-               "output": "#000000", "dead": "#e03131"}
+               "output": "#000000", "dead": "#e03131", "value": "#495057"}
+ROLE_STYLE = {role: f'color="{ROLE_COLOUR[role]}" {style}'.strip() for role, style in {
+    "input": "penwidth=2",
+    "parameter": 'penwidth=2 style="filled,rounded"',
+    "constant": 'style="filled,dashed" fontcolor="#495057"',
+    "output": "penwidth=3.5",
+    "value": "",
+    "dead": 'penwidth=2 style="filled,dashed"',
+}.items()}
 # |grad| on a log scale, light to strong; all readable under black text.
 GRAD_COLOURS = ("#fff3bf", "#ffe066", "#ffc078", "#ff922b", "#ff6b6b")
 ZERO_COLOUR = "#ffffff"
@@ -60,11 +60,8 @@ NONFINITE_COLOUR = "#e599f7"
 BOX_COLOUR = "#e9ecef"
 
 
-class _Missing(RuntimeError):
-    pass
-
-
-GraphvizMissing: type[RuntimeError] = _Missing  # replaced by a subclass of graphviz's error on import
+class GraphvizMissing(RuntimeError):
+    """Graphviz's ``dot`` program is not installed (the error raised is graphviz's too)."""
 
 
 # --- graphviz, imported lazily ---------------------------------------------------------------
@@ -83,12 +80,12 @@ def _graphviz() -> Any:
 
 def _picture() -> Any:
     """graphviz.Digraph, with rendering errors that say how to install the ``dot`` program."""
-    global _picture_class, GraphvizMissing
+    global _picture_class
     if _picture_class is not None:
         return _picture_class
     graphviz = _graphviz()
 
-    class DotMissing(graphviz.ExecutableNotFound):  # type: ignore[misc, name-defined]
+    class DotMissing(GraphvizMissing, graphviz.ExecutableNotFound):  # type: ignore[misc, name-defined]
         """Graphviz's ``dot`` program is not installed (or not on PATH)."""
 
         def __init__(self) -> None:
@@ -109,7 +106,6 @@ def _picture() -> Any:
             except graphviz.ExecutableNotFound as exc:
                 raise DotMissing() from exc
 
-    GraphvizMissing = DotMissing
     _picture_class = Picture
     return Picture
 

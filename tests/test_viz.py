@@ -120,6 +120,7 @@ def test_karpathy_call_draws_values_ops_and_labels():
     png = draw_dot(L, format="png", rankdir="TB")
     assert png.format == "png" and "rankdir=TB" in png.source
     assert png.pipe()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert draw_dot(L, format="pdf").pipe()[:5] == b"%PDF-"
     assert "image/svg+xml" in picture._repr_mimebundle_()  # what Jupyter displays
 
 
