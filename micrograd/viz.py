@@ -42,17 +42,17 @@ INSTALL_DOT = ("rendering needs Graphviz's `dot` program, which is not on PATH. 
 #: collapse levels, finest first; past ``max_nodes`` the picture tries them in this order
 COLLAPSE_LEVELS = ("neuron", "layer", "model")
 
-# Border styles by role; the fill is the gradient colour.
-ROLE_STYLE = {
-    "input": 'color="#2b8a3e" penwidth=2',
-    "parameter": 'color="#1c5fb4" penwidth=2 style="filled,rounded"',
-    "constant": 'color="#868e96" style="filled,dashed" fontcolor="#495057"',
-    "output": 'color="#000000" penwidth=3.5',
-    "value": 'color="#495057"',
-    "dead": 'color="#e03131" penwidth=2 style="filled,dashed"',
-}
+# Border colours and styles by role; the fill is the gradient colour.
 ROLE_COLOUR = {"input": "#2b8a3e", "parameter": "#1c5fb4", "constant": "#868e96",
-               "output": "#000000", "dead": "#e03131"}
+               "output": "#000000", "dead": "#e03131", "value": "#495057"}
+ROLE_STYLE = {role: f'color="{ROLE_COLOUR[role]}" {style}'.strip() for role, style in {
+    "input": "penwidth=2",
+    "parameter": 'penwidth=2 style="filled,rounded"',
+    "constant": 'style="filled,dashed" fontcolor="#495057"',
+    "output": "penwidth=3.5",
+    "value": "",
+    "dead": 'penwidth=2 style="filled,dashed"',
+}.items()}
 # |grad| on a log scale, light to strong; all readable under black text.
 GRAD_COLOURS = ("#fff3bf", "#ffe066", "#ffc078", "#ff922b", "#ff6b6b")
 ZERO_COLOUR = "#ffffff"
@@ -60,11 +60,8 @@ NONFINITE_COLOUR = "#e599f7"
 BOX_COLOUR = "#e9ecef"
 
 
-class _Missing(RuntimeError):
-    pass
-
-
-GraphvizMissing: type[RuntimeError] = _Missing  # replaced by a subclass of graphviz's error on import
+class GraphvizMissing(RuntimeError):
+    """Graphviz's ``dot`` program is not installed (the error raised is graphviz's too)."""
 
 
 # --- graphviz, imported lazily ---------------------------------------------------------------
@@ -83,12 +80,12 @@ def _graphviz() -> Any:
 
 def _picture() -> Any:
     """graphviz.Digraph, with rendering errors that say how to install the ``dot`` program."""
-    global _picture_class, GraphvizMissing
+    global _picture_class
     if _picture_class is not None:
         return _picture_class
     graphviz = _graphviz()
 
-    class DotMissing(graphviz.ExecutableNotFound):  # type: ignore[misc, name-defined]
+    class DotMissing(GraphvizMissing, graphviz.ExecutableNotFound):  # type: ignore[misc, name-defined]
         """Graphviz's ``dot`` program is not installed (or not on PATH)."""
 
         def __init__(self) -> None:
@@ -109,7 +106,6 @@ def _picture() -> Any:
             except graphviz.ExecutableNotFound as exc:
                 raise DotMissing() from exc
 
-    GraphvizMissing = DotMissing
     _picture_class = Picture
     return Picture
 
@@ -179,6 +175,26 @@ def _find_calls(order: list[Value], index: dict[Value, int]) -> list[_Call]:
     return calls
 
 
+def _param_names(calls: list[_Call]) -> dict[Value, str]:
+    """Names for the parameters of the neurons drawn (w0, w1, ..., b), unless they have labels."""
+    names: dict[Value, str] = {}
+    for call in calls:
+        if call.kind != "neuron":
+            continue
+        module = call.module
+        named = getattr(module, "named_parameters", None)
+        if callable(named):
+            for name, p in named():
+                names.setdefault(p, str(name))
+            continue
+        for i, w in enumerate(getattr(module, "w", ())):
+            names.setdefault(w, f"w{i}")
+        b = getattr(module, "b", None)
+        if isinstance(b, Value):
+            names.setdefault(b, "b")
+    return names
+
+
 def _common(a: _Call | None, b: _Call | None) -> _Call | None:
     """The innermost call enclosing both (None: the top level)."""
     while a is not None and b is not None and a is not b:
@@ -201,7 +217,9 @@ class _Unit:
     children: list[tuple[_Unit, int | None]] = field(default_factory=list)  # (unit, position)
     via_op: bool = False                   # a value drawn with its op node
     cluster: _Call | None = None           # the cluster it sits in
-    hidden: int = 0                        # a box: the nodes inside it
+    hidden: int = 0                        # a box: the nodes inside it; '⋯ N more': N
+    folds: int = 0                         # links of a chain folded into this node
+    nargs: int = 0                         # a folded chain: its number of arguments
     params: int = 0                        # a box: the parameters inside it
     name: str = ""
 
@@ -263,9 +281,14 @@ def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list
             continue
         o = owner.get(v)
         for c in v._prev:
-            if c._a is None and roles[c] in ("parameter", "constant"):
+            if c._a is None:
                 leaf_owner[c] = _common(leaf_owner[c], o) if c in leaf_owner else o
-    owner.update((leaf, o) for leaf, o in leaf_owner.items() if o is not None)
+    for leaf, o in leaf_owner.items():
+        if roles[leaf] == "input":  # an input read by one call sits at the edge of its outermost box
+            while o is not None and o.parent is not None:
+                o = o.parent
+        if o is not None:
+            owner[leaf] = o
 
     def boxed(call: _Call) -> bool:
         if collapse == "model":
@@ -284,10 +307,11 @@ def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list
     drawn: list[_Unit] = []  # in traversal order
     unit_of: list[_Unit] = []  # per node of ``order``: the unit that shows it
     boxes: dict[int, _Unit] = {}
+    linked: set[tuple[int, int]] = set()  # (box, unit) pairs already joined by an edge
     for v in order:
         maker = owner.get(v)
         box = box_of[id(maker)] if maker is not None else None
-        if box is not None and v is not root and v not in box.outputs:  # inside a box: hidden
+        if box is not None and v is not root and roles[v] != "input" and v not in box.outputs:  # hidden
             unit = boxes.get(id(box))
             if unit is None:
                 unit = boxes[id(box)] = _Unit("box", call=box, cluster=box.parent)
@@ -297,7 +321,8 @@ def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list
             if v._a is not None:
                 for c in v._prev:
                     cu = unit_of[index[c]]
-                    if cu is not unit and roles[c] != "parameter" and all(cu is not u for u, _ in unit.children):
+                    if cu is not unit and roles[c] != "parameter" and (id(unit), id(cu)) not in linked:
+                        linked.add((id(unit), id(cu)))
                         unit.children.append((cu, None))
             elif roles[v] == "parameter":
                 unit.params += 1
@@ -328,50 +353,94 @@ def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list
     return [u for u in drawn if id(u) in needed and u is not top] + [top]
 
 
+FAN_IN = 8      # past this many arguments, a cut picture shows only the first ones of a node
+FAN_SHOWN = 3  # ... this many
+
+
+def _fold_chains(units: list[_Unit], root: _Unit) -> list[_Unit]:
+    """Draw a chain of one commutative op (a sum built with sum(), a product) as one node.
+
+    A link is folded into the node it feeds when that node is its only reader and it has no
+    label; its arguments become the node's. The op node then says how many arguments it has.
+    """
+    readers: dict[int, int] = {}
+    for unit in units:
+        for child, _ in unit.children:
+            readers[id(child)] = readers.get(id(child), 0) + 1
+    folded: set[int] = set()
+    for unit in units:  # children before parents: a link is folded before its reader looks at it
+        v = unit.value
+        if not unit.via_op or v is None or not getattr(v._op, "commutative", False):
+            continue
+        links = [child for child, _ in unit.children
+                 if child.via_op and child.value is not None and child.value._op is v._op
+                 and readers[id(child)] == 1 and not child.value.label and child is not root]
+        if not links:
+            continue
+        # The longest folded list is extended in place, not copied: a chain folds in linear time.
+        base = max(links, key=lambda link: len(link.children))
+        merged = base.children
+        for child, pos in unit.children:
+            if child is base:
+                continue
+            if any(child is link for link in links):
+                merged.extend(child.children)
+            else:
+                merged.append((child, pos))
+        for link in links:
+            unit.folds += link.folds + 1
+            folded.add(id(link))
+        unit.children = merged
+        unit.nargs = len(merged)
+    return [u for u in units if id(u) not in folded]
+
+
 def _truncate(units: list[_Unit], max_nodes: int) -> tuple[list[_Unit], int]:
-    """Keep the units nearest the output (breadth first) within the budget; the rest is one
-    '...' node per cut edge target. Returns the units and how many were hidden."""
+    """Keep the units nearest the output (breadth first) within the budget.
+
+    What is cut shows as one '⋯' node per cut unit; a node with more than FAN_IN arguments
+    keeps its first FAN_SHOWN and one '⋯ N more' node for the rest. Returns the units drawn
+    and how many units were cut.
+    """
     root = units[-1]
     keep: dict[int, _Unit] = {id(root): root}
+    stubs: dict[int, _Unit] = {}  # cut unit -> its '⋯' node
+    shown: dict[int, list[tuple[_Unit, int | None]]] = {}  # kept unit -> its drawn arguments
     queue = [root]
-    frontier = {id(c) for c, _ in root.children}
-    budget = root.size + len(frontier)
+    budget = 0
     head = 0
-    while head < len(queue) and budget < max_nodes:
+    while head < len(queue):
         unit = queue[head]
         head += 1
-        for child, _ in unit.children:
+        budget += unit.size
+        args = unit.children
+        rest: list[tuple[_Unit, int | None]] = []
+        if len(args) > FAN_IN:
+            args, rest = args[:FAN_SHOWN], args[FAN_SHOWN:]
+        drawn = []
+        for child, pos in args:
             if id(child) in keep:
-                continue
-            extra = child.size - 1 + sum(1 for c, _ in child.children if id(c) not in keep
-                                         and id(c) not in frontier)
-            if budget + extra > max_nodes:
-                budget = max_nodes
-                break
-            keep[id(child)] = child
-            queue.append(child)
-            frontier.discard(id(child))
-            frontier.update(id(c) for c, _ in child.children if id(c) not in keep)
-            budget += extra
-    kept = [u for u in units if id(u) in keep]
-    more: dict[int, _Unit] = {}
-    for unit in kept:
-        new_children = []
-        for child, pos in unit.children:
-            if id(child) not in keep:
-                stub = more.get(id(child))
+                drawn.append((child, pos))
+            elif budget + len(queue) - head + child.size <= max_nodes:
+                keep[id(child)] = child
+                queue.append(child)
+                drawn.append((child, pos))
+            else:
+                stub = stubs.get(id(child))
                 if stub is None:
-                    stub = more[id(child)] = _Unit("more", value=child.value, call=child.call,
-                                                   hidden=child.hidden)
-                child = stub
-            new_children.append((child, pos))
-        unit.children = new_children
-    hidden = len(units) - len(kept)
-    # stubs go before everything that uses them: in the order of the units they stand for
-    position = {id(u): i for i, u in enumerate(units)}
-    stubs = sorted(more.items(), key=lambda kv: position[kv[0]])
-    ordered = [s for _, s in stubs] + kept
-    return ordered, hidden
+                    stub = stubs[id(child)] = _Unit("more", value=child.value, call=child.call)
+                    budget += 1
+                drawn.append((stub, pos))
+        if rest:
+            more = _Unit("more", hidden=len(rest))
+            stubs[id(more)] = more
+            budget += 1
+            drawn.append((more, None))
+        shown[id(unit)] = drawn
+    for unit in queue:
+        unit.children = shown[id(unit)]
+    kept = [u for u in units if id(u) in keep]
+    return list(stubs.values()) + kept, len(units) - len(kept)
 
 
 def _drawn_size(units: list[_Unit]) -> int:
@@ -432,10 +501,10 @@ def _call_title(call: _Call) -> str:
         if layers is not None:
             where = next((f" {i + 1} of {len(layers)}" for i, m in enumerate(layers) if m is module), "")
         return f"layer{where} · {n} neuron{'s' if n != 1 else ''}"
-    sizes = getattr(module, "layers", None)
-    if sizes is not None:
-        shape = "-".join(str(len(getattr(layer, "neurons", ()))) for layer in sizes)
-        return f"{type(module).__name__} {shape}"
+    layers = getattr(module, "layers", None)
+    if layers is not None:
+        sizes = [len(call.inputs)] + [len(getattr(layer, "neurons", ())) for layer in layers]
+        return f"{type(module).__name__} {'-'.join(map(str, sizes))}"
     return type(module).__name__
 
 
@@ -460,7 +529,7 @@ def _legend(edges: list[float], any_nonfinite: bool, positions: bool) -> str:
 
 
 def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str],
-               rankdir: str, legend: bool) -> list[str]:
+               names: dict[Value, str], rankdir: str, legend: bool) -> list[str]:
     """The body of the DOT source: clusters, nodes, edges, legend."""
     for i, unit in enumerate(units):
         unit.name = f"n{i}"
@@ -475,7 +544,8 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
             v = unit.value
             assert v is not None
             role = roles[v]
-            fields = [_record_text(v.label)] if v.label else []
+            name = v.label or names.get(v, "")
+            fields = [_record_text(name)] if name else []
             fields += [f"data {_record_text(_num(v.data))}", f"grad {_record_text(_num(float(v.grad)))}"]
             if role == "dead":
                 fields.append("dead")
@@ -485,6 +555,8 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
             if unit.via_op:
                 op = v._op
                 symbol = str(op) or op.name
+                if unit.folds:
+                    symbol = f"{symbol} of {unit.nargs}"
                 lines.append(f"\t{unit.name}op [label={_quote(symbol)} shape=ellipse fontsize=9 "
                              f"height=0.3 margin=0.02]\n")
                 edge_lines.append(f"\t{unit.name}op -> {unit.name}\n")
@@ -500,9 +572,10 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
         else:
             if unit.call is not None:
                 what = _call_title(unit.call)
-            else:
-                assert unit.value is not None
+            elif unit.value is not None:
                 what = str(unit.value._op) or roles[unit.value]
+            else:
+                what = f"{unit.hidden:,} more"
             lines.append(f'\t{unit.name} [label={_quote("⋯ " + what)} shape=note fontsize=8 '
                          f'color="#adb5bd" fontcolor="#868e96"]\n')
             target = unit.name
@@ -532,7 +605,7 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
                     f"{style[call.kind]} fontsize=9\n")
         body.extend(node_lines.get(id(call), []))
         stack.append("\t}\n")
-        stack.extend(reversed(kids.get(id(call), [])))
+        stack.extend(sorted(kids.get(id(call), []), key=lambda c: -c.index))  # neuron 0 first
     body.extend(edge_lines)
     if legend:
         positions = any(pos is not None for u in units for _, pos in u.children)
@@ -565,7 +638,7 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"max_nodes must be at least 1, got {max_nodes}")
     units, clusters, roles, notes = _layout(root, params=params, collapse=collapse, max_nodes=max_nodes)
-    lines = _dot_lines(units, clusters, roles, rankdir, legend)
+    lines = _dot_lines(units, clusters, roles, _param_names(clusters), rankdir, legend)
     heading = [title] if title else []
     heading += notes
     graph_attr = {"rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.15", "ranksep": "0.3"}
@@ -598,25 +671,37 @@ def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | 
         levels = [None, *COLLAPSE_LEVELS]
     units: list[_Unit] = []
     level: str | None = None
-    for candidate in levels:
-        if candidate is not None and not any(c.kind == candidate or candidate == "model" for c in calls):
+    for k, candidate in enumerate(levels):
+        boxed = [c for c in calls if (c.parent is None if candidate == "model" else c.kind == candidate)]
+        if candidate is not None and not boxed:
             continue
+        last = k == len(levels) - 1
+        if candidate is None and len(levels) > 1:
+            continue  # (the whole graph is over the budget: that is why there are levels)
+        if not last and max_nodes is not None and 2 * len(boxed) > max_nodes:
+            continue  # each box and its output at least: cannot fit, skip building it
         level = candidate
         units = _scene(root, order, index, calls, roles, level)
         if max_nodes is None or _drawn_size(units) <= max_nodes:
             break
+    if not units:  # no module calls to collapse
+        units = _scene(root, order, index, calls, roles, None)
     if level is not None:
         boxes = sum(1 for u in units if u.kind == "box")
         how = "" if collapse else f", to stay within max_nodes={max_nodes}"
         notes.append(f"{len(order):,} values, {n_ops:,} ops; {boxes:,} {level} calls drawn as boxes"
                      f" (collapse={level!r}{how})")
     if max_nodes is not None and _drawn_size(units) > max_nodes:
-        total = len(units)
-        units, hidden = _truncate(units, max_nodes)
         if not notes:
             notes.append(f"{len(order):,} values, {n_ops:,} ops")
-        notes.append(f"showing the {total - hidden:,} of {total:,} parts nearest the output "
-                     f"(max_nodes={max_nodes}); ⋯ marks what is cut")
+        units = _fold_chains(units, units[-1])
+        if any(u.folds for u in units):
+            notes.append("chains of one op (sums, products) drawn as one node")
+        if _drawn_size(units) > max_nodes:
+            total = len(units)
+            units, cut = _truncate(units, max_nodes)
+            notes.append(f"showing the {total - cut:,} of {total:,} parts nearest the output; "
+                         f"⋯ marks what is cut (max_nodes={max_nodes})")
     drawn_calls = {id(u.cluster): u.cluster for u in units if u.cluster is not None}
     # a cluster is drawn if something sits in it or in a cluster inside it
     for call in list(drawn_calls.values()):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 
-from micrograd import Value, viz
+from micrograd import Value, ops, viz
 from micrograd.__main__ import main
 from micrograd.data import make_moons
 from micrograd.nn import MLP
@@ -23,7 +25,7 @@ graphviz = pytest.importorskip("graphviz")
 ROOT = Path(__file__).resolve().parent.parent
 SVG = "{http://www.w3.org/2000/svg}"
 needs_dot = pytest.mark.skipif(
-    subprocess.run(["which", "dot"], capture_output=True).returncode != 0,
+    shutil.which("dot") is None,
     reason="Graphviz's dot program is not installed (apt-get install graphviz)")
 
 
@@ -118,6 +120,7 @@ def test_karpathy_call_draws_values_ops_and_labels():
     png = draw_dot(L, format="png", rankdir="TB")
     assert png.format == "png" and "rankdir=TB" in png.source
     assert png.pipe()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert draw_dot(L, format="pdf").pipe()[:5] == b"%PDF-"
     assert "image/svg+xml" in picture._repr_mimebundle_()  # what Jupyter displays
 
 
@@ -140,6 +143,18 @@ def test_roles_have_their_own_borders():
     # without params=, w is an input like x
     plain = Drawing(draw_dot(y))
     assert plain.shape(plain.named("w")).get("stroke") == viz.ROLE_COLOUR["input"]
+
+
+def test_constants_are_leaves_with_an_op_of_their_own():
+    x = Value(3.0)
+    y = 2 * x + x ** Value(2.0)
+    const = y._a._b  # the 2, lifted by the engine
+    assert const._op is ops.CONSTANT and const._op == "" and not const._prev
+    assert x._op is ops.LEAF and y._b._b._op is ops.LEAF  # Values users make are not constants
+    copy = pickle.loads(pickle.dumps(y))
+    assert copy._a._b._op is ops.CONSTANT and copy._b._b._op is ops.LEAF
+    roles = viz._roles(y.nodes(), y, set())
+    assert roles[const] == "constant" and roles[x] == "input" and roles[y] == "output"
 
 
 @needs_dot
@@ -204,7 +219,7 @@ def test_mlp_clusters_per_call_layer_and_neuron():
     picture = draw_dot(out, max_nodes=None)
     drawing = Drawing(picture)
     assert len(drawing.clusters) == 1 + 3 + 7
-    assert sum(c.startswith("MLP 3-3-1") for c in drawing.clusters) == 1
+    assert sum(c.startswith("MLP 2-3-3-1") for c in drawing.clusters) == 1
     assert sum(c.startswith("layer 2 of 3") for c in drawing.clusters) == 1
     assert sum(c.startswith("neuron") for c in drawing.clusters) == 7
     nodes = out.nodes()
@@ -247,13 +262,31 @@ def test_node_budget_collapses_by_itself_and_says_so():
 
 
 @needs_dot
+def test_a_long_sum_over_the_budget_is_drawn_as_one_node():
+    xs = [Value(float(i), label=f"x{i}") for i in range(300)]
+    total = sum(xs)  # 0 + x0 + x1 + ...: 601 values and 300 ops
+    total.backward()
+    drawing = Drawing(draw_dot(total, max_nodes=400))
+    assert len(drawing.values()) == 300 + 1 + 1  # the inputs, the 0 of sum(), the sum
+    assert [drawing.text(n) for n in drawing.nodes if n.endswith("op")] == [["+ of 301"]]
+    assert len(drawing.edges) == 301 + 1
+    assert not any("⋯" in t for n in drawing.nodes for t in drawing.text(n))
+    assert "drawn as one node" in drawing.svg
+
+
+@needs_dot
 def test_moons_demo_loss_graph_draws_within_the_budget():
     total = moons_loss()
     assert len(total.nodes()) == 65818
     picture = draw_dot(total)
     drawing = Drawing(picture)
     assert len(drawing.nodes) - 1 <= 400 + 2
-    assert "65,818 values" in picture.source and "collapse='model'" in picture.source
+    assert "65,818 values" in picture.source and "100 model calls drawn as boxes" in picture.source
+    texts = [t for n in drawing.nodes for t in drawing.text(n)]
+    # the two sums drawn as one node each (0 + 100 hinge terms; 0 + 337 squares), 3 terms shown
+    assert "+ of 101" in texts and "+ of 338" in texts
+    assert "⋯ 98 more" in texts and "⋯ 335 more" in texts
+    assert sum(t == "MLP 2-16-16-1" for t in texts) == 2  # (the first term shown is the 0 of sum())
 
 
 def test_deep_chain_needs_no_recursion():
@@ -339,7 +372,7 @@ def test_without_graphviz_package_draw_dot_names_the_extra(monkeypatch):
         draw_dot(Value(1.0))
     code = "import sys; sys.modules['graphviz'] = None; import micrograd, micrograd.viz, micrograd.nn; print('ok')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
     assert done.stdout.strip() == "ok", done.stderr
 
 

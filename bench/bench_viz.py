@@ -1,0 +1,153 @@
+"""Benchmark: the cost of graph pictures on the moons demo, against the demo step itself.
+
+Two measurements, each a ratio against a peer timed in the same run:
+
+1. **provenance recording**: one moons demo training step (``MLP(2, [16, 16, 1])`` after
+   ``random.seed(1337)``, 100 points of ``make_moons(noise=0.1, random_state=1337)``, hinge loss +
+   1e-4 L2, zero_grad, backward, SGD) with ``Layer`` and ``MLP`` recording their calls as usual,
+   and the same step with ``micrograd.provenance.record`` replaced by a no-op. The two variants
+   alternate step by step (in ABBA order); the median and the fastest of each are reported (CPU
+   time of the process), and their ratio. The same cost is also counted directly: the record()
+   calls a step makes, times the cost of one call and of dropping its record with the graph.
+2. **drawing the moons loss graph** (65,818 nodes): ``draw_dot(total)`` with the default node
+   budget (building the ``graphviz.Digraph``: traversal, module calls, collapse, DOT text), then
+   rendering it to SVG with ``dot``; both against the median training step of (1).
+
+Run from the repository root:
+
+    python bench/bench_viz.py            # 60 steps per variant, 3 drawings
+    python bench/bench_viz.py --quick    # 12 steps per variant, 1 drawing
+
+Absolute times drift on a shared machine; read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from micrograd import Value, provenance
+from micrograd.data import make_moons
+from micrograd.nn import MLP
+
+
+def moons_setup() -> tuple[MLP, list[list[float]], list[int]]:
+    random.seed(1337)
+    X, y = make_moons(n_samples=100, noise=0.1, random_state=1337)
+    return MLP(2, [16, 16, 1]), X.tolist(), (y * 2 - 1).tolist()
+
+
+def moons_loss(model: MLP, X: list[list[float]], y: list[int]) -> Value:
+    scores = [model([Value(a), Value(b)]) for a, b in X]
+    losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]  # type: ignore[operator]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    return data_loss + 1e-4 * sum(p * p for p in model.parameters())  # type: ignore[no-any-return]
+
+
+def step(model: MLP, X: list[list[float]], y: list[int]) -> float:
+    """One training step (lr 0.5), freeing its graph: CPU time of this process, in seconds.
+
+    CPU time rather than wall time: on a shared machine the other processes' load is not ours.
+    """
+    start = time.process_time()
+    total = moons_loss(model, X, y)
+    model.zero_grad()
+    total.backward()
+    for p in model.parameters():
+        p.data -= 0.5 * p.grad
+    del total
+    return time.process_time() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke test")
+    args = parser.parse_args()
+    steps, drawings = (12, 1) if args.quick else (60, 3)
+
+    model, X, y = moons_setup()
+    real_record = provenance.record
+    timings: dict[str, list[float]] = {"recording": [], "no-op": []}
+    step(model, X, y)  # warm-up
+    for k in range(2 * steps):
+        variant = "recording" if k % 4 in (0, 3) else "no-op"  # ABBA: no variant always goes first
+        provenance.record = real_record if variant == "recording" else (lambda *a, **kw: None)  # type: ignore[assignment]
+        timings[variant].append(step(model, X, y))
+    provenance.record = real_record
+    with_rec, without = (statistics.median(timings[v]) for v in ("recording", "no-op"))
+    fast_rec, fast_without = (min(timings[v]) for v in ("recording", "no-op"))
+    print(f"moons step, {steps} steps per variant, alternating, CPU time:  median     fastest")
+    print(f"  with provenance records              : {with_rec * 1e3:7.1f} ms  {fast_rec * 1e3:7.1f} ms")
+    print(f"  record() as a no-op                  : {without * 1e3:7.1f} ms  {fast_without * 1e3:7.1f} ms")
+    print(f"  difference                           : {(with_rec / without - 1) * 100:+7.2f} %  "
+          f"{(fast_rec / fast_without - 1) * 100:+7.2f} %")
+    # The same cost counted directly: the calls a step makes, times the cost of one call.
+    calls = 0
+
+    def counting(*a: object, **kw: object) -> None:
+        nonlocal calls
+        calls += 1
+        real_record(*a, **kw)  # type: ignore[arg-type]
+
+    provenance.record = counting  # type: ignore[assignment]
+    step(model, X, y)
+    provenance.record = real_record
+    xs = [Value(1.0) for _ in range(16)]
+    per_call, per_drop = [], []
+    for _ in range(5):
+        outs = [[Value(1.0) for _ in range(16)] for _ in range(calls)]
+        start = time.perf_counter()
+        for o in outs:
+            real_record(model, xs, o)
+        per_call.append((time.perf_counter() - start) / calls)
+        firsts = [o[0] for o in outs]
+        for o in outs:
+            o[0] = None  # type: ignore[call-overload]
+        start = time.perf_counter()
+        del firsts  # the records go with their keys
+        per_drop.append((time.perf_counter() - start) / calls)
+    cost = (min(per_call) + min(per_drop)) * calls
+    print(f"  counted: {calls} record() calls per step x ({min(per_call) * 1e9:.0f} ns to record + "
+          f"{min(per_drop) * 1e9:.0f} ns to drop) = {cost * 1e3:.2f} ms = "
+          f"{cost / fast_without * 100:.2f} % of the fastest step")
+    print("  (two identical variants alternated this way differ by up to ~1.5 % on a shared machine)")
+
+    try:
+        from micrograd.viz import draw_dot
+    except ImportError as exc:  # pragma: no cover
+        print(f"drawing skipped: {exc}")
+        return 1
+    total = moons_loss(model, X, y)
+    total.backward()
+    n = len(total.nodes())
+    builds, renders = [], []
+    source = ""
+    for _ in range(drawings):
+        start = time.perf_counter()
+        picture = draw_dot(total)
+        source = picture.source
+        builds.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        try:
+            svg = picture.pipe(format="svg")
+        except RuntimeError as exc:
+            print(f"rendering skipped: {exc}")
+            return 1
+        renders.append(time.perf_counter() - start)
+    build, render = statistics.median(builds), statistics.median(renders)
+    drawn = source.count("shape=")
+    print(f"moons loss graph, {n:,} nodes, draw_dot(total) with the default budget "
+          f"({drawn} shapes drawn, {len(svg) / 1e6:.2f} MB of SVG); median of {drawings}:")
+    print(f"  build the Digraph : {build:6.2f} s = {build / with_rec:5.1f} training steps")
+    print(f"  render to SVG     : {render:6.2f} s = {render / with_rec:5.1f} training steps")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
