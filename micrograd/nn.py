@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import random
 import tempfile
@@ -42,13 +43,12 @@ Rng = random.Random | int | None
 
 #: Activation name -> the function applied to a neuron's w . x + b.
 ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
-    "relu": Value.relu,
-    "leaky_relu": Value.leaky_relu,  # slope 0.01, as torch.nn.LeakyReLU
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
+    "relu": lambda v: v.relu(),
+    "leaky_relu": lambda v: v.leaky_relu(),  # slope 0.01, as torch.nn.LeakyReLU
+    "tanh": lambda v: v.tanh(),
+    "sigmoid": lambda v: v.sigmoid(),
     "linear": lambda v: v,
 }
-
 _REPR_NAMES = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid",
                "linear": "Linear"}
 
@@ -170,7 +170,7 @@ class Module:
         values = []
         for name, _ in named:
             x = state[name]
-            if isinstance(x, bool) or not isinstance(x, (int, float)):
+            if isinstance(x, bool) or not isinstance(x, numbers.Real):
                 raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {x!r}")
             values.append(float(x))
         for (_, p), x in zip(named, values):
