@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import random
 import tempfile
@@ -49,7 +50,6 @@ ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
     "sigmoid": lambda v: v.sigmoid(),
     "linear": lambda v: v,
 }
-
 _REPR_NAMES = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid",
                "linear": "Linear"}
 
@@ -171,7 +171,7 @@ class Module:
         values = []
         for name, _ in named:
             x = state[name]
-            if isinstance(x, bool) or not isinstance(x, (int, float)):
+            if isinstance(x, bool) or not isinstance(x, numbers.Real):
                 raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {x!r}")
             values.append(float(x))
         for (_, p), x in zip(named, values):

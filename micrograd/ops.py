@@ -4,7 +4,8 @@ Each primitive is a forward function and a derivative rule, side by side. A rule
 gradient flowing into the node (``g``), the node's own value (``out``) and the values of its
 arguments, and returns the gradient for each argument: one value for a unary op, a pair for a
 binary op. Rules use ordinary arithmetic plus the few names of :data:`NAMESPACE` (``exp``, ``log``,
-``sqrt``, ``tanh``, ``pow``, ``where``, ``iszero``; forwards may also use ``log1p``), so one rule runs on three kinds of numbers:
+``sqrt``, ``tanh``, ``pow``, ``where``, ``iszero``; forwards may also use ``log1p``), so one rule
+runs on three kinds of numbers:
 
 - floats, for the fast scalar backward pass;
 - Values, for higher-order gradients (the rule builds a graph of its own);

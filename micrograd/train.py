@@ -137,7 +137,12 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
             total_loss = correct = 0.0
             for b in range(batches):
                 idx = order[b * size:(b + 1) * size]
-                outputs = [model(rows[i]) for i in idx]
+                # Inputs as fresh leaves, each shared by every neuron that reads it (a float would
+                # become a new constant leaf at every use: 16x the input nodes in a 16-wide layer).
+                # All made before the forward passes: allocations between them would wake the
+                # cycle collector once per sample.
+                inputs = [[Value(v) for v in rows[i]] for i in idx]
+                outputs = [model(x) for x in inputs]
                 per_sample = [loss(o, targets[i]) for o, i in zip(outputs, idx)]
                 batch_loss: Value = sum(per_sample) * (1.0 / len(per_sample))
                 if penalty is not None:

@@ -15,8 +15,6 @@ from micrograd.metrics import (
     recall,
 )
 
-metrics = pytest.importorskip("sklearn.metrics")
-
 label_pairs = st.integers(1, 40).flatmap(lambda n: st.tuples(
     st.lists(st.integers(0, 3), min_size=n, max_size=n), st.lists(st.integers(0, 3), min_size=n, max_size=n)))
 
@@ -24,6 +22,7 @@ label_pairs = st.integers(1, 40).flatmap(lambda n: st.tuples(
 @pytest.mark.filterwarnings("ignore:A single label:UserWarning")
 @given(label_pairs)
 def test_metrics_equal_scikit_learn(pair):
+    metrics = pytest.importorskip("sklearn.metrics")
     t, p = pair
     assert accuracy(t, p) == metrics.accuracy_score(t, p)
     assert np.array_equal(confusion_matrix(t, p), metrics.confusion_matrix(t, p))
