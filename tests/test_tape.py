@@ -2,6 +2,8 @@
 
 import math
 import random
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -321,6 +323,34 @@ def test_compiling_inside_no_grad_still_records_the_graph():
     with no_grad():
         assert f(np.array([1.0, 3.0])).tolist() == [2.0, 6.0]
     assert f.backward(np.array([1.0, 3.0])) == 4.0 and w.grad == 2.0
+
+
+def test_threads_calling_one_compiled_function_each_get_their_own_buffers():
+    random.seed(5)
+    model = MLP(3, [6, 1])
+    f = micrograd.compile(lambda x: model(x).tanh(), params=model.parameters())
+    rng = np.random.default_rng(5)
+    batches = [rng.normal(size=(n, 3)) for n in (7, 7, 7, 13)]
+    want = [f(X) for X in batches]
+    errors = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+
+    def run(X, expected):
+        for _ in range(1000):
+            if not np.array_equal(f(X), expected):
+                errors.append(len(X))
+                return
+
+    threads = [threading.Thread(target=run, args=(X, w)) for X, w in zip(batches, want)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors
 
 
 def test_ieee_results_like_the_engine():
