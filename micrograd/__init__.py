@@ -4,5 +4,6 @@ from .engine import Value, gc_paused, is_grad_enabled, no_grad
 from . import ops
 from .tape import TracingError, compile
 
-__all__ = ["Value", "no_grad", "is_grad_enabled", "gc_paused", "ops", "compile", "TracingError"]
+# compile is left out of __all__: `from micrograd import *` must not hide the builtin compile()
+__all__ = ["Value", "no_grad", "is_grad_enabled", "gc_paused", "ops", "TracingError"]
 __version__ = "0.2.0"
