@@ -395,3 +395,10 @@ def test_training_the_moons_demo_compiled_matches_the_scalar_engine():
     assert acc_c == acc_s == 1.0
     assert loss_c == pytest.approx(loss_s, rel=1e-9)
     np.testing.assert_allclose(params_c, params_s, rtol=1e-9, atol=1e-12)
+
+
+def test_compile_is_micrograd_compile_and_a_star_import_keeps_the_builtin():
+    namespace: dict = {}
+    exec("from micrograd import *", namespace)
+    assert "compile" not in namespace and "TracingError" in namespace
+    assert micrograd.compile.__module__ == "micrograd.tape"
