@@ -62,6 +62,7 @@ import micrograd
 from micrograd import Value
 from micrograd.data import make_moons
 from micrograd.nn import MLP
+from micrograd.tape import Compiled
 
 L2 = 1e-4
 
@@ -75,7 +76,8 @@ def hinge(score: Value, y: Value) -> Value:
 
 def softmax_cross_entropy(logits: list[Value], onehot: list[Value]) -> Value:
     """log(sum(exp(z))) - sum(y * z): plain log-sum-exp, fine for logits of digits' size."""
-    return sum(z.exp() for z in logits).log() - sum(t * z for t, z in zip(onehot, logits))
+    total: Value = sum(z.exp() for z in logits)  # type: ignore[assignment]
+    return total.log() - sum(t * z for t, z in zip(onehot, logits))
 
 
 # --- the workloads -------------------------------------------------------------------------
@@ -95,7 +97,7 @@ def moons_workload(sizes: list[int], n: int) -> dict[str, Any]:
 
 
 def digits_workload() -> dict[str, Any]:
-    from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
+    from sklearn.datasets import load_digits  # type: ignore[import-untyped]  # bundled: no download
     digits = load_digits()
     X = digits.data / 16.0
     Y = np.eye(10)[digits.target]
@@ -221,7 +223,7 @@ def ratio(samples: dict[str, list[float]], a: str, b: str) -> float:
     return statistics.median(x / y for x, y in zip(samples[a], samples[b]))
 
 
-def check(w: dict[str, Any], f: micrograd.Compiled, torch_step: Callable[[], float], net: Any) -> None:
+def check(w: dict[str, Any], f: Compiled, torch_step: Callable[[], float], net: Any) -> None:
     """The compiled loss and gradients equal numpy's and torch's (1e-10 relative)."""
     model, X, Y = w["model"], w["X"], w["Y"]
     model.zero_grad()
