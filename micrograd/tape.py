@@ -377,7 +377,7 @@ class Tape:
                 return list(nd.args)
             return [x for _, x in nd.terms] + [w for w, _ in nd.terms] + ([nd.bias] if nd.bias >= 0 else [])
 
-        for i in sorted(nodes):  # (a node made for a shared part comes after its user: see below)
+        for i in sorted(nodes):  # (nodes made for a shared part are numbered last, after what they read)
             nd = nodes[i]
             nd.level = 1 + max((nodes[d].level for d in deps(nd) if d in nodes and cls[d] == nd.cls),
                                default=0)
@@ -454,7 +454,7 @@ class Tape:
         (allocating a few MB afresh at every call costs more than the arithmetic)."""
         local = self._local
         if getattr(local, "batch", None) != batch:
-            local.buffers = local.bound = None  # free the old ones first
+            local.buffers = local.forward = local.backward = None  # free the old ones first
             V, S, G, gS = buffers = (np.empty((self.n_v, batch)), np.empty(self.n_s),
                                      np.empty((self.n_v, batch)), np.empty(self.n_s))
             S[self._const_rows] = self._consts  # constants never change
