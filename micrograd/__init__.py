@@ -2,7 +2,8 @@
 
 from .engine import Value, gc_paused, is_grad_enabled, no_grad
 from . import ops
-from .tape import TracingError, compile
+from .tape import TracingError
+from .tape import compile as compile  # re-exported: micrograd.compile
 
 # compile is left out of __all__: `from micrograd import *` must not hide the builtin compile()
 __all__ = ["Value", "no_grad", "is_grad_enabled", "gc_paused", "ops", "TracingError"]
