@@ -19,9 +19,12 @@ Peers, measured in the same process and run, interleaved repeat by repeat:
 - **scalar**: this micrograd's scalar engine (workload (a) only: the others take seconds a step).
 
 Everything runs on one thread: ``torch.set_num_threads(1)`` and the BLAS thread count of numpy set
-to 1 before numpy loads. A repeat times a loop of steps; the figure is the median over repeats of
-the time per step, and the ratios come from those medians. Before timing, the script checks that
-the compiled loss and gradients equal numpy's (and torch's) to 1e-10 relative.
+to 1 before numpy loads. In each of 21 repeats every peer runs a loop of steps (~20 ms), back to
+back; times are medians over repeats, and each ratio is the median over repeats of the ratio within
+a repeat (a shared machine's load drifts between repeats, much less within one). The line "param
+I/O" times what a compiled step spends on the scalar parameters alone (``zero_grad``, reading
+``.data``, adding ``.grad``). Before timing, the script checks that the compiled loss and gradients
+equal numpy's (and torch's) to 1e-10 relative.
 
 Memory: for the digits tape, ``tracemalloc`` peak during ``f.backward`` at several batch sizes; the
 slope of a least-squares line is the state the tape holds per batch row.
@@ -59,6 +62,7 @@ import micrograd
 from micrograd import Value
 from micrograd.data import make_moons
 from micrograd.nn import MLP
+from micrograd.tape import Compiled
 
 L2 = 1e-4
 
@@ -72,7 +76,8 @@ def hinge(score: Value, y: Value) -> Value:
 
 def softmax_cross_entropy(logits: list[Value], onehot: list[Value]) -> Value:
     """log(sum(exp(z))) - sum(y * z): plain log-sum-exp, fine for logits of digits' size."""
-    return sum(z.exp() for z in logits).log() - sum(t * z for t, z in zip(onehot, logits))
+    total: Value = sum(z.exp() for z in logits)  # type: ignore[assignment]
+    return total.log() - sum(t * z for t, z in zip(onehot, logits))
 
 
 # --- the workloads -------------------------------------------------------------------------
@@ -92,7 +97,7 @@ def moons_workload(sizes: list[int], n: int) -> dict[str, Any]:
 
 
 def digits_workload() -> dict[str, Any]:
-    from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
+    from sklearn.datasets import load_digits  # type: ignore[import-untyped]  # bundled: no download
     digits = load_digits()
     X = digits.data / 16.0
     Y = np.eye(10)[digits.target]
@@ -181,18 +186,21 @@ def torch_peer(layers: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, Y: np
 
 
 def scalar_step(w: dict[str, Any]) -> float:
-    model, X, Y, fn = w["model"], w["X"], w["Y"], w["fn"]
+    """The moons demo's step in the scalar engine (the L2 term once, as the demo writes it)."""
+    model, X, Y = w["model"], w["X"], w["Y"]
     model.zero_grad()
-    total = sum(fn([Value(x) for x in row], Value(t)) for row, t in zip(X.tolist(), Y.tolist()))
-    total = total * (1.0 / len(X))
+    losses = [hinge(model([Value(x) for x in row]), t) for row, t in zip(X.tolist(), Y.tolist())]
+    total = sum(losses) * (1.0 / len(X)) + L2 * sum(p * p for p in model.parameters())
     total.backward()
     return total.data
 
 
 # --- timing ---------------------------------------------------------------------------------
 
-def median_time(fns: dict[str, Callable[[], Any]], repeats: int, budget: float = 0.05) -> dict[str, float]:
-    """Median seconds per call of each function, repeats interleaved, each a loop of ~budget s."""
+def time_repeats(fns: dict[str, Callable[[], Any]], repeats: int,
+                 budget: float = 0.02) -> dict[str, list[float]]:
+    """Seconds per call of each function in every repeat; within a repeat the functions run back
+    to back, each a loop of ~budget s, so a repeat's ratios compare like with like."""
     loops = {}
     for name, fn in fns.items():
         fn()  # warm up
@@ -207,10 +215,15 @@ def median_time(fns: dict[str, Callable[[], Any]], repeats: int, budget: float =
             for _ in range(loops[name]):
                 fn()
             samples[name].append((time.perf_counter() - t) / loops[name])
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return samples
 
 
-def check(w: dict[str, Any], f: micrograd.Compiled, torch_step: Callable[[], float], net: Any) -> None:
+def ratio(samples: dict[str, list[float]], a: str, b: str) -> float:
+    """Median over repeats of a's time / b's time in the same repeat."""
+    return statistics.median(x / y for x, y in zip(samples[a], samples[b]))
+
+
+def check(w: dict[str, Any], f: Compiled, torch_step: Callable[[], float], net: Any) -> None:
     """The compiled loss and gradients equal numpy's and torch's (1e-10 relative)."""
     model, X, Y = w["model"], w["X"], w["Y"]
     model.zero_grad()
@@ -242,22 +255,34 @@ def run(w: dict[str, Any], repeats: int, scalar: bool) -> dict[str, float]:
         model.zero_grad()
         f.backward(X, Y)
 
+    params = model.parameters()
+    buffer, zeros = np.empty(len(params)), [0.0] * len(params)
+
+    def parameter_io() -> None:
+        """What a compiled step spends on the scalar parameters: zero_grad, read .data, add .grad."""
+        model.zero_grad()
+        buffer[:] = [p.data for p in params]
+        for p, g in zip(params, zeros):
+            p.grad += g
+
     fns: dict[str, Callable[[], Any]] = {
         "numpy": lambda: numpy_step(layers, X, Y, w["loss"]),
         "compiled": compiled_step,
         "torch": torch_step,
+        "param I/O": parameter_io,
     }
-    times = median_time(fns, repeats)
     if scalar:
-        times.update(median_time({"scalar": lambda: scalar_step(w)}, max(3, repeats // 3), budget=0.0))
+        fns["scalar"] = lambda: scalar_step(w)
+    samples = time_repeats(fns, repeats)
     print(f"\n{w['name']}  ({len(tape.steps)} tape steps, traced and lowered in {trace_ms:.0f} ms)")
-    for name, sec in times.items():
-        ratio = sec / times["numpy"]
-        print(f"  {name:9s} {sec * 1e3:9.3f} ms/step   {ratio:8.2f}x numpy")
-    print(f"  compiled / numpy = {times['compiled'] / times['numpy']:.2f}x (target <= 3x), "
-          f"compiled / torch = {times['compiled'] / times['torch']:.2f}x (target < 1x)"
-          + (f", scalar engine / compiled = {times['scalar'] / times['compiled']:.0f}x" if scalar else ""))
-    return times
+    for name, secs in samples.items():
+        note = f"   (part of compiled: {len(params)} scalar parameters)" if name == "param I/O" else ""
+        print(f"  {name:9s} {statistics.median(secs) * 1e3:9.3f} ms/step   "
+              f"{ratio(samples, name, 'numpy'):8.2f}x numpy{note}")
+    print(f"  compiled / numpy = {ratio(samples, 'compiled', 'numpy'):.2f}x (target <= 3x), "
+          f"compiled / torch = {ratio(samples, 'compiled', 'torch'):.2f}x (target < 1x)"
+          + (f", scalar engine / compiled = {ratio(samples, 'scalar', 'compiled'):.0f}x" if scalar else ""))
+    return {name: statistics.median(secs) for name, secs in samples.items()}
 
 
 def memory(w: dict[str, Any], sizes: tuple[int, ...] = (200, 400, 800, 1600)) -> float:
@@ -284,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     args = parser.parse_args(argv)
-    repeats = 3 if args.quick else 11
+    repeats = 3 if args.quick else 21
     import torch
     print(f"Python {sys.version.split()[0]}, numpy {np.__version__}, torch {torch.__version__}, "
           "float64, one thread")

@@ -84,10 +84,10 @@ class no_grad(contextlib.ContextDecorator):
 # While compile() traces a function on this thread it registers a hook here; the conversion and
 # comparison methods of Value call it, and it raises an error naming the user's line.
 
-_trace_hooks: dict[int, Callable[["Value", str], None]] = {}  # thread id -> the tracer's hook
+_trace_hooks: dict[int, Callable[[Value, str], None]] = {}  # thread id -> the tracer's hook
 
 
-def _traced(value: "Value", what: str) -> None:
+def _traced(value: Value, what: str) -> None:
     hook = _trace_hooks.get(threading.get_ident())
     if hook is not None:
         hook(value, what)

@@ -22,6 +22,7 @@ so a graph that depends on input values in any other way (reading ``.data``) is 
 
 from __future__ import annotations
 
+import functools
 import linecache
 import os
 import sys
@@ -376,7 +377,7 @@ class Tape:
                 return list(nd.args)
             return [x for _, x in nd.terms] + [w for w, _ in nd.terms] + ([nd.bias] if nd.bias >= 0 else [])
 
-        for i in sorted(nodes):  # (a node made for a shared part comes after its user: see below)
+        for i in sorted(nodes):  # (nodes made for a shared part are numbered last, after what they read)
             nd = nodes[i]
             nd.level = 1 + max((nodes[d].level for d in deps(nd) if d in nodes and cls[d] == nd.cls),
                                default=0)
@@ -444,8 +445,8 @@ class Tape:
             V[r:r + k] = a.T
             r += k
         S[:len(self.leaves)] = [p.data for p in self.leaves]  # read now: no stale copies
-        for step in self.steps:
-            step.forward(V, S)
+        for forward in self._local.forward:
+            forward()
         return V, S
 
     def _buffers(self, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -453,11 +454,14 @@ class Tape:
         (allocating a few MB afresh at every call costs more than the arithmetic)."""
         local = self._local
         if getattr(local, "batch", None) != batch:
-            local.buffers = None  # free the old ones first
-            local.buffers = (np.empty((self.n_v, batch)), np.empty(self.n_s),
-                             np.empty((self.n_v, batch)), np.empty(self.n_s))
-            local.buffers[1][self._const_rows] = self._consts  # constants never change
-            local.batch = batch
+            local.buffers = local.forward = local.backward = None  # free the old ones first
+            V, S, G, gS = buffers = (np.empty((self.n_v, batch)), np.empty(self.n_s),
+                                     np.empty((self.n_v, batch)), np.empty(self.n_s))
+            S[self._const_rows] = self._consts  # constants never change
+            bound = [step.bind(V, S, G, gS) for step in self.steps]
+            local.forward = [fwd for fwd, _ in bound]
+            local.backward = [bwd for (_, bwd), step in zip(bound[::-1], self.steps[::-1]) if step.grad]
+            local.buffers, local.batch = buffers, batch
         return local.buffers  # type: ignore[no-any-return]
 
     def mean(self, V: np.ndarray, S: np.ndarray) -> float:
@@ -483,9 +487,8 @@ class Tape:
             G[r] = 1.0 / batch
         else:
             gS[r] = 1.0
-        for step in reversed(self.steps):
-            if step.grad:
-                step.backward(V, S, G, gS)
+        for backward in self._local.backward:
+            backward()
         return gS
 
     def __repr__(self) -> str:
@@ -572,11 +575,27 @@ class _Step:
         """[rows, mode] of every block of per-sample adjoints backward writes, in order."""
         return []
 
-    def forward(self, V: np.ndarray, S: np.ndarray) -> None:
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
+             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+        """(forward, backward) on these buffers, with every view they need made once, here."""
         raise NotImplementedError
 
-    def backward(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray) -> None:
-        raise NotImplementedError
+
+def _write(dst: np.ndarray, index: Index, mode: str) -> Callable[[Any], None]:
+    """A function adding values into dst[index] (or assigning them: see Tape._plan)."""
+    if mode is ADD_AT:
+        return lambda values: np.add.at(dst, index, values)
+    if isinstance(index, slice):
+        view = dst[index]
+        if mode is ASSIGN:
+            def assign(values: Any) -> None:
+                view[...] = values
+            return assign
+
+        def add(values: Any) -> None:
+            view[...] += values
+        return add
+    return lambda values: _accumulate(dst, index, values, mode)
 
 
 class _OpStep(_Step):
@@ -599,29 +618,42 @@ class _OpStep(_Step):
     def targets(self) -> list[list[Any]]:
         return [arg for arg in self.args if arg[2] and arg[3]]
 
-    def _gather(self, V: np.ndarray, S: np.ndarray) -> list[np.ndarray]:
-        if not self.sample:
-            return [S[ix] for ix, _, _, _ in self.args]
-        return [V[ix] if per_sample else S[ix][:, None] for ix, _, per_sample, _ in self.args]
-
-    def forward(self, V: np.ndarray, S: np.ndarray) -> None:
-        (V if self.sample else S)[self.rows] = self.op.forward_array(*self._gather(V, S))
-
-    def backward(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray) -> None:
-        g = (G if self.sample else gS)[self.rows]
-        out = (V if self.sample else S)[self.rows]
-        grads = self.op.derivative_array(g, out, *self._gather(V, S))
-        if self.op.arity == 1:
-            grads = (grads,)
-        for (ix, mode, per_sample, needed), ga in zip(self.args, grads):
-            if not needed:
-                continue
-            if getattr(ga, "shape", None) != g.shape:  # a rule may return a scalar or a (k, 1)
-                ga = np.broadcast_to(ga, g.shape)
-            if per_sample:
-                _accumulate(G, ix, ga, mode)
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
+             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+        sample, rule, forward_rule = self.sample, self.op.derivative_array, self.op.forward_array
+        out, g = (V[self.rows], G[self.rows]) if sample else (S[self.rows], gS[self.rows])
+        args: list[Any] = []  # a view per argument, or None where rows are gathered at each call
+        gathers: list[tuple[int, np.ndarray, Index, bool]] = []
+        writes: list[tuple[Callable[[Any], None], bool] | None] = []
+        for k, (ix, mode, per_sample, needed) in enumerate(self.args):
+            src, widen = (V, False) if per_sample else (S, sample)  # a shared value: a (k, 1) column
+            if isinstance(ix, slice):
+                args.append(src[ix][:, None] if widen else src[ix])
             else:
-                _accumulate(gS, ix, ga.sum(axis=1) if self.sample else ga, mode)
+                args.append(None)
+                gathers.append((k, src, ix, widen))
+            writes.append((_write(G if per_sample else gS, ix, mode), widen) if needed else None)
+
+        def arguments() -> list[Any]:
+            if not gathers:
+                return args
+            now = list(args)
+            for k, src, ix, widen in gathers:
+                now[k] = src[ix][:, None] if widen else src[ix]
+            return now
+
+        def forward() -> None:
+            out[...] = forward_rule(*arguments())
+
+        def backward() -> None:
+            grads = rule(g, out, *arguments())
+            for write, ga in zip(writes, grads if type(grads) is tuple else (grads,)):
+                if write is not None:
+                    if getattr(ga, "shape", None) != g.shape:  # a rule may return a scalar
+                        ga = np.broadcast_to(ga, g.shape)
+                    write[0](ga.sum(axis=1) if write[1] else ga)  # summed over the batch if shared
+
+        return forward, backward
 
     def __repr__(self) -> str:
         where = "per sample" if self.sample else "shared"
@@ -641,7 +673,6 @@ class _LinearStep(_Step):
         self.m, self.n = len(members), len(w_rows[0])
         self.w = np.array(w_rows, dtype=np.intp)
         self.w_view = _matrix_view(self.w, limit)
-        self.w_flat = _index(self.w.ravel().tolist())
         self.w_mode = _mode(_repeats(self.w.ravel().tolist()))
         self.w_grad = any(grad[w] for m in members for w, _ in m.terms)
         self.shared_x = all(r == x_rows[0] for r in x_rows)
@@ -651,6 +682,7 @@ class _LinearStep(_Step):
         else:
             self.x = np.array(x_rows, dtype=np.intp)
             self.x_target = [self.x.ravel(), _mode(_repeats(self.x.ravel().tolist()))]
+        self.w_flat: Index = _index(self.w.ravel().tolist())
         self.x_grad = any(grad[x] for m in members for _, x in m.terms)
         b_rows = [store[m.bias][1] if m.bias >= 0 else zero for m in members]
         self.has_bias = any(m.bias >= 0 for m in members)
@@ -667,35 +699,45 @@ class _LinearStep(_Step):
         base, stride = self.w_view
         return S[base:base + self.m * stride].reshape(self.m, stride)[:, :self.n]
 
-    def forward(self, V: np.ndarray, S: np.ndarray) -> None:
-        W = self._weights(S)
-        if self.shared_x:
-            out = np.matmul(W, V[self.x], out=V[self.rows])
-        else:
-            out = V[self.rows]
-            out[...] = np.einsum("mn,mnb->mb", W, V[self.x])
-        if self.has_bias:
-            out += S[self.b][:, None]
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
+             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+        out, g = V[self.rows], G[self.rows]
+        w_view = self.w_view is not None
+        W_fixed = self._weights(S) if w_view else None  # a view: read at each call, made once
+        gW = self._weights(gS) if w_view else None
+        X_fixed = V[self.x] if isinstance(self.x, slice) else None
+        b = S[self.b][:, None] if isinstance(self.b, slice) else None
+        shared_x, has_bias, w, x, b_rows = self.shared_x, self.has_bias, self.w, self.x, self.b
+        write_w = None if w_view else _write(gS, self.w_flat, self.w_mode)
+        write_x = _write(G, *self.x_target) if self.x_grad else None
+        write_b = _write(gS, self.b, self.b_mode) if self.b_grad else None
+        w_grad, m, n = self.w_grad, self.m, self.n
 
-    def backward(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray) -> None:
-        g = G[self.rows]
-        W = self._weights(S)
-        X = V[self.x]
-        if self.shared_x:
-            if self.w_grad and self.w_view is not None:
-                self._weights(gS)[...] += g @ X.T
-            elif self.w_grad:
-                _accumulate(gS, self.w_flat, (g @ X.T).ravel(), self.w_mode)
-            if self.x_grad:
-                _accumulate(G, self.x, W.T @ g, self.x_target[1])
-        else:
-            if self.w_grad:
-                _accumulate(gS, self.w_flat, np.einsum("mb,mnb->mn", g, X).ravel(), self.w_mode)
-            if self.x_grad:
-                gx = (W[:, :, None] * g[:, None, :]).reshape(self.m * self.n, -1)
-                _accumulate(G, self.x_target[0], gx, self.x_target[1])
-        if self.b_grad:
-            _accumulate(gS, self.b, g.sum(axis=1), self.b_mode)
+        def forward() -> None:
+            W = S[w] if W_fixed is None else W_fixed
+            X = V[x] if X_fixed is None else X_fixed
+            if shared_x:
+                np.matmul(W, X, out=out)
+            else:
+                out[...] = np.einsum("mn,mnb->mb", W, X)
+            if has_bias:
+                out[...] += S[b_rows][:, None] if b is None else b
+
+        def backward() -> None:
+            W = S[w] if W_fixed is None else W_fixed
+            X = V[x] if X_fixed is None else X_fixed
+            if w_grad:
+                dW = g @ X.T if shared_x else np.einsum("mb,mnb->mn", g, X)
+                if gW is not None:
+                    gW[...] += dW
+                else:
+                    write_w(dW.ravel())  # type: ignore[misc]
+            if write_x is not None:
+                write_x(W.T @ g if shared_x else (W[:, :, None] * g[:, None, :]).reshape(m * n, -1))
+            if write_b is not None:
+                write_b(g.sum(axis=1))
+
+        return forward, backward
 
     def __repr__(self) -> str:
         kind = "matmul" if self.shared_x else "batched dot"
@@ -716,10 +758,14 @@ class _SharedLinearStep(_Step):
         self.x_mode = _mode(_repeats(self.x.ravel().tolist()))
         self.shape = self.w.shape
 
-    def forward(self, V: np.ndarray, S: np.ndarray) -> None:
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
+             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+        return functools.partial(self.forward, S), functools.partial(self.backward, S, gS)
+
+    def forward(self, S: np.ndarray) -> None:
         S[self.rows] = np.einsum("mn,mn->m", S[self.w_flat].reshape(self.shape), S[self.x_flat].reshape(self.shape))
 
-    def backward(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray) -> None:
+    def backward(self, S: np.ndarray, gS: np.ndarray) -> None:
         g = gS[self.rows][:, None]
         w, x = S[self.w_flat].reshape(self.shape), S[self.x_flat].reshape(self.shape)
         gw, gx = (g * x).ravel(), (g * w).ravel()  # both before either is added

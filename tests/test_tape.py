@@ -2,6 +2,8 @@
 
 import math
 import random
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -323,6 +325,34 @@ def test_compiling_inside_no_grad_still_records_the_graph():
     assert f.backward(np.array([1.0, 3.0])) == 4.0 and w.grad == 2.0
 
 
+def test_threads_calling_one_compiled_function_each_get_their_own_buffers():
+    random.seed(5)
+    model = MLP(3, [6, 1])
+    f = micrograd.compile(lambda x: model(x).tanh(), params=model.parameters())
+    rng = np.random.default_rng(5)
+    batches = [rng.normal(size=(n, 3)) for n in (7, 7, 7, 13)]
+    want = [f(X) for X in batches]
+    errors = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+
+    def run(X, expected):
+        for _ in range(1000):
+            if not np.array_equal(f(X), expected):
+                errors.append(len(X))
+                return
+
+    threads = [threading.Thread(target=run, args=(X, w)) for X, w in zip(batches, want)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors
+
+
 def test_ieee_results_like_the_engine():
     f = micrograd.compile(lambda x: [x.log(), 1 / x, (x * 1000).exp()], params=[])
     out = f(np.array([0.0, -1.0, 1.0]))
@@ -365,3 +395,8 @@ def test_training_the_moons_demo_compiled_matches_the_scalar_engine():
     assert acc_c == acc_s == 1.0
     assert loss_c == pytest.approx(loss_s, rel=1e-9)
     np.testing.assert_allclose(params_c, params_s, rtol=1e-9, atol=1e-12)
+
+
+def test_compile_is_micrograd_compile_and_a_star_import_keeps_the_builtin():
+    assert "compile" not in micrograd.__all__ and "TracingError" in micrograd.__all__
+    assert micrograd.compile.__module__ == "micrograd.tape"
