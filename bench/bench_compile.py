@@ -61,23 +61,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import micrograd
 from micrograd import Value
 from micrograd.data import make_moons
+from micrograd.losses import cross_entropy, hinge, l2_penalty
 from micrograd.nn import MLP
 from micrograd.tape import Compiled
 
 L2 = 1e-4
-
-
-# --- per-sample losses, written with Value ops (to be replaced by micrograd.losses) ------------
-
-def hinge(score: Value, y: Value) -> Value:
-    """max(0, 1 - y * score)."""
-    return (1 - y * score).relu()
-
-
-def softmax_cross_entropy(logits: list[Value], onehot: list[Value]) -> Value:
-    """log(sum(exp(z))) - sum(y * z): plain log-sum-exp, fine for logits of digits' size."""
-    total: Value = sum(z.exp() for z in logits)  # type: ignore[assignment]
-    return total.log() - sum(t * z for t, z in zip(onehot, logits))
 
 
 # --- the workloads -------------------------------------------------------------------------
@@ -90,7 +78,7 @@ def moons_workload(sizes: list[int], n: int) -> dict[str, Any]:
     params = model.parameters()
 
     def per_sample(x: list[Value], yi: Value) -> Value:
-        return hinge(model(x), yi) + L2 * sum(p * p for p in params)  # type: ignore[arg-type]
+        return hinge(model(x), yi) + l2_penalty(params, L2)  # type: ignore[operator]
 
     name = f"MLP 2-{'-'.join(map(str, sizes))}, {n} moons points, hinge + L2"
     return {"model": model, "X": X, "Y": y, "fn": per_sample, "loss": "hinge", "name": name}
@@ -105,7 +93,7 @@ def digits_workload() -> dict[str, Any]:
     model = MLP(64, [32, 10])
 
     def per_sample(x: list[Value], onehot: list[Value]) -> Value:
-        return softmax_cross_entropy(model(x), onehot)  # type: ignore[arg-type]
+        return cross_entropy(model(x), onehot)  # type: ignore[arg-type,return-value]
 
     return {"model": model, "X": X, "Y": Y, "fn": per_sample, "loss": "xent",
             "name": f"MLP 64-32-10, {len(X)} digits, softmax cross-entropy"}
@@ -189,8 +177,8 @@ def scalar_step(w: dict[str, Any]) -> float:
     """The moons demo's step in the scalar engine (the L2 term once, as the demo writes it)."""
     model, X, Y = w["model"], w["X"], w["Y"]
     model.zero_grad()
-    losses = [hinge(model([Value(x) for x in row]), t) for row, t in zip(X.tolist(), Y.tolist())]
-    total = sum(losses) * (1.0 / len(X)) + L2 * sum(p * p for p in model.parameters())
+    scores = [model([Value(x) for x in row]) for row in X.tolist()]
+    total = hinge(scores, Y.tolist()) + l2_penalty(model, L2)  # type: ignore[operator]
     total.backward()
     return total.data
 

@@ -12,7 +12,7 @@ here                                           PyTorch
 ``binary_cross_entropy_with_logits(x, t)``     ``F.binary_cross_entropy_with_logits``
 ``softmax(logits)`` / ``log_softmax(logits)``  ``F.softmax`` / ``F.log_softmax``
 ``logsumexp(logits)``                          ``torch.logsumexp``
-``cross_entropy(logits, target)``              ``F.cross_entropy`` on one sample
+``cross_entropy(logits, target)``              ``F.cross_entropy`` on one sample (index or probabilities)
 ``l1_penalty(params)`` / ``l2_penalty``        ``sum(p.abs())`` / ``sum(p * p)``
 =============================================  ===============================================
 
@@ -157,12 +157,25 @@ def softmax(logits: Sequence[Scalar]) -> list[Value]:
     return [y.exp() for y in log_softmax(logits)]
 
 
-def cross_entropy(logits: Sequence[Scalar], target: int) -> Value:
-    """Cross-entropy of one sample: logsumexp(x) - x[target], for class scores x and a class index."""
+def cross_entropy(logits: Sequence[Scalar], target: int | Sequence[Scalar]) -> Value:
+    """Cross-entropy of one sample, as ``F.cross_entropy``: ``target`` is a class index, or class
+    probabilities (a one-hot or soft target, one per logit).
+
+    With an index it is ``logsumexp(x) - x[target]``; with probabilities t it is
+    ``-sum_i t_i log_softmax(x)_i``. Probabilities may be Values, which is how a compiled
+    per-sample function (:func:`micrograd.compile`) receives its labels: a one-hot row of Y.
+    """
     xs = _logits(logits, "cross_entropy")
+    if not _is_scalar(target) and not isinstance(target, (str, bytes)):
+        ts = list(target)  # type: ignore[arg-type]
+        if len(ts) != len(xs):
+            raise ValueError(f"cross_entropy: {len(xs)} class scores but {len(ts)} target probabilities")
+        lse = logsumexp(xs)
+        return -_total(t * (x - lse) for x, t in zip(xs, ts))
     if isinstance(target, bool) or not isinstance(target, int) and not (
             hasattr(target, "dtype") and target.dtype.kind in "iu"):
-        raise TypeError(f"cross_entropy: target must be a class index (int), got {target!r}")
+        raise TypeError(f"cross_entropy: target must be a class index (int) or class probabilities, "
+                        f"got {target!r}")
     if not 0 <= target < len(xs):
         raise IndexError(f"cross_entropy: target class {target} is out of range for {len(xs)} classes")
     return logsumexp(xs) - xs[int(target)]

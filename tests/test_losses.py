@@ -104,6 +104,23 @@ def test_cross_entropy_is_finite_for_a_logit_of_1000(xs):
         assert all(math.isfinite(p.data) for p in losses.softmax(xs))
 
 
+@given(data=vectors(2, 6), onehot=st.booleans())
+def test_cross_entropy_with_class_probabilities_matches_torch(data, onehot):
+    xs, raw = data
+    weights = [math.exp(r) for r in raw]
+    probs = [float(i == 0) for i in range(len(xs))] if onehot else [w / sum(weights) for w in weights]
+    check(lambda v: losses.cross_entropy(v, probs), lambda t: F.cross_entropy(t[None], tensor([probs])), xs)
+    check(lambda v: losses.cross_entropy(v, [Value(p) for p in probs]),
+          lambda t: F.cross_entropy(t[None], tensor([probs])), xs)
+    if onehot:  # a one-hot target is the class index
+        assert close(losses.cross_entropy(xs, probs).data, losses.cross_entropy(xs, 0).data, rtol=1e-15)
+
+
+def test_cross_entropy_names_a_target_of_the_wrong_length():
+    with pytest.raises(ValueError, match="3 class scores but 2 target probabilities"):
+        losses.cross_entropy([1.0, 2.0, 3.0], [0.0, 1.0])
+
+
 @given(ps=st.lists(st.floats(-3, 3).filter(lambda x: abs(x) > 1e-6), min_size=1, max_size=8))
 def test_penalties_match_torch(ps):
     check(lambda v: losses.l2_penalty(v, 1e-4), lambda t: 1e-4 * (t * t).sum(), ps)

@@ -14,18 +14,12 @@ import micrograd
 from micrograd import TracingError, Value, no_grad, ops
 from micrograd.__main__ import linear_decay
 from micrograd.data import make_moons
+from micrograd.losses import hinge, l2_penalty
 from micrograd.nn import MLP
 from micrograd.testing import all_ops, expressions, op_inputs
 
 OPS = all_ops()
 OP_IDS = [f"{op.name}[{op.param:g}]" if op.param is not None else op.name for op in OPS]
-
-
-# --- per-sample losses written with Value ops (micrograd.losses will own these) ------------------
-
-def hinge(score, y):
-    """max(0, 1 - y * score)."""
-    return (1 - y * score).relu()
 
 
 # --- the oracle: the scalar engine, sample by sample, backward on the mean -------------------------
@@ -140,7 +134,7 @@ def test_random_mlps_compile_exactly(hidden, nout, nin, batch, seed):
     def loss(x, yi):
         out = model(x)
         score = out if isinstance(out, Value) else sum(out)
-        return hinge(score, yi) + 1e-3 * sum(p * p for p in params)
+        return hinge(score, yi) + l2_penalty(params, 1e-3)
 
     check_against_engine(loss, params, X, y)
     check_against_engine(lambda x: model(x), params, X)  # outputs, one or many
@@ -370,7 +364,7 @@ def train_moons(compiled_step: bool, steps: int = 100):
     params = model.parameters()
 
     def loss(x, yi):
-        return hinge(model(x), yi) + 1e-4 * sum(p * p for p in params)
+        return hinge(model(x), yi) + l2_penalty(params, 1e-4)
 
     f = micrograd.compile(loss, params=params)
     score = micrograd.compile(lambda x: model(x), params=params)
@@ -379,8 +373,8 @@ def train_moons(compiled_step: bool, steps: int = 100):
         if compiled_step:
             total = f.backward(X, y)
         else:  # as the demo writes it: the L2 term once, not once per sample (the same mean)
-            losses = [hinge(model(list(map(Value, row))), t) for row, t in zip(X.tolist(), y.tolist())]
-            total_v = sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in params)
+            scores = [model(list(map(Value, row))) for row in X.tolist()]
+            total_v = hinge(scores, y.tolist()) + l2_penalty(params, 1e-4)
             total_v.backward()
             total = total_v.data
         for p in params:
