@@ -137,12 +137,14 @@ def _logits(logits: Sequence[Scalar], what: str) -> list[Value]:
 
 
 def logsumexp(logits: Sequence[Scalar]) -> Value:
-    """log(sum_i exp(x_i)), folded with the overflow-free logaddexp primitive."""
+    """log(sum_i exp(x_i)), folded pairwise with the overflow-free logaddexp primitive.
+
+    A pairwise fold is log2(n) deep rather than n: a compiled tape runs each level as one step.
+    """
     xs = _logits(logits, "logsumexp")
-    out = xs[0]
-    for x in xs[1:]:
-        out = logaddexp.apply(out, x)
-    return out
+    while len(xs) > 1:
+        xs = [logaddexp.apply(a, b) for a, b in zip(xs[::2], xs[1::2])] + xs[len(xs) - len(xs) % 2:]
+    return xs[0]
 
 
 def log_softmax(logits: Sequence[Scalar]) -> list[Value]:
