@@ -32,6 +32,7 @@ import os
 import random
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from operator import methodcaller
 from typing import Any
 
 from . import provenance
@@ -43,11 +44,12 @@ Input = Sequence[Value | float]
 Rng = random.Random | int | None
 
 #: Activation name -> the function applied to a neuron's w . x + b.
+#: Method calls (not ``Value.relu``), so duck-typed scalars work too; methodcaller adds no frame.
 ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
-    "relu": lambda v: v.relu(),  # method calls, not Value.relu: duck-typed scalars work too
-    "leaky_relu": lambda v: v.leaky_relu(),  # slope 0.01, as torch.nn.LeakyReLU
-    "tanh": lambda v: v.tanh(),
-    "sigmoid": lambda v: v.sigmoid(),
+    "relu": methodcaller("relu"),
+    "leaky_relu": methodcaller("leaky_relu"),  # slope 0.01, as torch.nn.LeakyReLU
+    "tanh": methodcaller("tanh"),
+    "sigmoid": methodcaller("sigmoid"),
     "linear": lambda v: v,
 }
 _REPR_NAMES = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid",
