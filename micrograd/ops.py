@@ -4,8 +4,8 @@ Each primitive is a forward function and a derivative rule, side by side. A rule
 gradient flowing into the node (``g``), the node's own value (``out``) and the values of its
 arguments, and returns the gradient for each argument: one value for a unary op, a pair for a
 binary op. Rules use ordinary arithmetic plus the few names of :data:`NAMESPACE` (``exp``, ``log``,
-``sqrt``, ``tanh``, ``pow``, ``where``, ``iszero``; forwards may also use ``log1p``), so one rule
-runs on three kinds of numbers:
+``sqrt``, ``tanh``, ``pow``, ``where``, ``iszero``; forwards may also use ``log_add_exp``), so one
+rule runs on three kinds of numbers:
 
 - floats, for the fast scalar backward pass;
 - Values, for higher-order gradients (the rule builds a graph of its own);
@@ -47,13 +47,20 @@ def iszero(x: Any) -> Any:
 
 
 exp, log, sqrt, tanh, pow = math.exp, math.log, math.sqrt, math.tanh, math.pow
-log1p = math.log1p  # forwards only (no Value version): log(1 + x), exact for tiny x
+
+
+def log_add_exp(a: float, b: float) -> float:
+    """log(e^a + e^b), never overflowing: the larger plus log1p(e^-|a - b|) (torch's and numpy's
+    formula; numpy's ``np.logaddexp`` is the array version). Forwards only: no Value version."""
+    if a == b:
+        return a + 0.6931471805599453  # exact, and inf + inf stays inf
+    return (a if a > b else b) + math.log1p(math.exp(-abs(a - b)))
 
 NAMESPACE = ("exp", "log", "sqrt", "tanh", "pow", "where", "iszero")
 
 _ARRAY_NAMESPACE = {  # (iszero's float version already works on arrays)
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "pow": np.power, "where": np.where,
-    "log1p": np.log1p,
+    "log_add_exp": np.logaddexp,
 }
 
 
@@ -292,8 +299,7 @@ abs_ = primitive(Op(
 # logaddexp(x, 0) (binary cross-entropy on logits) with no comparison on Values.
 logaddexp = primitive(Op(
     "logaddexp", "logaddexp", 2,
-    lambda a, b: where(a == b, a + 0.6931471805599453,  # a == b: exact, and inf + inf is inf
-                       where(a > b, a, b) + log1p(exp(-abs(a - b)))),
+    lambda a, b: log_add_exp(a, b),
     lambda g, out, a, b: (g * exp(a - out), g * exp(b - out)),
     torch=lambda t, a, b: t.logaddexp(a, b), domain=((-40, 40), (-40, 40))))
 
