@@ -169,7 +169,7 @@ def cross_entropy(logits: Sequence[Scalar], target: int | Sequence[Scalar]) -> V
     """
     xs = _logits(logits, "cross_entropy")
     if not _is_scalar(target) and not isinstance(target, (str, bytes)):
-        ts = list(target)  # type: ignore[arg-type]
+        ts = list(target)  # type: ignore[arg-type]  # (a sequence: class probabilities)
         if len(ts) != len(xs):
             raise ValueError(f"cross_entropy: {len(xs)} class scores but {len(ts)} target probabilities")
         lse = logsumexp(xs)
@@ -178,9 +178,10 @@ def cross_entropy(logits: Sequence[Scalar], target: int | Sequence[Scalar]) -> V
             hasattr(target, "dtype") and target.dtype.kind in "iu"):
         raise TypeError(f"cross_entropy: target must be a class index (int) or class probabilities, "
                         f"got {target!r}")
-    if not 0 <= target < len(xs):
-        raise IndexError(f"cross_entropy: target class {target} is out of range for {len(xs)} classes")
-    return logsumexp(xs) - xs[int(target)]
+    index = int(target)  # type: ignore[arg-type]
+    if not 0 <= index < len(xs):
+        raise IndexError(f"cross_entropy: target class {index} is out of range for {len(xs)} classes")
+    return logsumexp(xs) - xs[index]
 
 
 def l1_penalty(params: Iterable[Value] | Any, alpha: float = 1.0) -> Value:
