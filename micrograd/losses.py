@@ -164,16 +164,17 @@ def cross_entropy(logits: Sequence[Scalar], target: int | Sequence[Scalar]) -> V
     probabilities (a one-hot or soft target, one per logit).
 
     With an index it is ``logsumexp(x) - x[target]``; with probabilities t it is
-    ``-sum_i t_i log_softmax(x)_i``. Probabilities may be Values, which is how a compiled
-    per-sample function (:func:`micrograd.compile`) receives its labels: a one-hot row of Y.
+    ``-sum_i t_i log_softmax(x)_i``, computed as ``sum(t) logsumexp(x) - sum_i t_i x_i`` (the same
+    operations as the index form for a one-hot t, and two sums where a compiled tape runs a
+    matrix product). Probabilities may be Values, which is how a compiled per-sample function
+    (:func:`micrograd.compile`) receives its labels: a one-hot row of Y.
     """
     xs = _logits(logits, "cross_entropy")
     if not _is_scalar(target) and not isinstance(target, (str, bytes)):
         ts = list(target)  # type: ignore[arg-type]  # (a sequence: class probabilities)
         if len(ts) != len(xs):
             raise ValueError(f"cross_entropy: {len(xs)} class scores but {len(ts)} target probabilities")
-        lse = logsumexp(xs)
-        return -_total(t * (x - lse) for x, t in zip(xs, ts))
+        return logsumexp(xs) * _total(ts) - _total(t * x for x, t in zip(xs, ts))
     if isinstance(target, bool) or not isinstance(target, int) and not (
             hasattr(target, "dtype") and target.dtype.kind in "iu"):
         raise TypeError(f"cross_entropy: target must be a class index (int) or class probabilities, "
