@@ -321,6 +321,9 @@ class Layer(Module):
         provenance.record(self, x, out)  # which Values this call made, for graph pictures
         return out[0] if len(out) == 1 else out
 
+    def _forward(self, x: Input) -> list[Value]:  # for MLP, which records its layers' calls itself
+        return [n(x) for n in self.neurons]
+
     def parameters(self) -> list[Value]:
         return [p for n in self.neurons for p in n.parameters()]
 
@@ -351,11 +354,14 @@ class MLP(Module):
                        for i in range(len(nouts))]
 
     def __call__(self, x: Input) -> Value | list[Value]:
+        calls = []
         with gc_paused():  # the graph built here has no cycles: spare the collector's rescans
             inputs = x
             for layer in self.layers:
-                x = layer(x)  # type: ignore[assignment]
-        provenance.record(self, inputs, x)  # type: ignore[arg-type]
+                out = layer._forward(x)
+                calls.append((layer, x, out))
+                x = out[0] if len(out) == 1 else out  # type: ignore[assignment]
+        provenance.record(self, inputs, x, calls)  # one store for the whole call (for pictures)  # type: ignore[arg-type]
         return x  # type: ignore[return-value]
 
     def parameters(self) -> list[Value]:

@@ -1,13 +1,12 @@
 """Which module call produced which Values: the records graph pictures group into clusters.
 
-``Layer`` and ``MLP`` call :func:`record` once per call with the call's inputs and outputs; that is
-all. Who made each node inside the call (which neuron, which layer of an MLP) is worked out later,
+``Layer`` and ``MLP`` call :func:`record` with the call's inputs and outputs; that is all. An MLP
+records its layers' calls inside its own record, so a moons demo step stores 100 records, one
+per MLP call. Who made each node inside a call (which neuron, which layer) is worked out later,
 when a picture is drawn, by walking back from the outputs to the inputs (see ``micrograd.viz``).
-Recording once per layer call rather than once per neuron keeps the cost out of sight: a moons demo
-step makes 400 records (~0.2 ms of a ~56 ms step) instead of 3,300.
 
-The store is weak: a record lives as long as the first output of its call and is dropped with it.
-It holds the module, the inputs and the other outputs (never the first output, its key), so it
+The store is weak: a record lives as long as the first output of its (outermost) call and is
+dropped with it. It holds the modules, the inputs and the outputs other than that key, so it
 creates no reference cycle and keeps nothing alive once the graph is dropped.
 """
 
@@ -29,35 +28,54 @@ class Record(NamedTuple):
     module: Any                    # the module called (a Layer, an MLP, ...)
     inputs: tuple[Any, ...]        # its inputs as given: Values and plain numbers
     outputs: tuple[Value, ...]     # the Values it returned, in order
-    seq: int                       # a counter: a call's record is made after those of calls inside it
+    seq: float                     # increasing: a call's record comes after those of calls inside it
 
 
-# first output -> (module, inputs, other outputs, seq) for each call that returned it first
-# (an MLP returns its last layer's output: two records share that key)
+# key Value -> entries (module, inputs, outputs, seq). The key is the first output of the outermost
+# call; wherever it appears in a stored ``outputs`` it is replaced by None (a strong reference to
+# the key from its own entry would keep it alive for ever).
 _store: weakref.WeakKeyDictionary[Value, tuple[tuple[Any, ...], ...]] = weakref.WeakKeyDictionary()
 _counter = itertools.count()
+Call = tuple[Any, Any, Any]  # (module, inputs, outputs) as passed to record()
 
 
-def record(module: Any, inputs: Sequence[Any] | Any, outputs: Sequence[Value] | Value) -> None:
-    """Note that calling ``module`` on ``inputs`` returned ``outputs`` (a Value or a list of them)."""
-    # (on the hot path of every layer call: ~1 us, one tuple per argument)
-    rest: tuple[Value, ...] = ()
+def _first(outputs: Any) -> Value | None:
     if isinstance(outputs, Value):
-        first = outputs
-    elif type(outputs) in (list, tuple) and outputs and isinstance(outputs[0], Value):
-        first, rest = outputs[0], tuple(outputs[1:])
-    else:
-        return  # nothing a picture could show
-    kind = type(inputs)
-    inputs = tuple(inputs) if kind is list or kind is tuple else (inputs,)
-    held = _store.get(first)
-    entry = (module, inputs, rest, next(_counter))
-    _store[first] = (entry,) if held is None else (*held, entry)
+        return outputs
+    if type(outputs) in (list, tuple) and outputs and isinstance(outputs[0], Value):
+        return outputs[0]  # type: ignore[no-any-return]
+    return None  # nothing a picture could show
+
+
+def _values(xs: Any, key: Value) -> tuple[Any, ...]:
+    t = tuple(xs) if type(xs) in (list, tuple) else (xs,)
+    return tuple(None if x is key else x for x in t) if id(key) in map(id, t) else t
+
+
+def record(module: Any, inputs: Sequence[Any] | Any, outputs: Sequence[Value] | Value,
+           inner: Sequence[Call] = ()) -> None:
+    """Note that calling ``module`` on ``inputs`` returned ``outputs`` (a Value or a list of them).
+
+    ``inner`` lists the calls made inside this one, as ``(module, inputs, outputs)`` (an MLP's
+    layer calls): they are stored with it, so a whole MLP call costs one store.
+    """
+    key = _first(outputs)
+    if key is None:
+        return
+    seq = next(_counter)
+    n = len(inner)
+    entries = [(m, _values(i, key), _values(o, key), seq - (n - k) / (n + 1))  # inner calls first
+               for k, (m, i, o) in enumerate(inner) if _first(o) is not None]
+    entries.append((module, _values(inputs, key), _values(outputs, key), seq))
+    held = _store.get(key)
+    _store[key] = tuple(entries) if held is None else (*held, *entries)
 
 
 def records(value: Value) -> list[Record]:
-    """The calls whose first output is ``value``, innermost first (empty if none)."""
+    """The calls stored under ``value`` (the first output of a call), innermost first."""
     held = _store.get(value)
     if held is None:
         return []
-    return [Record(module, inputs, (value,) + rest, seq) for module, inputs, rest, seq in held]
+    return [Record(module, tuple(value if x is None else x for x in inputs),
+                   tuple(value if o is None else o for o in outputs), seq)
+            for module, inputs, outputs, seq in held]

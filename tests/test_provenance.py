@@ -13,16 +13,26 @@ def test_layer_and_mlp_calls_are_recorded_innermost_first():
     model = MLP(2, [3, 1])
     x = [Value(1.0), Value(-2.0)]
     out = model(x)
-    inner, outer = provenance.records(out)  # the last layer's output is the MLP's output
-    assert inner.module is model.layers[1] and outer.module is model
-    assert outer.inputs == tuple(x) and outer.outputs == (out,)
-    assert inner.seq < outer.seq
+    first, inner, outer = provenance.records(out)  # the MLP stores its layers' calls with its own
+    assert first.module is model.layers[0] and inner.module is model.layers[1] and outer.module is model
+    assert outer.inputs == tuple(x) and outer.outputs == (out,) and inner.outputs == (out,)
+    assert first.seq < inner.seq < outer.seq
     hidden = inner.inputs
     assert len(hidden) == 3 and all(isinstance(h, Value) for h in hidden)
-    (first,) = provenance.records(hidden[0])
-    assert first.module is model.layers[0] and first.outputs == hidden and first.inputs == tuple(x)
-    assert provenance.records(hidden[1]) == []  # a call is keyed by its first output only
+    assert first.outputs == hidden and first.inputs == tuple(x)
+    assert provenance.records(hidden[0]) == []  # one store per outermost call, under its output
     assert provenance.records(x[0]) == []
+
+
+def test_a_layer_called_on_its_own_is_recorded_and_a_module_may_return_its_input():
+    layer = Layer(2, 3)
+    x = [Value(1.0), Value(2.0)]
+    outs = layer(x)
+    (rec,) = provenance.records(outs[0])
+    assert rec.module is layer and rec.inputs == tuple(x) and rec.outputs == tuple(outs)
+    identity = object()
+    provenance.record(identity, x, x)  # the output is an input: stored without a reference to it
+    assert provenance.records(x[0])[-1].inputs == tuple(x)
 
 
 def test_plain_number_inputs_and_odd_outputs():
@@ -44,8 +54,8 @@ def test_records_keep_nothing_alive_and_make_no_cycles():
     try:
         before = len(provenance._store)
         out = model([Value(1.0), Value(2.0)])
-        hidden = provenance.records(out)[0].inputs  # the second layer's outputs
-        assert len(provenance._store) == before + 3  # the MLP shares its key with its last layer
+        hidden = provenance.records(out)[1].inputs  # the second layer's outputs
+        assert len(provenance._store) == before + 1  # one store for the whole MLP call
         watch = [weakref.ref(out), weakref.ref(hidden[0])]
         keep = hidden[1]  # holding one sibling must not keep the call's first output alive
         del out, hidden
