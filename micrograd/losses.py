@@ -174,7 +174,7 @@ def cross_entropy(logits: Sequence[Scalar], target: int | Sequence[Scalar]) -> V
         ts = list(target)  # type: ignore[arg-type]  # (a sequence: class probabilities)
         if len(ts) != len(xs):
             raise ValueError(f"cross_entropy: {len(xs)} class scores but {len(ts)} target probabilities")
-        return logsumexp(xs) * _total(ts) - _total(t * x for x, t in zip(xs, ts))
+        return logsumexp(xs) * _total(ts) - _total(t * x for x, t in zip(xs, ts))  # type: ignore[arg-type]
     if isinstance(target, bool) or not isinstance(target, int) and not (
             hasattr(target, "dtype") and target.dtype.kind in "iu"):
         raise TypeError(f"cross_entropy: target must be a class index (int) or class probabilities, "

@@ -361,7 +361,7 @@ class MLP(Module):
                 out = layer._forward(x)
                 calls.append((layer, x, out))
                 x = out[0] if len(out) == 1 else out  # type: ignore[assignment]
-        provenance.record(self, inputs, x, calls)  # one store for the whole call (for pictures)  # type: ignore[arg-type]
+        provenance.record(self, inputs, x, calls)  # type: ignore[arg-type]  # one store for the whole call
         return x  # type: ignore[return-value]
 
     def parameters(self) -> list[Value]:

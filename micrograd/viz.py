@@ -120,7 +120,7 @@ class _Call:
     kind: str                      # "neuron", "layer" or "model"
     inputs: tuple[Any, ...]
     outputs: tuple[Value, ...]     # those in the drawn graph
-    rank: tuple[int, int]          # sorts an enclosing call before the calls inside it
+    rank: tuple[int, float]        # sorts an enclosing call before the calls inside it
     index: int = 0                 # position among the neurons of its layer
     region: list[Value] = field(default_factory=list)  # the non-leaf nodes it made
     parent: _Call | None = None
