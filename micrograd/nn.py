@@ -358,6 +358,9 @@ class MLP(Module):
         with gc_paused():  # the graph built here has no cycles: spare the collector's rescans
             inputs = x
             for layer in self.layers:
+                if type(layer).__call__ is not Layer.__call__:  # a subclass's own __call__ runs
+                    x = layer(x)  # type: ignore[assignment]
+                    continue
                 out = layer._forward(x)
                 calls.append((layer, x, out))
                 x = out[0] if len(out) == 1 else out  # type: ignore[assignment]
