@@ -318,7 +318,8 @@ class Layer(Module):
 
     def __call__(self, x: Input) -> Value | list[Value]:
         out = [n(x) for n in self.neurons]
-        provenance.record(self, x, out)  # which Values this call made, for graph pictures
+        if provenance.enabled:  # which Values this call made, for graph pictures
+            provenance.record(self, x, out)
         return out[0] if len(out) == 1 else out
 
     def _forward(self, x: Input) -> list[Value]:  # for MLP, which records its layers' calls itself
@@ -354,17 +355,17 @@ class MLP(Module):
                        for i in range(len(nouts))]
 
     def __call__(self, x: Input) -> Value | list[Value]:
-        calls = []
+        recording, calls, inputs = provenance.enabled, [], x
         with gc_paused():  # the graph built here has no cycles: spare the collector's rescans
-            inputs = x
             for layer in self.layers:
-                if type(layer).__call__ is not Layer.__call__:  # a subclass's own __call__ runs
+                if not recording or type(layer).__call__ is not Layer.__call__:  # (a subclass's own runs)
                     x = layer(x)  # type: ignore[assignment]
                     continue
                 out = layer._forward(x)
                 calls.append((layer, x, out))
                 x = out[0] if len(out) == 1 else out  # type: ignore[assignment]
-        provenance.record(self, inputs, x, calls)  # type: ignore[arg-type]  # one store for the whole call
+        if recording:  # one store for the whole call, its layers' calls inside (for pictures)
+            provenance.record(self, inputs, x, calls)  # type: ignore[arg-type]
         return x  # type: ignore[return-value]
 
     def parameters(self) -> list[Value]:

@@ -32,6 +32,8 @@ from .engine import Value, topological_order
 from .nn import Layer, Neuron
 from .ops import CONSTANT
 
+provenance.enabled = True  # from now on, modules record their calls: pictures show clusters
+
 __all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "draw_dot"]
 
 INSTALL_PACKAGE = 'drawing graphs needs the graphviz Python package: pip install "micrograd[viz]"'

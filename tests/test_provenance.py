@@ -4,8 +4,21 @@ import gc
 import random
 import weakref
 
+import pytest
+
 from micrograd import Value, provenance
 from micrograd.nn import MLP, Layer
+
+
+@pytest.fixture(autouse=True)
+def recording(monkeypatch):
+    monkeypatch.setattr(provenance, "enabled", True)
+
+
+def test_nothing_is_recorded_until_recording_is_on(monkeypatch):
+    monkeypatch.setattr(provenance, "enabled", False)
+    out = MLP(2, [3, 1])([1.0, 2.0])
+    assert provenance.records(out) == []
 
 
 def test_layer_and_mlp_calls_are_recorded_innermost_first():
