@@ -210,6 +210,14 @@ class _Trace:
                                    "declare it as a primitive in the op table (micrograd/ops.py)")
 
 
+def _elsewhere(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """The second tracing point: ``last``, with every number equal to ``first``'s moved away from
+    it, so that a graph reading any input's ``.data`` differs between the two traces."""
+    same = (first == last) | (np.isnan(first) & np.isnan(last))
+    moved = first + 0.5 * np.abs(first) + 1.0  # > first for every finite number (no fixed point)
+    return np.where(same, moved, last)
+
+
 def _float_key(x: float) -> Any:
     return x.hex()  # compares nan and -0.0 exactly
 
@@ -237,9 +245,7 @@ class Tape:
     def __init__(self, fn: Callable[..., Any], params: list[Value], data: list[np.ndarray],
                  dots: bool = True) -> None:
         first = [a[0] for a in data]
-        last = [a[-1] for a in data]
-        if all(np.array_equal(f, g, equal_nan=True) for f, g in zip(first, last)):
-            last = [f * 1.5 + 0.25 for f in first]  # any other point will do
+        last = [_elsewhere(a[0], a[-1]) for a in data]
         t1, t2 = _Trace(fn, first), _Trace(fn, last)
         self.scalar = t1.scalar
         self._local = threading.local()  # this thread's buffers (see _buffers)

@@ -236,6 +236,18 @@ def test_a_graph_that_reads_data_is_refused():
         micrograd.compile(sneaky, params=[])(np.array([1.0, -1.0]))
 
 
+@pytest.mark.parametrize("fn,args", [
+    (lambda x: x * Value(x.data), (np.array([-0.5]),)),  # one sample, at any point
+    (lambda x: x * Value(x.data), (np.array([3.0, 3.0]),)),
+    (lambda x, y: x * Value(x.data) + y, (np.array([1.0, 2.0, 1.0]), np.array([0.0, 1.0, 2.0]))),
+    (lambda v: v[0] * Value(v[0].data) + v[1], (np.array([[1.0, 0.0], [2.0, 1.0], [1.0, 2.0]]),)),
+])
+def test_reading_data_is_refused_even_where_the_first_and_last_samples_agree(fn, args):
+    """The second trace moves every input number, not only those the batch's ends differ in."""
+    with pytest.raises(TracingError, match="different graph"):
+        micrograd.compile(fn, params=[])(*args)
+
+
 def test_hand_built_nodes_are_refused():
     def fn(x):
         out = Value(x.data * 2, (x,), "double")
