@@ -72,6 +72,9 @@ class _Call:
             if not isinstance(k, int) or not -len(args) <= k < len(args):
                 raise ValueError(f"{name}: argnums {argnums!r} out of range for {len(args)} arguments")
         self.nums = tuple(k % len(args) for k in nums)
+        if len(set(self.nums)) != len(self.nums):
+            raise ValueError(f"{name}: argnums {argnums!r} names an argument twice (as torch.func, "
+                             "each argument once)")
         # Values out (with a graph) when given Values or running inside another transform.
         self.keep_graph = getattr(_state, "depth", 0) > 0 or _contains_value(args)
         call_args = list(args)

@@ -203,6 +203,11 @@ def test_errors_are_clear():
         grad(f2, argnums=2)(1.0, 2.0)
     with pytest.raises(ValueError, match="argnums"):
         grad(f2, argnums=())(1.0, 2.0)
+    for twice in ((0, 0), (1, -1)):  # torch.func refuses these too (it would give 0 for one copy)
+        with pytest.raises(ValueError, match="names an argument twice"):
+            grad(f2, argnums=twice)(1.0, 2.0)
+        with pytest.raises(ValueError, match="names an argument twice"):
+            hessian(f2, argnums=twice)(1.0, 2.0)
     with pytest.raises(TypeError, match="argument 0"):
         grad(lambda x: x)("1.0")
     with pytest.raises(TypeError, match=r"argument 0\[1\]"):
