@@ -507,7 +507,10 @@ def assert_matches_torch(fn: Callable[..., Any], *inputs: Any, order: int = 1, r
     memo: dict[Value, Any] = {}
     targs, tins = _structure(inputs, lambda x: TorchScalar(
         torch.tensor(x, dtype=torch.float64, requires_grad=True), memo))
-    touts = _flat_outputs(fn(*targs))
+    # an output computed from closed-over Values alone (or one of them, returned as is) is a Value
+    # in this run too: rebuild it in torch, so its derivatives are compared and not taken as 0
+    touts = [TorchScalar(_value_to_torch(o, memo), memo) if isinstance(o, Value) else o
+             for o in _flat_outputs(fn(*targs))]
     tins_t = [x.t for x in tins]
     shared = [v for v in closed if v in memo]
     names = [f"x{i}" for i in range(len(ins))] + [f"closed-over Value #{j} ({v.data:g})" for j, v in enumerate(shared)]

@@ -168,6 +168,14 @@ def test_assert_matches_torch_includes_closed_over_values():
     assert w.grad == 0.0 and p.grad == 0.0  # the comparison touches no .grad
 
 
+def test_outputs_made_of_closed_over_values_alone_are_compared_too():
+    """An output that does not depend on the inputs is still differentiated in both runs."""
+    w, u = Value(0.7), Value(0.2)
+    assert assert_matches_torch(lambda x: [x * w, w, (w * u).tanh()], 0.3, order=2)
+    with pytest.raises(AssertionError, match=r"d\(output 1\)/dclosed-over Value"):
+        assert_matches_torch(lambda x: [x * w, w * 2.0 if isinstance(x, Value) else w * 3.0], 0.3)
+
+
 def test_torch_scalar_answers_to_the_op_table():
     torch = pytest.importorskip("torch")
     memo = {}
