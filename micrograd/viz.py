@@ -468,7 +468,9 @@ def _record_text(text: str) -> str:
 
 def _grad_scale(values: Iterable[Value]) -> list[float]:
     """Bin edges (upper bounds) of |grad| on a log scale over the drawn values."""
-    mags = [abs(v.grad) for v in values if isinstance(v.grad, float) and math.isfinite(v.grad) and v.grad]
+    # (a grad may be an int, karpathy-style, or a Value after backward(create_graph=True))
+    grads = [float(v.grad) for v in values]
+    mags = [abs(g) for g in grads if math.isfinite(g) and g]
     if not mags:
         return []
     lo, hi = min(mags), max(mags)

@@ -173,6 +173,26 @@ def test_gradient_colours_follow_abs_grad_on_a_log_scale():
     assert "call backward()" in " ".join(drawing.text("legend"))
 
 
+def test_gradient_colours_read_int_and_value_grads_too():
+    """A grad set karpathy-style (an int) or made by backward(create_graph=True) (a Value) is
+    coloured like the same float: the scale is not built from float grads alone."""
+    def fills(L):
+        source = draw_dot(L).source
+        return [line.split('fillcolor="')[1][:7] for line in source.splitlines() if "shape=record" in line]
+
+    want = fills(karpathy_example())
+    assert len(set(want)) == 4
+    ints = karpathy_example()
+    for v in ints.nodes():
+        v.grad = int(v.grad)
+    assert fills(ints) == want
+    values = karpathy_example()
+    for v in values.nodes():
+        v.grad = 0.0
+    values.backward(create_graph=True)
+    assert all(isinstance(v.grad, Value) for v in values.nodes()) and fills(values) == want
+
+
 @needs_dot
 def test_dead_relu_is_marked():
     x = Value(-1.5, label="x")
