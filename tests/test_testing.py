@@ -126,9 +126,16 @@ def test_check_op_is_the_three_line_property_test(declare):
         check_op(wrong, [0.5])
 
 
-def test_gradcheck_with_several_outputs_and_values_as_inputs():
+def test_gradcheck_with_several_outputs_and_values_as_inputs(declare):
     assert gradcheck(lambda x, y: [x * y, (x + y).exp(), 2.0], [Value(0.3), -0.4])
     assert gradgradcheck(lambda x, y: [x * y, (x + y).exp()], [0.3, -0.4])
+    # a wrong rule in a later output (nested in a tuple) is caught and that output named
+    declare("square_wrong_test", lambda a: a * a, lambda g, out, a: g * 3.0 * a)  # 2 a
+    with pytest.raises(GradcheckError, match=r"output 2 with respect to input 1"):
+        gradcheck(lambda x, y: [x * y, (2.0, y.square_wrong_test())], [0.3, -0.4])
+    declare("square_detached_test", lambda a: a * a, lambda g, out, a: g * 2.0 * float(a))
+    with pytest.raises(GradcheckError, match=r"second derivative mismatch: d\(output 1\)/d\(x1\)"):
+        gradgradcheck(lambda x, y: [x * y, y.square_detached_test()], [0.3, -0.4])
     with pytest.raises(TypeError, match="input 0"):
         gradcheck(lambda x: x, ["a"])
 
