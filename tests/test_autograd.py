@@ -227,6 +227,29 @@ def test_create_graph_gradients_are_freed_by_the_collector():
     assert ref() is None
 
 
+def test_zero_grad_and_grad_leave_no_cycle_for_the_collector():
+    """As the README says: zero_grad() breaks the cycle at once, grad(create_graph=True) makes none."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for free in ("zero_grad", "grad"):
+            x = Value(0.5)
+            y = (x * x).tanh()
+            if free == "zero_grad":
+                y.backward(create_graph=True)
+                y.zero_grad()
+            else:
+                (g,) = grad(y, x, create_graph=True)
+                assert grad(g, x)[0] != 0.0
+                del g
+            ref = weakref.ref(y)
+            del y
+            assert ref() is None, free  # freed by reference counting, the collector off
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def test_karpathy_style_update_is_untouched_by_default():
     x = Value(2.0)
     (x * x).backward()
