@@ -291,6 +291,7 @@ def _switch(on: bool) -> None:
                 setattr(cls, name, owner.apply)
         engine._binary_pow = ops.pow_.apply
         cls.backward = _checked(Value.backward, _anomaly_backward)
+        cls.__truediv__ = _checked(Value.__truediv__, _anomaly_truediv)
         ops._NEW_OP_HOOKS.append(_wrap_op)
     else:
         ops._NEW_OP_HOOKS.remove(_wrap_op)
@@ -328,6 +329,18 @@ def _wrap_op(op: Op) -> None:
 
     op.apply = _checked(original, apply)
     _wrapped.append(op)
+
+
+def _anomaly_truediv(self: Value, other: Any) -> Any:
+    """``self / number`` multiplies by the number's reciprocal, worked out on floats: a division by
+    0 makes its inf there, before any op sees it, so it is checked here."""
+    out = _anomaly_truediv._original(self, other)  # type: ignore[attr-defined]
+    if (type(out) is Value and not math.isfinite(out.data) and not isinstance(other, Value)
+            and math.isfinite(self.data) and math.isfinite(_number(other))):
+        raise FloatingPointError(
+            f"detect_anomaly: op '/' produced {out.data} from finite inputs "
+            f"({self.data!r}, {_number(other)!r})\n{_describe(_made_at.get(out))}")
+    return out
 
 
 def _anomaly_backward(self: Value, gradient: Any = 1.0, create_graph: bool = False) -> None:

@@ -411,7 +411,17 @@ def test_anomaly_catches_inf_from_exp_1000_through_an_operator_and_a_family():
         Value(0.0) ** Value(-1.0)
     with pytest.raises(FloatingPointError, match="'add' produced inf"), detect_anomaly():
         Value(1.7e308) - Value(-1.7e308)  # a derived op: the primitive inside it is named
+    # dividing by a plain 0 (its reciprocal is worked out on floats, before any op sees it)
+    with pytest.raises(FloatingPointError, match=r"'/' produced inf from finite inputs \(1.0, 0.0\)") as info, \
+            detect_anomaly():
+        Value(1.0) / 0  # divided by zero
+    assert "Value(1.0) / 0  # divided by zero" in str(info.value)
+    with pytest.raises(FloatingPointError, match="produced nan"), detect_anomaly():
+        Value(0.0) / 0.0
+    with detect_anomaly():  # an inf passed in is not an anomaly
+        assert (Value(math.inf) / 0).data == math.inf and (Value(1.0) / math.inf).data == 0.0
     assert not is_anomaly_enabled()
+    assert (Value(1.0) / 0).data == math.inf  # (and off, IEEE as ever)
 
 
 def test_anomaly_lets_inf_from_inputs_through():
