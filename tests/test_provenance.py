@@ -53,9 +53,15 @@ def test_plain_number_inputs_and_odd_outputs():
     outs = layer([0.5, 1.5])
     (rec,) = provenance.records(outs[0])
     assert rec.inputs == (0.5, 1.5) and rec.outputs == tuple(outs)
+    gc.collect()
+    before = len(provenance._store)
     provenance.record(layer, 3.0, [])  # nothing to key on: ignored
-    provenance.record(layer, 3.0, Value(1.0))
     provenance.record(layer, 3.0, [1.0, 2.0])
+    assert len(provenance._store) == before
+    v = Value(1.0)
+    provenance.record(layer, 3.0, v)  # one Value, one number: kept as 1-tuples
+    (rec,) = provenance.records(v)
+    assert rec.module is layer and rec.inputs == (3.0,) and rec.outputs == (v,)
 
 
 def test_records_keep_nothing_alive_and_make_no_cycles():
