@@ -310,14 +310,19 @@ def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list
     unit_of: list[_Unit] = []  # per node of ``order``: the unit that shows it
     boxes: dict[int, _Unit] = {}
     linked: set[tuple[int, int]] = set()  # (box, unit) pairs already joined by an edge
+
+    def box_unit(box: _Call) -> _Unit:  # the one box drawn for a call, made when first met
+        unit = boxes.get(id(box))
+        if unit is None:
+            unit = boxes[id(box)] = _Unit("box", call=box, cluster=box.parent)
+            drawn.append(unit)
+        return unit
+
     for v in order:
         maker = owner.get(v)
         box = box_of[id(maker)] if maker is not None else None
         if box is not None and v is not root and roles[v] != "input" and v not in box.outputs:  # hidden
-            unit = boxes.get(id(box))
-            if unit is None:
-                unit = boxes[id(box)] = _Unit("box", call=box, cluster=box.parent)
-                drawn.append(unit)
+            unit = box_unit(box)
             unit_of.append(unit)
             unit.hidden += 1
             if v._a is not None:
@@ -331,11 +336,7 @@ def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list
             continue
         unit = _Unit("value", value=v, cluster=cluster(maker))
         if box is not None and v._a is not None:  # an output of a box: drawn, fed by the box
-            feeder = boxes.get(id(box))
-            if feeder is None:
-                feeder = boxes[id(box)] = _Unit("box", call=box, cluster=box.parent)
-                drawn.append(feeder)
-            unit.children.append((feeder, None))
+            unit.children.append((box_unit(box), None))
         elif v._a is not None:
             unit.via_op = True
             prev = v._prev
