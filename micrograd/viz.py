@@ -648,6 +648,8 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     heading += notes
     graph_attr = {"rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.15", "ranksep": "0.3"}
     if heading:
+        # (graphviz quotes the text but leaves backslashes to dot, which reads \N, \G, \l as escapes)
+        heading = [line.replace("\\", "\\\\") for text in heading for line in text.splitlines()]
         graph_attr.update(label="\\n".join(heading), labelloc="t", fontsize="11")
     dot = picture_class(format=format, graph_attr=graph_attr,
                         node_attr={"fontname": "Helvetica", "fontsize": "10"},

@@ -232,6 +232,12 @@ def test_labels_with_record_syntax_are_escaped():
     drawing = Drawing(draw_dot(v))
     assert nasty in [t for n in drawing.values() for t in drawing.text(n)]
 
+    # the title too: dot reads backslashes in it as escapes (\n, \G the graph's name, ...)
+    title = 'C:\\new\\G "q" {a|b} \\'
+    drawing = Drawing(draw_dot(v, title=title + "\nsecond line"))
+    heading = [t.text for t in ET.fromstring(drawing.svg).find(f"{SVG}g").findall(f"{SVG}text")]
+    assert heading == [title, "second line"]
+
 
 @needs_dot
 def test_mlp_clusters_per_call_layer_and_neuron():
