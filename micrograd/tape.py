@@ -193,9 +193,14 @@ class _Trace:
             engine._mode.depth = depth
         self.scalar = type(result) is Value
         outs = [result] if self.scalar else result
-        if not isinstance(outs, (list, tuple)) or not all(type(o) is Value for o in outs):
+        if not isinstance(outs, (list, tuple)):
             raise TypeError("the compiled function must return a Value or a list of Values, got "
                             f"{type(result).__name__}")
+        for k, o in enumerate(outs):
+            if type(o) is not Value:
+                raise TypeError(f"the compiled function must return a Value or a list of Values; item {k} "
+                                f"of the {type(result).__name__} it returned is a {type(o).__name__}"
+                                + (" (make a constant output Value(c))" if engine._is_real(o) else ""))
         self.outputs: list[Value] = list(outs)
         seen: set[Value] = set()
         self.order: list[Value] = []

@@ -281,6 +281,10 @@ def test_bad_functions_and_params_get_clear_errors():
         micrograd.compile(lambda x: x, params=[Value(1.0) + 1])
     with pytest.raises(TypeError, match="must return a Value or a list of Values, got float"):
         micrograd.compile(lambda x: 3.0, params=[])(np.ones(2))
+    with pytest.raises(TypeError, match=r"item 1 of the list it returned is a float \(make a constant output Value"):
+        micrograd.compile(lambda x: [x, 0.0], params=[])(np.ones(2))
+    with pytest.raises(TypeError, match="item 0 of the tuple it returned is a list"):
+        micrograd.compile(lambda x: ([x], x), params=[])(np.ones(2))
     f = micrograd.compile(lambda x: [x, x * 2], params=[])
     assert f(np.array([1.0, 2.0])).tolist() == [[1.0, 2.0], [2.0, 4.0]]
     with pytest.raises(ValueError, match="one Value per sample"):
