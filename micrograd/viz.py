@@ -698,6 +698,9 @@ def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | 
         how = "" if collapse else f", to stay within max_nodes={max_nodes}"
         notes.append(f"{len(order):,} values, {n_ops:,} ops; {boxes:,} {level} calls drawn as boxes"
                      f" (collapse={level!r}{how})")
+    elif collapse is not None:  # asked for, but the graph holds no such call: say why it is not
+        notes.append(f"collapse={collapse!r}: no {collapse} call recorded in this graph (modules record "
+                     "their calls once micrograd.viz is imported)")
     if max_nodes is not None and _drawn_size(units) > max_nodes:
         if not notes:
             notes.append(f"{len(order):,} values, {n_ops:,} ops")

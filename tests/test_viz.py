@@ -277,6 +277,18 @@ def test_collapse_draws_each_call_as_one_box():
     assert any("25 parameters inside" in t for n in model.nodes for t in model.text(n))
 
 
+def test_collapse_without_module_calls_draws_everything_and_says_why():
+    x = Value(2.0, label="x")
+    y = (x * 3.0).tanh()
+    full = draw_dot(y).source
+    for level in viz.COLLAPSE_LEVELS:
+        source = draw_dot(y, collapse=level).source
+        assert f"collapse={level!r}: no {level} call recorded" in source
+        assert source.count("shape=record") == full.count("shape=record") == 4
+    _, out = small_mlp()
+    assert "call recorded" not in draw_dot(out, collapse="layer").source
+
+
 @needs_dot
 def test_node_budget_collapses_by_itself_and_says_so():
     total = moons_loss(samples=8, sizes=(4, 4, 1))
