@@ -134,8 +134,9 @@ def expressions(draw: Any, min_inputs: int = 1, max_inputs: int = 4, max_steps: 
     Inputs are drawn first; each step then picks an op and arguments among the nodes so far
     whose values lie inside the op's domain, so the program is valid at ``Program.point`` and
     every intermediate stays within ``bound``. Arguments are drawn from all the nodes so far, so
-    subexpressions get shared (``x * x``, one node feeding several). Finally every node nobody
-    used is summed into the output, so gradients reach every node.
+    subexpressions get shared (``x * x``, one node feeding several). Finally every step nobody
+    used is summed into the output, so gradients reach every step; an input may go unused (no
+    gradient reaches it: pass ``allow_unused=True`` or ``materialize_grads=True`` to ``grad``).
     """
     pool = list(ops_to_use) if ops_to_use is not None else all_ops()
     n_inputs = draw(st.integers(min_inputs, max_inputs))
