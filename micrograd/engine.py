@@ -274,6 +274,12 @@ class Value:
     def __neg__(self) -> Value:  # -self
         return self * -1.0
 
+    def __pos__(self) -> Value:  # +self
+        return self
+
+    def __abs__(self) -> Value:  # abs(self): the op table's abs
+        return self.abs()
+
     def __sub__(self, other: Operand) -> Value:  # self - other
         other = _operand(other)
         return NotImplemented if other is NotImplemented else self + (-other)

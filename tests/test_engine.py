@@ -651,3 +651,14 @@ def test_deepcopy_of_a_model_is_independent():
     assert twin([1.0, 2.0]).data == model([1.0, 2.0]).data
     twin.parameters()[0].data += 1.0
     assert twin.parameters()[0].data != model.parameters()[0].data
+
+
+def test_builtin_abs_and_unary_plus_follow_torch():
+    torch = pytest.importorskip("torch")
+    for x in (-2.5, 0.0, 3.0):
+        v = Value(x)
+        out = abs(+v) * 2
+        out.backward()
+        t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        (abs(+t) * 2).backward()
+        assert out.data == (abs(+t) * 2).item() and v.grad == t.grad.item()
