@@ -42,8 +42,17 @@ def test_linear_decay_is_micrograds_and_inverse_time_is_the_classic():
     assert "lr=0.3" in repr(Constant(0.3))
 
 
-@pytest.mark.parametrize("make", [lambda: Constant(0), lambda: StepDecay(0.1, step_size=0),
-                                  lambda: CosineAnnealing(-1, 10), lambda: LinearDecay(steps=0)])
-def test_bad_arguments_are_named(make):
-    with pytest.raises(ValueError, match="must be a positive number"):
+@pytest.mark.parametrize("make,match", [
+    (lambda: Constant(0), "lr must be a positive number"),
+    (lambda: CosineAnnealing(-1, 10), "lr must be a positive number"),
+    (lambda: StepDecay(0.1, step_size=0), "step_size must be a positive int"),
+    (lambda: LinearDecay(steps=0), "steps must be a positive int"),
+    # a fractional count would truncate to 0 and divide by zero at the first call
+    (lambda: LinearDecay(steps=0.5), "steps must be a positive int"),
+    (lambda: StepDecay(0.1, step_size=0.5), "step_size must be a positive int"),
+    (lambda: CosineAnnealing(0.1, T_max=0.5), "T_max must be a positive int"),
+    (lambda: InverseTimeDecay(0.1, decay=-0.5), "decay must be a number >= 0"),  # 1 + decay t = 0 at t = 2
+])
+def test_bad_arguments_are_named(make, match):
+    with pytest.raises(ValueError, match=match):
         make()
