@@ -60,14 +60,18 @@ class Constant(Schedule):
 
 
 class LinearDecay(Schedule):
-    """lr(t) = start - (start - end) t / steps: micrograd demo's 1.0 - 0.9 k / 100 by default."""
+    """lr(t) = start - (start - end) min(t, steps) / steps: micrograd demo's 1.0 - 0.9 k / 100 by default.
+
+    From t = steps on the rate stays at ``end`` (as torch's LinearLR): continuing the line would
+    make it negative, and a negative rate climbs the loss.
+    """
 
     def __init__(self, start: float = 1.0, end: float = 0.1, steps: int = 100) -> None:
         self.start, self.end = float(start), float(end)
         self.steps = _count(steps, "steps")
 
     def __call__(self, t: int) -> float:
-        return self.start - (self.start - self.end) * t / self.steps
+        return self.start - (self.start - self.end) * min(t, self.steps) / self.steps
 
 
 class InverseTimeDecay(Schedule):

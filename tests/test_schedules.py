@@ -37,6 +37,8 @@ def test_schedules_match_torch(ours, make):
 def test_linear_decay_is_micrograds_and_inverse_time_is_the_classic():
     assert [LinearDecay()(k) for k in range(100)] == [1.0 - 0.9 * k / 100 for k in range(100)]
     assert LinearDecay(0.5, 0.0, steps=10)(5) == 0.25
+    # after its steps the rate stays at the end (training longer must not make it negative)
+    assert [LinearDecay(1.0, 0.1, steps=10)(t) for t in (10, 11, 50)] == pytest.approx([0.1] * 3, rel=1e-12)
     assert [InverseTimeDecay(0.1, 0.5)(t) for t in range(3)] == [0.1, 0.1 / 1.5, 0.1 / 2.0]
     assert Constant(0.3)(99) == 0.3
     assert "lr=0.3" in repr(Constant(0.3))
