@@ -99,6 +99,20 @@ def _is_correct(output: Any, target: Any) -> bool:
     return predicted_class(output) == int(float(target) > 0.5)
 
 
+def _rows(X: Any) -> list[list[float]]:
+    """X as lists of floats, one per sample; a clear error for anything but a non-empty 2-d table."""
+    try:
+        array = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:  # ragged rows, strings
+        raise ValueError(f"X must be a 2-d table of numbers, one row per sample: {exc}") from None
+    if len(array) == 0:
+        raise ValueError("X has no rows: nothing to train on")
+    if array.ndim != 2:
+        raise ValueError(f"X must be 2-d, one row of features per sample, got shape {array.shape}"
+                         + (" (one feature per sample: X.reshape(-1, 1))" if array.ndim == 1 else ""))
+    return array.tolist()  # type: ignore[no-any-return]
+
+
 def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], Any], optimizer: Optimizer,
         epochs: int = 10, batch_size: int | None = None, *, penalty: Callable[[], Value] | None = None,
         schedule: Schedule | Callable[[int], float] | None = None, shuffle: bool = True, seed: int | None = 0,
@@ -116,9 +130,9 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     KeyboardInterrupt raised by a loss or a callback) stops training cleanly: the weights keep
     every completed step, and the history says ``interrupted``.
     """
-    rows = [[float(v) for v in row] for row in np.asarray(X, dtype=np.float64)]
+    rows = _rows(X)
     targets = list(np.asarray(y).tolist())
-    if len(rows) != len(targets) or not rows:
+    if len(rows) != len(targets):
         raise ValueError(f"X has {len(rows)} rows but y has {len(targets)} targets")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")

@@ -124,6 +124,10 @@ def test_progress_bar_redraws_one_line_in_a_terminal():
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"X": [[0.0]], "y": [1.0, 2.0]}, "1 rows but y has 2"),
+    ({"X": [], "y": []}, "X has no rows"),
+    ({"X": [0.0, 1.0]}, r"2-d.*shape \(2,\).*reshape"),  # one feature per sample, but not as rows
+    ({"X": [[0.0], [1.0, 2.0]]}, "2-d table of numbers"),
+    ({"X": [["a"], ["b"]]}, "2-d table of numbers"),
     ({"epochs": 0}, "epochs"),
     ({"batch_size": 0}, "batch_size"),
 ])
