@@ -93,9 +93,11 @@ def _interrupt_after() -> Iterator[None]:
 
 
 def _is_correct(output: Any, target: Any) -> bool:
-    """Several outputs: argmax == target class; one output: (score > 0) == (target > 0.5)."""
+    """Several outputs: argmax == target class (an index, or argmax of class probabilities, as
+    ``cross_entropy`` takes either); one output: (score > 0) == (target > 0.5)."""
     if isinstance(output, (list, tuple)):
-        return predicted_class(output) == int(target)
+        return predicted_class(output) == (predicted_class(target) if isinstance(target, (list, tuple))
+                                           else int(target))
     return predicted_class(output) == int(float(target) > 0.5)
 
 
@@ -124,7 +126,8 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     with ``seed`` when ``shuffle``), computes ``mean(loss(model(x), t)) + penalty()``, then
     ``zero_grad``, ``backward`` and ``optimizer.step()``; ``schedule(step)``, if given, sets the
     learning rate before each step. Accuracy counts ``argmax(output) == t`` for several outputs
-    and ``(output > 0) == (t > 0.5)`` for one (labels 0/1 or -1/+1).
+    (``argmax(t)`` for a row of class probabilities, such as one-hot labels) and
+    ``(output > 0) == (t > 0.5)`` for one (labels 0/1 or -1/+1).
 
     ``callbacks`` are called as ``callback(epoch, history)`` after each epoch. Ctrl-C (or a
     KeyboardInterrupt raised by a loss or a callback) stops training cleanly: the weights keep

@@ -60,6 +60,12 @@ def test_fit_with_several_outputs_counts_argmax_accuracy():
     model = MLP(2, [8, 3], rng=1)
     history = fit(model, X, y, cross_entropy, Adam(model, lr=0.05), epochs=60, progress=False)
     assert history.accuracy[-1] == 1.0 and history.loss[-1] < 0.1
+    # one-hot rows (cross_entropy's class probabilities): the same training, the same accuracy
+    model = MLP(2, [8, 3], rng=1)
+    onehot = fit(model, X, np.eye(3)[y], cross_entropy, Adam(model, lr=0.05), epochs=60, progress=False)
+    assert onehot.accuracy == history.accuracy and onehot.loss == pytest.approx(history.loss, rel=1e-9)
+    assert fit(model, X, np.eye(3)[[1, 2, 0]], cross_entropy, Adam(model, lr=0.0), epochs=1,
+               progress=False).accuracy == [0.0]  # every row now labelled with another class
 
 
 @pytest.mark.parametrize("where", ["loss", "callback"])
