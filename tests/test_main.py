@@ -1,14 +1,17 @@
 """__main__: the demos. The moons demo runs through fit with micrograd's numbers; the spiral trains."""
 
+import io
+import math
 import random
 
 import numpy as np
 import pytest
 
 from micrograd import Value
-from micrograd.__main__ import main, moons_demo, spiral_demo
+from micrograd.__main__ import _report, main, moons_demo, spiral_demo
 from micrograd.data import make_moons
 from micrograd.nn import MLP
+from micrograd.train import History
 
 
 def test_moons_demo_through_fit_is_the_hand_written_loop_bit_for_bit(capsys):
@@ -43,3 +46,10 @@ def test_demo_command_takes_the_data_set(capsys):
     assert "step   1/1" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["demo", "mnist"])
+
+
+def test_a_demo_stopped_before_its_first_epoch_reports_without_a_traceback():
+    out = io.StringIO()
+    loss, accuracy = _report(History(interrupted=True), out)  # Ctrl-C during the first step
+    assert math.isnan(loss) and math.isnan(accuracy)
+    assert "stopped before the first epoch ended" in out.getvalue()
