@@ -175,7 +175,10 @@ class Module:
             x = state[name]
             if isinstance(x, bool) or not isinstance(x, numbers.Real):
                 raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {x!r}")
-            values.append(float(x))
+            try:
+                values.append(float(x))
+            except OverflowError:  # an int such as 10**400 has no float
+                raise ValueError(f"parameter {name!r} is an int too large for a float: {_short(x)}") from None
         for (_, p), x in zip(named, values):
             p.data = x
 
@@ -217,11 +220,10 @@ class Module:
         params = doc.get("parameters")
         if not isinstance(params, dict):
             raise ValueError(f"{path!r} has no 'parameters' mapping")  # noqa: TRY004 (bad file content)
-        try:
-            decoded = {k: _decode(v) for k, v in params.items()}
-        except TypeError as exc:
+        try:  # load_state_dict checks every name and number before assigning any
+            self.load_state_dict({k: _decode(v) for k, v in params.items()})
+        except TypeError as exc:  # a value that is not a number: bad file content
             raise ValueError(f"{path!r}: {exc}") from None
-        self.load_state_dict(decoded)
 
 
 def _inputs(x: Any, nin: int) -> list[Any]:
@@ -259,12 +261,9 @@ def _encode(x: float) -> float | str:
     return x if math.isfinite(x) else str(x)  # 'nan', 'inf', '-inf': JSON has no such numbers
 
 
-def _decode(x: Any) -> float:
-    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
-        return float(x)
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"a parameter is {type(x).__name__} {x!r}, not a number")
-    return float(x)
+def _decode(x: Any) -> Any:
+    """The number a saved value stands for; anything else is left for load_state_dict to reject."""
+    return float(x) if isinstance(x, str) and x in ("nan", "inf", "-inf") else x
 
 
 class Neuron(Module):

@@ -333,10 +333,12 @@ BAD_FILES = {
     "extra weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.0.neurons.0.w.9": 1.0})),
                      ValueError, "unexpected layers.0.neurons.0.w.9"),
     "string weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": "one"})),
-                      ValueError, "not a number"),
+                      ValueError, "'layers.1.neurons.0.b' must be a number, got str 'one'"),
     "list weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": [1.0]})),
-                    ValueError, "not a number"),
+                    ValueError, "must be a number, got list"),
     "no parameters": (lambda p: corrupt(p, lambda d: d.pop("parameters")), ValueError, "parameters"),
+    "huge int weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": 10 ** 400})),
+                        ValueError, "'layers.1.neurons.0.b' is an int too large for a float"),
 }
 
 
