@@ -189,6 +189,8 @@ class Module:
         text = json.dumps(doc, indent=1, allow_nan=False)
         path = os.fspath(path)
         directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):  # else mkstemp's error names the temporary file
+            raise FileNotFoundError(f"cannot save to {path!r}: no directory {directory!r}")
         fd, tmp = tempfile.mkstemp(prefix=".micrograd-", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -385,6 +385,11 @@ def test_a_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
 
 
+def test_saving_into_a_missing_directory_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no directory .*nowhere"):
+        MLP(2, [1], rng=0).save(tmp_path / "nowhere" / "model.json")
+
+
 def test_a_hidden_layer_of_one_neuron_feeds_the_next_and_inputs_may_be_tuples_or_arrays():
     model = MLP(2, [1, 2], rng=0)  # the one-neuron layer returns a bare Value
     out = model([0.5, -0.5])
