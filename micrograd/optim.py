@@ -192,8 +192,8 @@ class Adam(Optimizer):
             m = self.exp_avgs[i] = _lerp(self.exp_avgs[i], g, 1 - beta1)
             v = self.exp_avg_sqs[i] = self.exp_avg_sqs[i] * beta2 + (1 - beta2) * g * g
             if self.amsgrad:
-                prev = self.max_exp_avg_sqs[i]  # torch.maximum: a nan wins (Python's max drops it)
-                v = self.max_exp_avg_sqs[i] = prev if prev > v else v
+                # max keeps its first argument unless another is greater: a nan v stays, as in torch.maximum
+                v = self.max_exp_avg_sqs[i] = max(v, self.max_exp_avg_sqs[i])
             p.data -= step_size * (m / (math.sqrt(v) / bias_correction2_sqrt + eps))
 
 

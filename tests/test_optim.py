@@ -120,7 +120,7 @@ def test_a_nan_or_inf_gradient_propagates_as_in_torch(name, kwargs, bad):
             p.grad, t.grad = g, torch.tensor(g, dtype=torch.float64)
         opt.step()
         ref.step()
-    same = lambda a, b: a == pytest.approx(b, rel=1e-12, abs=1e-12, nan_ok=True)  # noqa: E731
+    same = lambda a, b: a == pytest.approx(b, rel=1e-12, abs=1e-12, nan_ok=True)
     assert same([p.data for p in ours], [t.item() for t in theirs])
     if name in ("Adam", "AdamW") and kwargs.get("amsgrad"):
         assert same(opt.max_exp_avg_sqs, [ref.state[t]["max_exp_avg_sq"].item() for t in theirs])
