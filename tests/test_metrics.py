@@ -53,6 +53,8 @@ def test_predicted_class_reads_model_outputs():
     (lambda: accuracy([], []), "no labels"),
     (lambda: accuracy([[0]], [[0]]), "1-d"),
     (lambda: precision([0], [0], average="micro"), "average"),
+    (lambda: precision([0, 1], [0, 1], labels=[]), "labels must be a non-empty"),
+    (lambda: confusion_matrix([0, 1], [0, 1], labels=[[0, 1]]), "labels must be a non-empty 1-d"),
 ])
 def test_bad_input_is_named(call, match):
     with pytest.raises(ValueError, match=match):
