@@ -28,15 +28,16 @@ def test_neuron_is_relu_of_affine_and_matches_torch():
     n = Neuron(3)
     assert len(n.w) == 3 and n.b.data == 0.0 and all(-1 <= w.data <= 1 for w in n.w)
     n.b.data = 0.3
-    x = [Value(0.5), Value(-1.0), Value(2.0)]
+    x = [Value(-0.5), Value(1.0), Value(-2.0)]  # w . x + b = 0.79 > 0: the ReLU passes values and gradients
     out = n(x)
     out.backward()
     tw = torch.tensor([w.data for w in n.w], dtype=torch.float64, requires_grad=True)
     tb = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
-    tx = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    tx = torch.tensor([-0.5, 1.0, -2.0], dtype=torch.float64, requires_grad=True)
     tout = torch.relu(tw @ tx + tb)
     tout.backward()
-    assert out.data == pytest.approx(tout.item(), rel=1e-12)
+    assert out.data > 0 and out.data == pytest.approx(tout.item(), rel=1e-12)
+    assert n.b.grad == tb.grad.item() == 1.0
     assert [w.grad for w in n.w] == pytest.approx(tw.grad.tolist(), rel=1e-12)
     assert [v.grad for v in x] == pytest.approx(tx.grad.tolist(), rel=1e-12)
     assert not Neuron(2, nonlin=False).nonlin
