@@ -50,11 +50,12 @@ def test_one_neuron_layer_returns_a_bare_value():
 
 
 def test_mlp_accepts_plain_floats_and_matches_torch():
-    random.seed(1)
+    random.seed(4)  # 3 of the 4 hidden ReLUs active on x (with seed 1 all were 0: nothing was compared)
     model = MLP(3, [4, 2])
     x = [0.1, -0.2, 0.3]
     outs = model(x)
     assert isinstance(outs, list) and len(outs) == 2
+    assert sum(n(x).data > 0 for n in model.layers[0].neurons) == 3 and all(o.data != 0 for o in outs)
     (outs[0] * outs[1]).backward()
     # the same network in torch
     layers = []
