@@ -48,6 +48,9 @@ def test_minibatches_shuffle_with_the_seed_and_cover_every_row():
         runs.append(weights(model))
         assert history.steps == 9  # ceil(25 / 10) batches per epoch
     assert runs[0] == runs[1]
+    other = MLP(2, [4, 1], rng=0)
+    fit(other, X, y, hinge, SGD(other, lr=0.1), epochs=3, batch_size=10, seed=6, progress=False)
+    assert weights(other) != runs[0]  # another seed, another order of the rows: they are shuffled
     seen = []
     fit(MLP(2, [1], rng=0), X, y, lambda out, t: (seen.append(t), mse(out, t))[1],
         SGD(MLP(2, [1], rng=0), lr=0.0), epochs=1, batch_size=7, progress=False)
