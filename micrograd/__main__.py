@@ -161,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         if args.steps is not None and args.steps < 1:
             parser.error("--steps must be at least 1")
+        if args.seed is not None and not 0 <= args.seed < 2 ** 32:  # numpy's seeds (else a traceback)
+            parser.error(f"--seed must be in [0, 2**32), got {args.seed}")
         if args.data == "spiral":
             spiral_demo(args.steps or 120, 0 if args.seed is None else args.seed)
         else:

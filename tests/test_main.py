@@ -49,6 +49,13 @@ def test_demo_command_takes_the_data_set(capsys):
         main(["demo", "mnist"])
 
 
+@pytest.mark.parametrize("seed", ["-1", str(2 ** 32)])
+def test_a_seed_numpy_cannot_take_is_a_usage_error(seed, capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--seed", seed, "--steps", "1"])
+    assert "--seed must be in [0, 2**32)" in capsys.readouterr().err
+
+
 def test_a_demo_stopped_before_its_first_epoch_reports_without_a_traceback():
     out = io.StringIO()
     loss, accuracy = _report(History(interrupted=True), out)  # Ctrl-C during the first step
