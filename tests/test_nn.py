@@ -1,6 +1,7 @@
 """nn: karpathy's micrograd surface (Neuron, Layer, MLP) and his moons demo, unchanged; then the rest
 of the module kit (names, activations, init, dropout, modes, state dicts and files)."""
 
+import itertools
 import json
 import math
 import random
@@ -137,7 +138,7 @@ def test_demo_command_reaches_full_accuracy_as_the_readme_says(capsys):
 @pytest.mark.parametrize("steps", [10, 100, 300])
 def test_demo_learning_rate_decays_over_the_whole_run(steps):
     rates = [linear_decay(k, steps) for k in range(steps)]
-    assert rates[0] == 1.0 and all(a > b for a, b in zip(rates, rates[1:])) and rates[-1] > 0.1
+    assert rates[0] == 1.0 and all(a > b for a, b in itertools.pairwise(rates)) and rates[-1] > 0.1
     assert linear_decay(90, 100) == pytest.approx(1.0 - 0.9 * 90 / 100)  # micrograd's own schedule
 
 
