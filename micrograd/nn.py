@@ -193,6 +193,7 @@ class Module:
             raise FileNotFoundError(f"cannot save to {path!r}: no directory {directory!r}")
         fd, tmp = tempfile.mkstemp(prefix=".micrograd-", suffix=".tmp", dir=directory)
         try:
+            os.chmod(tmp, _file_mode())  # mkstemp's 0600 would make the saved model private
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
                 f.flush()
@@ -257,6 +258,13 @@ def _some(what: str, names: list[str]) -> str:
 def _short(text: Any, limit: int = 80) -> str:
     text = str(text)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _file_mode() -> int:
+    """The mode open(path, 'w') gives a new file: 0o666 less the process's umask."""
+    umask = os.umask(0o022)  # (reading the umask means setting it: put it straight back)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _encode(x: float) -> float | str:

@@ -388,6 +388,13 @@ def test_a_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
 
 
+def test_a_saved_file_has_the_permissions_of_any_new_file(tmp_path):
+    MLP(2, [1], rng=0).save(tmp_path / "model.json")
+    (tmp_path / "plain.txt").write_text("")
+    mode = (tmp_path / "plain.txt").stat().st_mode & 0o777
+    assert (tmp_path / "model.json").stat().st_mode & 0o777 == mode  # not the temporary file's 0600
+
+
 def test_saving_into_a_missing_directory_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="no directory .*nowhere"):
         MLP(2, [1], rng=0).save(tmp_path / "nowhere" / "model.json")
