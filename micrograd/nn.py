@@ -105,13 +105,20 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        """(dotted name, Value) for every parameter, e.g. ``('layers.0.neurons.3.w.1', w)``."""
+        """(dotted name, Value) for every parameter, e.g. ``('layers.0.neurons.3.w.1', w)``.
+
+        A parameter shared by several places (the same layer twice in a Sequential) is listed once,
+        under its first name, as torch's ``named_parameters()``: an optimiser must step it once.
+        """
         out: list[tuple[str, Value]] = []
+        seen: set[int] = set()
         stack: list[tuple[str, Any]] = [("", self)]
         while stack:  # depth-first, in attribute order, without recursion
             prefix, obj = stack.pop()
             if isinstance(obj, Value):
-                out.append((prefix, obj))
+                if id(obj) not in seen:
+                    seen.add(id(obj))
+                    out.append((prefix, obj))
                 continue
             items = (vars(obj).items() if isinstance(obj, Module)
                      else ((str(i), x) for i, x in enumerate(obj)))

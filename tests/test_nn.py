@@ -175,6 +175,26 @@ def test_named_parameters_have_dotted_names_in_parameters_order():
     assert Neuron(2).named_parameters()[2][0] == "b"
 
 
+def test_a_shared_layer_is_one_set_of_parameters_stepped_once_as_in_torch():
+    from micrograd.optim import SGD
+    layer = Layer(2, 2, nonlin=False, rng=0)
+    net = Sequential(layer, layer)  # the same weights applied twice
+    assert net.parameters() == layer.parameters() and len(net.state_dict()) == 6
+    lin = torch.nn.Linear(2, 2, dtype=torch.float64)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64))
+        lin.bias.zero_()
+    tnet = torch.nn.Sequential(lin, lin)
+    for model, x, opt in [(net, [0.5, -1.0], SGD(net, lr=0.1)),
+                          (tnet, torch.tensor([0.5, -1.0], dtype=torch.float64),
+                           torch.optim.SGD(tnet.parameters(), lr=0.1))]:
+        out = model(x)
+        (out[0] + 2.0 * out[1]).backward()
+        opt.step()
+    assert [p.data for p in layer.parameters()] == pytest.approx(
+        [x for row, b in zip(lin.weight.tolist(), lin.bias.tolist()) for x in [*row, b]], rel=1e-12)
+
+
 def test_a_module_of_my_own_finds_its_parameters():
     class Affine(Module):
         def __init__(self):
