@@ -396,8 +396,9 @@ class Sequential(Module):
 
     def __init__(self, *layers: Module) -> None:
         for m in layers:
-            if not callable(m):
-                raise TypeError(f"Sequential takes modules, got {type(m).__name__}")
+            if not isinstance(m, Module):  # a plain function would hide every parameter of the list
+                raise TypeError(f"Sequential takes modules, got {type(m).__name__} "
+                                f"(give a function a Module subclass of its own)")
         self.layers = list(layers)
 
     def __call__(self, x: Input) -> Value | list[Value]:
