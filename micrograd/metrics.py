@@ -87,7 +87,10 @@ def f1_score(y_true: Any, y_pred: Any, average: str | None = "macro",
 
 
 def predicted_class(output: Any) -> int:
-    """The class a model output stands for: argmax of several scores, score > 0 for a single one."""
+    """The class a model output stands for: argmax of several scores, score > 0 for a single one
+    (a bare score or a list of one: the argmax of one score would always be class 0)."""
+    if isinstance(output, (list, tuple)) and len(output) == 1:
+        output = output[0]
     if isinstance(output, (list, tuple)):
         scores = [float(o) for o in output]
         return int(np.argmax(scores))

@@ -92,9 +92,15 @@ def _interrupt_after() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+def _single(x: Any) -> Any:
+    return x[0] if isinstance(x, (list, tuple)) and len(x) == 1 else x
+
+
 def _is_correct(output: Any, target: Any) -> bool:
     """Several outputs: argmax == target class (an index, or argmax of class probabilities, as
-    ``cross_entropy`` takes either); one output: (score > 0) == (target > 0.5)."""
+    ``cross_entropy`` takes either); one output: (score > 0) == (target > 0.5). A one-element list
+    (a column of y, a model returning [score]) is one value."""
+    output, target = _single(output), _single(target)
     if isinstance(output, (list, tuple)):
         return predicted_class(output) == (predicted_class(target) if isinstance(target, (list, tuple))
                                            else int(target))

@@ -46,6 +46,7 @@ def test_a_worked_example():
 def test_predicted_class_reads_model_outputs():
     assert predicted_class([Value(0.1), Value(2.0), Value(-1.0)]) == 1
     assert predicted_class(Value(0.3)) == 1 and predicted_class(Value(-0.3)) == 0
+    assert predicted_class([Value(0.3)]) == 1 and predicted_class([Value(-0.3)]) == 0  # one score in a list
 
 
 @pytest.mark.parametrize("call,match", [

@@ -71,6 +71,17 @@ def test_fit_with_several_outputs_counts_argmax_accuracy():
                progress=False).accuracy == [0.0]  # every row now labelled with another class
 
 
+def test_a_column_of_targets_and_a_one_score_list_count_as_single_values():
+    X, y = moons()
+    model = MLP(2, [8, 1], rng=0)
+    history = fit(model, X, y, hinge, SGD(model, lr=0.5), epochs=15, progress=False)
+    column = MLP(2, [8, 1], rng=0)
+    as_list = fit(lambda x: [column(x)], X, y.reshape(-1, 1), lambda o, t: hinge(o[0], t[0]),
+                  SGD(column, lr=0.5), epochs=15, progress=False)
+    assert as_list.accuracy == history.accuracy and as_list.loss == history.loss
+    assert history.accuracy[-1] > 0.8
+
+
 @pytest.mark.parametrize("where", ["loss", "callback"])
 def test_keyboard_interrupt_stops_cleanly_keeping_the_weights(where):
     X, y = moons()
