@@ -41,7 +41,7 @@ class ProgressBar:
         self.total, self.width, self.label = total, width, label
         self.out = sys.stdout if out is None else out
         self.interactive = hasattr(self.out, "isatty") and self.out.isatty()
-        self.every = max(1, total // 10)
+        self.marks = {-(-k * total // 10) for k in range(1, 11)}  # ceil(k total / 10): the tenths
         self.line = ""
 
     def update(self, done: int, **metrics: float) -> None:
@@ -52,7 +52,7 @@ class ProgressBar:
         self.line = f"{self.label} {done:{max(3, digits)}d}/{self.total} [{bar:<{self.width}}] {shown}"
         if self.interactive:
             print("\r" + self.line, end="", file=self.out, flush=True)
-        elif done % self.every == 0 or done == self.total:
+        elif done in self.marks:
             print(self.line, file=self.out, flush=True)
 
     def close(self) -> None:

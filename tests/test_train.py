@@ -128,6 +128,16 @@ def test_ctrl_c_during_the_step_waits_for_the_step_to_finish():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.parametrize("total,lines", [(5, 5), (15, 10), (20, 10), (105, 10)])
+def test_progress_bar_in_a_log_writes_a_line_per_tenth_of_the_run(total, lines):
+    out = io.StringIO()
+    bar = ProgressBar(total, out)
+    for k in range(1, total + 1):
+        bar.update(k, loss=1.0)
+    written = out.getvalue().splitlines()
+    assert len(written) == lines and written[-1].startswith(f"step {total:3d}/{total} ")
+
+
 def test_progress_bar_redraws_one_line_in_a_terminal():
     class Terminal(io.StringIO):
         def isatty(self):
