@@ -168,7 +168,7 @@ class Adam(Optimizer):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  amsgrad: bool = False) -> None:
         super().__init__(params, lr)
-        if len(betas) != 2:
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:  # (betas=0.9: len() of a float)
             raise ValueError(f"betas must be a pair, got {betas!r}")
         self.betas = (_check(betas[0], "beta parameter at index 0", "betas[0]", 1.0),
                       _check(betas[1], "beta parameter at index 1", "betas[1]", 1.0))

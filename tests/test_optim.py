@@ -150,6 +150,7 @@ def test_optimisers_update_data_only_and_accept_a_module():
     (lambda: optim.SGD([Value(1.0)], lr=0.1, nesterov=True), "Nesterov"),
     (lambda: optim.Adam([Value(1.0)], betas=(1.0, 0.9)), "betas"),
     (lambda: optim.Adam([Value(1.0)], betas=(0.9,)), "pair"),
+    (lambda: optim.Adam([Value(1.0)], betas=0.9), "betas must be a pair, got 0.9"),
     (lambda: optim.RMSprop([Value(1.0)], alpha=-0.1), "alpha"),
     (lambda: optim.Adagrad([Value(1.0)], eps=math.nan), "eps"),
 ])
