@@ -30,6 +30,7 @@ import math
 import numbers
 import os
 import random
+import stat
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import methodcaller
@@ -200,7 +201,7 @@ class Module:
             raise FileNotFoundError(f"cannot save to {path!r}: no directory {directory!r}")
         fd, tmp = tempfile.mkstemp(prefix=".micrograd-", suffix=".tmp", dir=directory)
         try:
-            os.chmod(tmp, _file_mode())  # mkstemp's 0600 would make the saved model private
+            os.chmod(tmp, _file_mode(path))  # mkstemp's 0600 would make the saved model private
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
                 f.flush()
@@ -267,8 +268,12 @@ def _short(text: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _file_mode() -> int:
-    """The mode open(path, 'w') gives a new file: 0o666 less the process's umask."""
+def _file_mode(path: str) -> int:
+    """The mode open(path, 'w') leaves: an existing file's own, else 0o666 less the process's umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        pass
     umask = os.umask(0o022)  # (reading the umask means setting it: put it straight back)
     os.umask(umask)
     return 0o666 & ~umask

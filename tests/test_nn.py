@@ -416,6 +416,9 @@ def test_a_saved_file_has_the_permissions_of_any_new_file(tmp_path):
     (tmp_path / "plain.txt").write_text("")
     mode = (tmp_path / "plain.txt").stat().st_mode & 0o777
     assert (tmp_path / "model.json").stat().st_mode & 0o777 == mode  # not the temporary file's 0600
+    (tmp_path / "model.json").chmod(0o640)
+    MLP(2, [1], rng=1).save(tmp_path / "model.json")
+    assert (tmp_path / "model.json").stat().st_mode & 0o777 == 0o640  # a replaced file keeps its own
 
 
 def test_saving_into_a_missing_directory_names_it(tmp_path):
