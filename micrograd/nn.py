@@ -299,6 +299,7 @@ class Neuron(Module):
     def __init__(self, nin: int, nonlin: bool = True, *, activation: str | None = None,
                  init: str = "uniform", rng: Rng = None, fan_out: int = 1) -> None:
         _check_size(nin, "nin")
+        _check_size(fan_out, "fan_out")  # (xavier's sqrt(6 / (nin + fan_out)) of a negative: math domain error)
         activation = ("relu" if nonlin else "linear") if activation is None else activation
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")

@@ -274,6 +274,7 @@ def test_seed_or_generator_makes_init_reproducible_and_leaves_global_random_alon
     (lambda: MLP(2, [0]), "layer size"),
     (lambda: MLP(2, []), "at least one"),
     (lambda: Dropout(1.5), "probability"),
+    (lambda: Neuron(2, init="xavier", fan_out=-5), "fan_out must be a positive int"),
     # a function among the modules: named_parameters skipped the whole list (0 parameters to train)
     # and its repr held a memory address (no file saved from it would load in another run)
     (lambda: Sequential(Layer(2, 3), lambda xs: [x.tanh() for x in xs], Layer(3, 1)), "takes modules, got function"),
