@@ -49,6 +49,14 @@ def _count(n: int, name: str) -> int:
     return n
 
 
+def _power(base: float, n: int) -> float:
+    """base ** n, +-inf where Python's float power raises OverflowError (IEEE, as torch)."""
+    try:
+        return base ** n
+    except OverflowError:
+        return math.copysign(math.inf, base) if n % 2 else math.inf
+
+
 class Constant(Schedule):
     """lr(t) = lr."""
 
@@ -94,7 +102,7 @@ class StepDecay(Schedule):
         self.lr, self.step_size, self.gamma = _positive(lr, "lr"), _count(step_size, "step_size"), float(gamma)
 
     def __call__(self, t: int) -> float:
-        return self.lr * self.gamma ** (t // self.step_size)
+        return self.lr * _power(self.gamma, t // self.step_size)
 
 
 class ExponentialDecay(Schedule):
@@ -104,7 +112,7 @@ class ExponentialDecay(Schedule):
         self.lr, self.gamma = _positive(lr, "lr"), float(gamma)
 
     def __call__(self, t: int) -> float:
-        return self.lr * self.gamma ** t
+        return self.lr * _power(self.gamma, t)
 
 
 class CosineAnnealing(Schedule):

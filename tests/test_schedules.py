@@ -1,5 +1,7 @@
 """schedules: the closed forms equal torch.optim.lr_scheduler's rates, and micrograd's demo decay."""
 
+import math
+
 import pytest
 import torch
 
@@ -32,6 +34,12 @@ def torch_rates(make, steps=40, lr=0.5):
 ])
 def test_schedules_match_torch(ours, make):
     assert [ours(t) for t in range(40)] == pytest.approx(torch_rates(make), rel=1e-12)
+
+
+def test_a_growing_rate_overflows_to_inf_not_to_an_exception():
+    assert ExponentialDecay(0.1, gamma=1.5)(2000) == math.inf
+    assert StepDecay(0.1, step_size=1, gamma=-1.5)(2001) == -math.inf
+    assert StepDecay(0.1, step_size=1, gamma=-1.5)(2000) == math.inf
 
 
 def test_linear_decay_is_micrograds_and_inverse_time_is_the_classic():
