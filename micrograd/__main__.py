@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 from collections.abc import Sequence
@@ -14,8 +15,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .data import make_moons, make_spiral
-from .losses import cross_entropy, hinge, l2_penalty
 from .engine import Value
+from .losses import cross_entropy, hinge, l2_penalty
 from .nn import MLP, Neuron
 from .optim import SGD, Adam
 from .schedules import LinearDecay
@@ -64,6 +65,9 @@ def spiral_demo(steps: int = 120, seed: int = 0, out: TextIO | None = None) -> t
 
 
 def _report(history: History, out: TextIO) -> tuple[float, float]:
+    if not history.loss:  # Ctrl-C before the first epoch ended: nothing to report, no traceback
+        print("stopped before the first epoch ended: no loss or accuracy to report", file=out)
+        return math.nan, math.nan
     loss, accuracy = history.loss[-1], history.accuracy[-1]
     print(f"final loss {loss:.4f}, accuracy {accuracy:.0%}, {history.seconds / history.steps * 1e3:.0f} ms per step",
           file=out)
@@ -157,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         if args.steps is not None and args.steps < 1:
             parser.error("--steps must be at least 1")
+        if args.seed is not None and not 0 <= args.seed < 2 ** 32:  # numpy's seeds (else a traceback)
+            parser.error(f"--seed must be in [0, 2**32), got {args.seed}")
         if args.data == "spiral":
             spiral_demo(args.steps or 120, 0 if args.seed is None else args.seed)
         else:

@@ -145,6 +145,8 @@ def train_test_split(*arrays: np.ndarray, test_size: float | None = None,
     if not arrays:
         raise ValueError("train_test_split needs at least one array")
     arrays_ = [np.asarray(a) for a in arrays]
+    if any(a.ndim == 0 for a in arrays_):  # (len() of it: "len() of unsized object")
+        raise ValueError("train_test_split splits arrays of rows, got a single number")
     n = len(arrays_[0])
     if any(len(a) != n for a in arrays_):
         raise ValueError(f"arrays have different numbers of rows: {[len(a) for a in arrays_]}")

@@ -53,6 +53,9 @@ def to_torch(mlp: MLP) -> Any:
 def from_torch(sequential: Any) -> MLP:
     """The MLP of a Sequential of Linear layers, each optionally followed by one activation."""
     torch = _torch()
+    if not hasattr(sequential, "__iter__"):  # e.g. a bare Linear: else "object is not iterable"
+        raise TypeError(f"from_torch converts a torch.nn.Sequential of Linear layers, got {type(sequential).__name__} "
+                        f"(wrap a single layer: torch.nn.Sequential(layer))")
     by_class = {v: k for k, v in TORCH_ACTIVATIONS.items()}
     linears: list[Any] = []
     activations: list[str] = []

@@ -37,6 +37,8 @@ def confusion_matrix(y_true: Any, y_pred: Any, labels: Sequence[Any] | None = No
     """C[i, j] = number of samples with true label labels[i] predicted as labels[j]."""
     t, p = _labels(y_true, y_pred)
     classes = np.union1d(t, p) if labels is None else np.asarray(labels)
+    if classes.ndim != 1 or len(classes) == 0:  # (else a 0 x 0 matrix, and nan for the macro scores)
+        raise ValueError(f"labels must be a non-empty 1-d list of class labels, got {labels!r}")
     index = {c: i for i, c in enumerate(classes.tolist())}
     matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
     for a, b in zip(t.tolist(), p.tolist()):
@@ -85,7 +87,10 @@ def f1_score(y_true: Any, y_pred: Any, average: str | None = "macro",
 
 
 def predicted_class(output: Any) -> int:
-    """The class a model output stands for: argmax of several scores, score > 0 for a single one."""
+    """The class a model output stands for: argmax of several scores, score > 0 for a single one
+    (a bare score or a list of one: the argmax of one score would always be class 0)."""
+    if isinstance(output, (list, tuple)) and len(output) == 1:
+        output = output[0]
     if isinstance(output, (list, tuple)):
         scores = [float(o) for o in output]
         return int(np.argmax(scores))

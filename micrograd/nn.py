@@ -30,6 +30,7 @@ import math
 import numbers
 import os
 import random
+import stat
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import methodcaller
@@ -105,13 +106,20 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        """(dotted name, Value) for every parameter, e.g. ``('layers.0.neurons.3.w.1', w)``."""
+        """(dotted name, Value) for every parameter, e.g. ``('layers.0.neurons.3.w.1', w)``.
+
+        A parameter shared by several places (the same layer twice in a Sequential) is listed once,
+        under its first name, as torch's ``named_parameters()``: an optimiser must step it once.
+        """
         out: list[tuple[str, Value]] = []
+        seen: set[int] = set()
         stack: list[tuple[str, Any]] = [("", self)]
         while stack:  # depth-first, in attribute order, without recursion
             prefix, obj = stack.pop()
             if isinstance(obj, Value):
-                out.append((prefix, obj))
+                if id(obj) not in seen:
+                    seen.add(id(obj))
+                    out.append((prefix, obj))
                 continue
             items = (vars(obj).items() if isinstance(obj, Module)
                      else ((str(i), x) for i, x in enumerate(obj)))
@@ -175,7 +183,10 @@ class Module:
             x = state[name]
             if isinstance(x, bool) or not isinstance(x, numbers.Real):
                 raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {x!r}")
-            values.append(float(x))
+            try:
+                values.append(float(x))
+            except OverflowError:  # an int such as 10**400 has no float
+                raise ValueError(f"parameter {name!r} is an int too large for a float: {_short(x)}") from None
         for (_, p), x in zip(named, values):
             p.data = x
 
@@ -186,8 +197,11 @@ class Module:
         text = json.dumps(doc, indent=1, allow_nan=False)
         path = os.fspath(path)
         directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):  # else mkstemp's error names the temporary file
+            raise FileNotFoundError(f"cannot save to {path!r}: no directory {directory!r}")
         fd, tmp = tempfile.mkstemp(prefix=".micrograd-", suffix=".tmp", dir=directory)
         try:
+            os.chmod(tmp, _file_mode(path))  # mkstemp's 0600 would make the saved model private
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
                 f.flush()
@@ -217,11 +231,10 @@ class Module:
         params = doc.get("parameters")
         if not isinstance(params, dict):
             raise ValueError(f"{path!r} has no 'parameters' mapping")  # noqa: TRY004 (bad file content)
-        try:
-            decoded = {k: _decode(v) for k, v in params.items()}
-        except TypeError as exc:
+        try:  # load_state_dict checks every name and number before assigning any
+            self.load_state_dict({k: _decode(v) for k, v in params.items()})
+        except TypeError as exc:  # a value that is not a number: bad file content
             raise ValueError(f"{path!r}: {exc}") from None
-        self.load_state_dict(decoded)
 
 
 def _inputs(x: Any, nin: int) -> list[Any]:
@@ -255,16 +268,24 @@ def _short(text: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def _file_mode(path: str) -> int:
+    """The mode open(path, 'w') leaves: an existing file's own, else 0o666 less the process's umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        pass
+    umask = os.umask(0o022)  # (reading the umask means setting it: put it straight back)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _encode(x: float) -> float | str:
     return x if math.isfinite(x) else str(x)  # 'nan', 'inf', '-inf': JSON has no such numbers
 
 
-def _decode(x: Any) -> float:
-    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
-        return float(x)
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"a parameter is {type(x).__name__} {x!r}, not a number")
-    return float(x)
+def _decode(x: Any) -> Any:
+    """The number a saved value stands for; anything else is left for load_state_dict to reject."""
+    return float(x) if isinstance(x, str) and x in ("nan", "inf", "-inf") else x
 
 
 class Neuron(Module):
@@ -278,6 +299,7 @@ class Neuron(Module):
     def __init__(self, nin: int, nonlin: bool = True, *, activation: str | None = None,
                  init: str = "uniform", rng: Rng = None, fan_out: int = 1) -> None:
         _check_size(nin, "nin")
+        _check_size(fan_out, "fan_out")  # (xavier's sqrt(6 / (nin + fan_out)) of a negative: math domain error)
         activation = ("relu" if nonlin else "linear") if activation is None else activation
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
@@ -380,8 +402,9 @@ class Sequential(Module):
 
     def __init__(self, *layers: Module) -> None:
         for m in layers:
-            if not callable(m):
-                raise TypeError(f"Sequential takes modules, got {type(m).__name__}")
+            if not isinstance(m, Module):  # a plain function would hide every parameter of the list
+                raise TypeError(f"Sequential takes modules, got {type(m).__name__} "
+                                f"(give a function a Module subclass of its own)")
         self.layers = list(layers)
 
     def __call__(self, x: Input) -> Value | list[Value]:

@@ -168,7 +168,7 @@ class Adam(Optimizer):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  amsgrad: bool = False) -> None:
         super().__init__(params, lr)
-        if len(betas) != 2:
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:  # (betas=0.9: len() of a float)
             raise ValueError(f"betas must be a pair, got {betas!r}")
         self.betas = (_check(betas[0], "beta parameter at index 0", "betas[0]", 1.0),
                       _check(betas[1], "beta parameter at index 1", "betas[1]", 1.0))
@@ -192,7 +192,8 @@ class Adam(Optimizer):
             m = self.exp_avgs[i] = _lerp(self.exp_avgs[i], g, 1 - beta1)
             v = self.exp_avg_sqs[i] = self.exp_avg_sqs[i] * beta2 + (1 - beta2) * g * g
             if self.amsgrad:
-                v = self.max_exp_avg_sqs[i] = max(self.max_exp_avg_sqs[i], v)
+                # max keeps its first argument unless another is greater: a nan v stays, as in torch.maximum
+                v = self.max_exp_avg_sqs[i] = max(v, self.max_exp_avg_sqs[i])
             p.data -= step_size * (m / (math.sqrt(v) / bias_correction2_sqrt + eps))
 
 

@@ -41,7 +41,7 @@ class ProgressBar:
         self.total, self.width, self.label = total, width, label
         self.out = sys.stdout if out is None else out
         self.interactive = hasattr(self.out, "isatty") and self.out.isatty()
-        self.every = max(1, total // 10)
+        self.marks = {-(-k * total // 10) for k in range(1, 11)}  # ceil(k total / 10): the tenths
         self.line = ""
 
     def update(self, done: int, **metrics: float) -> None:
@@ -52,7 +52,7 @@ class ProgressBar:
         self.line = f"{self.label} {done:{max(3, digits)}d}/{self.total} [{bar:<{self.width}}] {shown}"
         if self.interactive:
             print("\r" + self.line, end="", file=self.out, flush=True)
-        elif done % self.every == 0 or done == self.total:
+        elif done in self.marks:
             print(self.line, file=self.out, flush=True)
 
     def close(self) -> None:
@@ -92,11 +92,33 @@ def _interrupt_after() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+def _single(x: Any) -> Any:
+    return x[0] if isinstance(x, (list, tuple)) and len(x) == 1 else x
+
+
 def _is_correct(output: Any, target: Any) -> bool:
-    """Several outputs: argmax == target class; one output: (score > 0) == (target > 0.5)."""
+    """Several outputs: argmax == target class (an index, or argmax of class probabilities, as
+    ``cross_entropy`` takes either); one output: (score > 0) == (target > 0.5). A one-element list
+    (a column of y, a model returning [score]) is one value."""
+    output, target = _single(output), _single(target)
     if isinstance(output, (list, tuple)):
-        return predicted_class(output) == int(target)
+        return predicted_class(output) == (predicted_class(target) if isinstance(target, (list, tuple))
+                                           else int(target))
     return predicted_class(output) == int(float(target) > 0.5)
+
+
+def _rows(X: Any) -> list[list[float]]:
+    """X as lists of floats, one per sample; a clear error for anything but a non-empty 2-d table."""
+    try:
+        array = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:  # ragged rows, strings
+        raise ValueError(f"X must be a 2-d table of numbers, one row per sample: {exc}") from None
+    if len(array) == 0:
+        raise ValueError("X has no rows: nothing to train on")
+    if array.ndim != 2:
+        raise ValueError(f"X must be 2-d, one row of features per sample, got shape {array.shape}"
+                         + (" (one feature per sample: X.reshape(-1, 1))" if array.ndim == 1 else ""))
+    return array.tolist()  # type: ignore[no-any-return]
 
 
 def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], Any], optimizer: Optimizer,
@@ -110,15 +132,16 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     with ``seed`` when ``shuffle``), computes ``mean(loss(model(x), t)) + penalty()``, then
     ``zero_grad``, ``backward`` and ``optimizer.step()``; ``schedule(step)``, if given, sets the
     learning rate before each step. Accuracy counts ``argmax(output) == t`` for several outputs
-    and ``(output > 0) == (t > 0.5)`` for one (labels 0/1 or -1/+1).
+    (``argmax(t)`` for a row of class probabilities, such as one-hot labels) and
+    ``(output > 0) == (t > 0.5)`` for one (labels 0/1 or -1/+1).
 
     ``callbacks`` are called as ``callback(epoch, history)`` after each epoch. Ctrl-C (or a
     KeyboardInterrupt raised by a loss or a callback) stops training cleanly: the weights keep
     every completed step, and the history says ``interrupted``.
     """
-    rows = [[float(v) for v in row] for row in np.asarray(X, dtype=np.float64)]
+    rows = _rows(X)
     targets = list(np.asarray(y).tolist())
-    if len(rows) != len(targets) or not rows:
+    if len(rows) != len(targets):
         raise ValueError(f"X has {len(rows)} rows but y has {len(targets)} targets")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")

@@ -110,6 +110,7 @@ def test_train_test_split_matches_scikit_learn(kwargs):
 @pytest.mark.parametrize("call,match", [
     (lambda: train_test_split(), "at least one"),
     (lambda: train_test_split(np.zeros(3), np.zeros(4)), "different numbers of rows"),
+    (lambda: train_test_split(np.zeros(3), 5.0), "arrays of rows, got a single number"),
     (lambda: train_test_split(np.zeros(10), test_size=1.5), "test_size"),
     (lambda: train_test_split(np.zeros(10), test_size=0), "test_size"),
     (lambda: train_test_split(np.zeros(10), test_size=6, train_size=6), "cannot split"),

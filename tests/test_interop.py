@@ -76,6 +76,8 @@ def test_from_torch_names_what_it_cannot_convert(net, match):
 def test_to_torch_rejects_other_things():
     with pytest.raises(TypeError, match="MLP"):
         to_torch([1, 2])
+    with pytest.raises(TypeError, match=r"Sequential of Linear layers, got Linear \(wrap"):
+        from_torch(torch.nn.Linear(2, 3))
 
 
 def test_missing_torch_gives_a_clear_message(monkeypatch):

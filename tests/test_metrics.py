@@ -46,6 +46,7 @@ def test_a_worked_example():
 def test_predicted_class_reads_model_outputs():
     assert predicted_class([Value(0.1), Value(2.0), Value(-1.0)]) == 1
     assert predicted_class(Value(0.3)) == 1 and predicted_class(Value(-0.3)) == 0
+    assert predicted_class([Value(0.3)]) == 1 and predicted_class([Value(-0.3)]) == 0  # one score in a list
 
 
 @pytest.mark.parametrize("call,match", [
@@ -53,6 +54,8 @@ def test_predicted_class_reads_model_outputs():
     (lambda: accuracy([], []), "no labels"),
     (lambda: accuracy([[0]], [[0]]), "1-d"),
     (lambda: precision([0], [0], average="micro"), "average"),
+    (lambda: precision([0, 1], [0, 1], labels=[]), "labels must be a non-empty"),
+    (lambda: confusion_matrix([0, 1], [0, 1], labels=[[0, 1]]), "labels must be a non-empty 1-d"),
 ])
 def test_bad_input_is_named(call, match):
     with pytest.raises(ValueError, match=match):

@@ -1,6 +1,7 @@
 """nn: karpathy's micrograd surface (Neuron, Layer, MLP) and his moons demo, unchanged; then the rest
 of the module kit (names, activations, init, dropout, modes, state dicts and files)."""
 
+import itertools
 import json
 import math
 import random
@@ -28,15 +29,16 @@ def test_neuron_is_relu_of_affine_and_matches_torch():
     n = Neuron(3)
     assert len(n.w) == 3 and n.b.data == 0.0 and all(-1 <= w.data <= 1 for w in n.w)
     n.b.data = 0.3
-    x = [Value(0.5), Value(-1.0), Value(2.0)]
+    x = [Value(-0.5), Value(1.0), Value(-2.0)]  # w . x + b = 0.79 > 0: the ReLU passes values and gradients
     out = n(x)
     out.backward()
     tw = torch.tensor([w.data for w in n.w], dtype=torch.float64, requires_grad=True)
     tb = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
-    tx = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    tx = torch.tensor([-0.5, 1.0, -2.0], dtype=torch.float64, requires_grad=True)
     tout = torch.relu(tw @ tx + tb)
     tout.backward()
-    assert out.data == pytest.approx(tout.item(), rel=1e-12)
+    assert out.data > 0 and out.data == pytest.approx(tout.item(), rel=1e-12)
+    assert n.b.grad == tb.grad.item() == 1.0
     assert [w.grad for w in n.w] == pytest.approx(tw.grad.tolist(), rel=1e-12)
     assert [v.grad for v in x] == pytest.approx(tx.grad.tolist(), rel=1e-12)
     assert not Neuron(2, nonlin=False).nonlin
@@ -49,11 +51,12 @@ def test_one_neuron_layer_returns_a_bare_value():
 
 
 def test_mlp_accepts_plain_floats_and_matches_torch():
-    random.seed(1)
+    random.seed(4)  # 3 of the 4 hidden ReLUs active on x (with seed 1 all were 0: nothing was compared)
     model = MLP(3, [4, 2])
     x = [0.1, -0.2, 0.3]
     outs = model(x)
     assert isinstance(outs, list) and len(outs) == 2
+    assert sum(n(x).data > 0 for n in model.layers[0].neurons) == 3 and all(o.data != 0 for o in outs)
     (outs[0] * outs[1]).backward()
     # the same network in torch
     layers = []
@@ -135,7 +138,7 @@ def test_demo_command_reaches_full_accuracy_as_the_readme_says(capsys):
 @pytest.mark.parametrize("steps", [10, 100, 300])
 def test_demo_learning_rate_decays_over_the_whole_run(steps):
     rates = [linear_decay(k, steps) for k in range(steps)]
-    assert rates[0] == 1.0 and all(a > b for a, b in zip(rates, rates[1:])) and rates[-1] > 0.1
+    assert rates[0] == 1.0 and all(a > b for a, b in itertools.pairwise(rates)) and rates[-1] > 0.1
     assert linear_decay(90, 100) == pytest.approx(1.0 - 0.9 * 90 / 100)  # micrograd's own schedule
 
 
@@ -170,6 +173,26 @@ def test_named_parameters_have_dotted_names_in_parameters_order():
     for m in [Neuron(3), Layer(3, 2)]:
         assert [p for _, p in m.named_parameters()] == m.parameters()
     assert Neuron(2).named_parameters()[2][0] == "b"
+
+
+def test_a_shared_layer_is_one_set_of_parameters_stepped_once_as_in_torch():
+    from micrograd.optim import SGD
+    layer = Layer(2, 2, nonlin=False, rng=0)
+    net = Sequential(layer, layer)  # the same weights applied twice
+    assert net.parameters() == layer.parameters() and len(net.state_dict()) == 6
+    lin = torch.nn.Linear(2, 2, dtype=torch.float64)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64))
+        lin.bias.zero_()
+    tnet = torch.nn.Sequential(lin, lin)
+    for model, x, opt in [(net, [0.5, -1.0], SGD(net, lr=0.1)),
+                          (tnet, torch.tensor([0.5, -1.0], dtype=torch.float64),
+                           torch.optim.SGD(tnet.parameters(), lr=0.1))]:
+        out = model(x)
+        (out[0] + 2.0 * out[1]).backward()
+        opt.step()
+    assert [p.data for p in layer.parameters()] == pytest.approx(
+        [x for row, b in zip(lin.weight.tolist(), lin.bias.tolist()) for x in [*row, b]], rel=1e-12)
 
 
 def test_a_module_of_my_own_finds_its_parameters():
@@ -251,6 +274,10 @@ def test_seed_or_generator_makes_init_reproducible_and_leaves_global_random_alon
     (lambda: MLP(2, [0]), "layer size"),
     (lambda: MLP(2, []), "at least one"),
     (lambda: Dropout(1.5), "probability"),
+    (lambda: Neuron(2, init="xavier", fan_out=-5), "fan_out must be a positive int"),
+    # a function among the modules: named_parameters skipped the whole list (0 parameters to train)
+    # and its repr held a memory address (no file saved from it would load in another run)
+    (lambda: Sequential(Layer(2, 3), lambda xs: [x.tanh() for x in xs], Layer(3, 1)), "takes modules, got function"),
 ])
 def test_bad_construction_is_named(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
@@ -333,10 +360,12 @@ BAD_FILES = {
     "extra weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.0.neurons.0.w.9": 1.0})),
                      ValueError, "unexpected layers.0.neurons.0.w.9"),
     "string weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": "one"})),
-                      ValueError, "not a number"),
+                      ValueError, "'layers.1.neurons.0.b' must be a number, got str 'one'"),
     "list weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": [1.0]})),
-                    ValueError, "not a number"),
+                    ValueError, "must be a number, got list"),
     "no parameters": (lambda p: corrupt(p, lambda d: d.pop("parameters")), ValueError, "parameters"),
+    "huge int weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": 10 ** 400})),
+                        ValueError, "'layers.1.neurons.0.b' is an int too large for a float"),
 }
 
 
@@ -381,6 +410,21 @@ def test_a_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
         MLP(2, [3, 1], rng=1).save(path)
     assert path.read_text() == old
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
+
+
+def test_a_saved_file_has_the_permissions_of_any_new_file(tmp_path):
+    MLP(2, [1], rng=0).save(tmp_path / "model.json")
+    (tmp_path / "plain.txt").write_text("")
+    mode = (tmp_path / "plain.txt").stat().st_mode & 0o777
+    assert (tmp_path / "model.json").stat().st_mode & 0o777 == mode  # not the temporary file's 0600
+    (tmp_path / "model.json").chmod(0o640)
+    MLP(2, [1], rng=1).save(tmp_path / "model.json")
+    assert (tmp_path / "model.json").stat().st_mode & 0o777 == 0o640  # a replaced file keeps its own
+
+
+def test_saving_into_a_missing_directory_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no directory .*nowhere"):
+        MLP(2, [1], rng=0).save(tmp_path / "nowhere" / "model.json")
 
 
 def test_a_hidden_layer_of_one_neuron_feeds_the_next_and_inputs_may_be_tuples_or_arrays():

@@ -107,6 +107,25 @@ def test_drawn_hyperparameters_match_torch(case):
     assert_same_trajectory(*case)
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+@pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
+def test_a_nan_or_inf_gradient_propagates_as_in_torch(name, kwargs, bad):
+    """No Python exception out of the maths: parameters and state follow torch's IEEE results."""
+    ours = [Value(1.0), Value(-0.5)]
+    theirs = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in (1.0, -0.5)]
+    opt, ref = getattr(optim, name)(ours, **kwargs), getattr(torch.optim, name)(theirs, **kwargs)
+    for k in range(5):
+        grads = [bad if k == 2 else 0.3, 0.2 * (k + 1)]  # one bad gradient, on one parameter
+        for p, t, g in zip(ours, theirs, grads):
+            p.grad, t.grad = g, torch.tensor(g, dtype=torch.float64)
+        opt.step()
+        ref.step()
+    same = lambda a, b: a == pytest.approx(b, rel=1e-12, abs=1e-12, nan_ok=True)
+    assert same([p.data for p in ours], [t.item() for t in theirs])
+    if name in ("Adam", "AdamW") and kwargs.get("amsgrad"):
+        assert same(opt.max_exp_avg_sqs, [ref.state[t]["max_exp_avg_sq"].item() for t in theirs])
+
+
 def test_optimisers_update_data_only_and_accept_a_module():
     from micrograd.nn import MLP
     model = MLP(2, [3, 1], rng=0)
@@ -131,6 +150,7 @@ def test_optimisers_update_data_only_and_accept_a_module():
     (lambda: optim.SGD([Value(1.0)], lr=0.1, nesterov=True), "Nesterov"),
     (lambda: optim.Adam([Value(1.0)], betas=(1.0, 0.9)), "betas"),
     (lambda: optim.Adam([Value(1.0)], betas=(0.9,)), "pair"),
+    (lambda: optim.Adam([Value(1.0)], betas=0.9), "betas must be a pair, got 0.9"),
     (lambda: optim.RMSprop([Value(1.0)], alpha=-0.1), "alpha"),
     (lambda: optim.Adagrad([Value(1.0)], eps=math.nan), "eps"),
 ])

@@ -48,6 +48,9 @@ def test_minibatches_shuffle_with_the_seed_and_cover_every_row():
         runs.append(weights(model))
         assert history.steps == 9  # ceil(25 / 10) batches per epoch
     assert runs[0] == runs[1]
+    other = MLP(2, [4, 1], rng=0)
+    fit(other, X, y, hinge, SGD(other, lr=0.1), epochs=3, batch_size=10, seed=6, progress=False)
+    assert weights(other) != runs[0]  # another seed, another order of the rows: they are shuffled
     seen = []
     fit(MLP(2, [1], rng=0), X, y, lambda out, t: (seen.append(t), mse(out, t))[1],
         SGD(MLP(2, [1], rng=0), lr=0.0), epochs=1, batch_size=7, progress=False)
@@ -60,6 +63,23 @@ def test_fit_with_several_outputs_counts_argmax_accuracy():
     model = MLP(2, [8, 3], rng=1)
     history = fit(model, X, y, cross_entropy, Adam(model, lr=0.05), epochs=60, progress=False)
     assert history.accuracy[-1] == 1.0 and history.loss[-1] < 0.1
+    # one-hot rows (cross_entropy's class probabilities): the same training, the same accuracy
+    model = MLP(2, [8, 3], rng=1)
+    onehot = fit(model, X, np.eye(3)[y], cross_entropy, Adam(model, lr=0.05), epochs=60, progress=False)
+    assert onehot.accuracy == history.accuracy and onehot.loss == pytest.approx(history.loss, rel=1e-9)
+    assert fit(model, X, np.eye(3)[[1, 2, 0]], cross_entropy, Adam(model, lr=0.0), epochs=1,
+               progress=False).accuracy == [0.0]  # every row now labelled with another class
+
+
+def test_a_column_of_targets_and_a_one_score_list_count_as_single_values():
+    X, y = moons()
+    model = MLP(2, [8, 1], rng=0)
+    history = fit(model, X, y, hinge, SGD(model, lr=0.5), epochs=15, progress=False)
+    column = MLP(2, [8, 1], rng=0)
+    as_list = fit(lambda x: [column(x)], X, y.reshape(-1, 1), lambda o, t: hinge(o[0], t[0]),
+                  SGD(column, lr=0.5), epochs=15, progress=False)
+    assert as_list.accuracy == history.accuracy and as_list.loss == history.loss
+    assert history.accuracy[-1] > 0.8
 
 
 @pytest.mark.parametrize("where", ["loss", "callback"])
@@ -108,6 +128,16 @@ def test_ctrl_c_during_the_step_waits_for_the_step_to_finish():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.parametrize("total,lines", [(5, 5), (15, 10), (20, 10), (105, 10)])
+def test_progress_bar_in_a_log_writes_a_line_per_tenth_of_the_run(total, lines):
+    out = io.StringIO()
+    bar = ProgressBar(total, out)
+    for k in range(1, total + 1):
+        bar.update(k, loss=1.0)
+    written = out.getvalue().splitlines()
+    assert len(written) == lines and written[-1].startswith(f"step {total:3d}/{total} ")
+
+
 def test_progress_bar_redraws_one_line_in_a_terminal():
     class Terminal(io.StringIO):
         def isatty(self):
@@ -124,6 +154,10 @@ def test_progress_bar_redraws_one_line_in_a_terminal():
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"X": [[0.0]], "y": [1.0, 2.0]}, "1 rows but y has 2"),
+    ({"X": [], "y": []}, "X has no rows"),
+    ({"X": [0.0, 1.0]}, r"2-d.*shape \(2,\).*reshape"),  # one feature per sample, but not as rows
+    ({"X": [[0.0], [1.0, 2.0]]}, "2-d table of numbers"),
+    ({"X": [["a"], ["b"]]}, "2-d table of numbers"),
     ({"epochs": 0}, "epochs"),
     ({"batch_size": 0}, "batch_size"),
 ])
