@@ -5,7 +5,7 @@ activation modules between them, with the MLP's weights copied exactly: it compu
 outputs. ``from_torch(sequential)`` builds the MLP back from such a Sequential (Linear layers,
 each optionally followed by one activation of :data:`TORCH_ACTIVATIONS`).
 
-PyTorch is imported only when these functions are called (``pip install torch``).
+PyTorch is imported only when these functions are called (``pip install torch==2.13.0``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError as exc:
-        raise ImportError("micrograd.interop needs PyTorch: pip install torch") from exc
+        raise ImportError("micrograd.interop needs PyTorch: pip install torch==2.13.0") from exc
     return torch
 
 

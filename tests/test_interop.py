@@ -88,5 +88,5 @@ def test_missing_torch_gives_a_clear_message(monkeypatch):
             raise ImportError("No module named 'torch'")
         return real_import(name, *args, **kwargs)
     monkeypatch.setattr(builtins, "__import__", no_torch)
-    with pytest.raises(ImportError, match="pip install torch"):
+    with pytest.raises(ImportError, match="pip install torch==2.13.0"):
         to_torch(MLP(2, [1], rng=0))
