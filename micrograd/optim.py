@@ -17,7 +17,7 @@ only; their state lives in lists parallel to the parameters.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .engine import Value
@@ -52,8 +52,11 @@ class Optimizer:
         for p in self.params:
             p.grad = 0.0
 
-    def _grads(self) -> list[float]:
-        return [float(p.grad) for p in self.params]
+    def _grads(self, weight_decay: float = 0.0) -> Iterator[tuple[int, Value, float]]:
+        """(i, p, g) per parameter, g = p.grad + weight_decay * p (L2 decay, added to g as torch does)."""
+        grads = [float(p.grad) for p in self.params]  # all read before the first update
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            yield i, p, (g + weight_decay * p.data if weight_decay != 0 else g)
 
     def step(self) -> None:
         """Update every parameter's ``.data`` from its ``.grad``."""
@@ -90,9 +93,7 @@ class SGD(Optimizer):
     def step(self) -> None:
         lr, m, wd = self.lr, self.momentum, self.weight_decay
         first = self.steps == 0
-        for i, (p, g) in enumerate(zip(self.params, self._grads())):
-            if wd != 0:
-                g = g + wd * p.data
+        for i, p, g in self._grads(wd):
             if m != 0:
                 b = g if first else self.buffers[i] * m + (1.0 - self.dampening) * g
                 self.buffers[i] = b
@@ -116,9 +117,7 @@ class Adagrad(Optimizer):
     def step(self) -> None:
         self.steps += 1
         clr = self.lr / (1 + (self.steps - 1) * self.lr_decay)
-        for i, (p, g) in enumerate(zip(self.params, self._grads())):
-            if self.weight_decay != 0:
-                g = g + self.weight_decay * p.data
+        for i, p, g in self._grads(self.weight_decay):
             s = self.sums[i] = self.sums[i] + g * g
             p.data -= clr * (g / (math.sqrt(s) + self.eps))
 
@@ -139,9 +138,7 @@ class RMSprop(Optimizer):
 
     def step(self) -> None:
         lr, alpha, eps = self.lr, self.alpha, self.eps
-        for i, (p, g) in enumerate(zip(self.params, self._grads())):
-            if self.weight_decay != 0:
-                g = g + self.weight_decay * p.data
+        for i, p, g in self._grads(self.weight_decay):
             v = self.square_avgs[i] = self.square_avgs[i] * alpha + (1 - alpha) * g * g
             if self.centered:
                 a = self.grad_avgs[i] = _lerp(self.grad_avgs[i], g, 1 - alpha)
@@ -183,12 +180,9 @@ class Adam(Optimizer):
         lr, (beta1, beta2), eps, wd, t = self.lr, self.betas, self.eps, self.weight_decay, self.steps
         step_size = lr / (1 - beta1 ** t)
         bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
-        for i, (p, g) in enumerate(zip(self.params, self._grads())):
-            if wd != 0:
-                if self.decoupled:
-                    p.data *= 1 - lr * wd
-                else:
-                    g = g + wd * p.data
+        for i, p, g in self._grads(0.0 if self.decoupled else wd):
+            if self.decoupled and wd != 0:
+                p.data *= 1 - lr * wd
             m = self.exp_avgs[i] = _lerp(self.exp_avgs[i], g, 1 - beta1)
             v = self.exp_avg_sqs[i] = self.exp_avg_sqs[i] * beta2 + (1 - beta2) * g * g
             if self.amsgrad:
