@@ -178,7 +178,7 @@ def _find_calls(order: list[Value], index: dict[Value, int]) -> list[_Call]:
 
 
 def _param_names(calls: list[_Call]) -> dict[Value, str]:
-    """Names for the parameters of the neurons drawn (w0, w1, ..., b), unless they have labels."""
+    """Names for the parameters of the neurons drawn (w.0, w.1, ..., b), unless they have labels."""
     names: dict[Value, str] = {}
     for call in calls:
         if call.kind != "neuron":
