@@ -6,9 +6,9 @@ each node inside a call (which neuron, which layer) is worked out later, when a 
 by walking back from the outputs to the inputs (see ``micrograd.viz``).
 
 Recording is off until ``micrograd.viz`` is imported (or :data:`enabled` is set): records are
-small, but they are containers the cycle collector rescans, and they cost a training loop that
-never draws about 5% (measured on the moons demo step). Graphs built before recording was on
-are drawn without module clusters.
+small, but they are containers the cycle collector rescans, and they would cost a training loop
+that never draws a few percent of each moons demo step (``bench/bench_viz.py`` measures it).
+Graphs built before recording was on are drawn without module clusters.
 
 The store is weak: a record lives as long as the first output of its (outermost) call and is
 dropped with it. It holds the modules, the inputs and the outputs other than that key, so it

@@ -202,13 +202,8 @@ class _Trace:
                                 f"of the {type(result).__name__} it returned is a {type(o).__name__}"
                                 + (" (make a constant output Value(c))" if engine._is_real(o) else ""))
         self.outputs: list[Value] = list(outs)
-        seen: set[Value] = set()
-        self.order: list[Value] = []
-        for out in self.outputs:  # each order is topological; so is their union in this order
-            for v in engine._order(out):
-                if v not in seen:
-                    seen.add(v)
-                    self.order.append(v)
+        # one traversal of them all; _order pops the last root first, so the first output comes first
+        self.order: list[Value] = engine._order(*reversed(self.outputs))
         for v in self.order:
             if v._a is not None and (v._op.arity == 0 or v._op.custom is not None):
                 raise TracingError(f"micrograd.compile: cannot compile the hand-built node {str(v._op)!r}; "

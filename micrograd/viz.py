@@ -178,7 +178,7 @@ def _find_calls(order: list[Value], index: dict[Value, int]) -> list[_Call]:
 
 
 def _param_names(calls: list[_Call]) -> dict[Value, str]:
-    """Names for the parameters of the neurons drawn (w0, w1, ..., b), unless they have labels."""
+    """Names for the parameters of the neurons drawn (w.0, w.1, ..., b), unless they have labels."""
     names: dict[Value, str] = {}
     for call in calls:
         if call.kind != "neuron":
@@ -675,7 +675,7 @@ def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | 
     notes: list[str] = []
     levels: Sequence[str | None] = [collapse]
     if collapse is None and max_nodes is not None and len(order) + n_ops > max_nodes:
-        levels = [None, *COLLAPSE_LEVELS]
+        levels = COLLAPSE_LEVELS  # the whole graph is over the budget: try each level in turn
     units: list[_Unit] = []
     level: str | None = None
     for k, candidate in enumerate(levels):
@@ -683,8 +683,6 @@ def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | 
         if candidate is not None and not boxed:
             continue
         last = k == len(levels) - 1
-        if candidate is None and len(levels) > 1:
-            continue  # (the whole graph is over the budget: that is why there are levels)
         if not last and max_nodes is not None and 2 * len(boxed) > max_nodes:
             continue  # each box and its output at least: cannot fit, skip building it
         level = candidate

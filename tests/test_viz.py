@@ -257,6 +257,8 @@ def test_mlp_clusters_per_call_layer_and_neuron():
     neuron_blocks = [b for b in blocks if b.lstrip("0123456789 {\n\t").startswith("label=\"neuron")]
     assert len(neuron_blocks) == 7
     assert sum(block.count('color="#1c5fb4"') for block in neuron_blocks) == 25
+    # unlabelled parameters are named as in their neuron: w.0, w.1, ..., b
+    assert picture.source.count("{ w.0 |") == picture.source.count("{ b |") == 7
 
 
 @needs_dot
