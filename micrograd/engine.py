@@ -666,8 +666,10 @@ class RemovableHandle:
     def remove(self) -> None:
         """Unregister the hook (a no-op if it is already gone)."""
         node = self._node()
-        fns = _hooks.get(node) if node is not None else None
-        if node is not None and fns and self._hook in fns:
+        if node is None:
+            return
+        fns = _hooks.get(node)
+        if fns and self._hook in fns:
             fns.remove(self._hook)
             if not fns:
                 del _hooks[node]
