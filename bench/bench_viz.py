@@ -119,7 +119,7 @@ def main() -> int:
     print(f"  counted: {calls} record() calls per step x ({min(per_call) * 1e9:.0f} ns to record + "
           f"{min(per_drop) * 1e9:.0f} ns to drop) = {cost * 1e3:.2f} ms = "
           f"{cost / fast_without * 100:.2f} % of the fastest step")
-    print("  (two identical variants alternated this way differ by up to ~1.5 % on a shared machine)")
+    print("  (on a shared machine the timed difference is mostly noise; the counted figure is the one to read)")
 
     try:
         from micrograd.viz import draw_dot
