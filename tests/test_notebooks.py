@@ -3,13 +3,15 @@ is committed valid and without stale outputs.
 
 Each notebook is executed by ``nbclient`` in a fresh ``python3`` kernel (ipykernel), as
 "Restart & Run All" would, with a scratch directory as its working directory. Outside CI a missing
-notebook dependency skips these tests with the install command; in CI (``CI`` set) it fails them.
+dependency (a package of the test extra, or Graphviz's ``dot`` for a notebook that draws) skips the
+notebook with the install command; in CI (``CI`` set) it fails it.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -21,8 +23,12 @@ TIME_LIMIT = 120.0  # seconds per notebook, kernel start included; notebooks/REA
 NEEDS = ("nbformat", "nbclient", "ipykernel", "matplotlib", "sklearn")  # the test/notebooks extras
 
 
-def _missing() -> list[str]:
-    return [name for name in NEEDS if importlib.util.find_spec(name) is None]
+def _missing(nb) -> list[str]:  # noqa: ANN001 (an nbformat.NotebookNode)
+    missing = [name for name in NEEDS if importlib.util.find_spec(name) is None]
+    draws = any("draw_dot" in cell.source for cell in nb.cells if cell.cell_type == "code")
+    if draws and shutil.which("dot") is None:
+        missing.append("Graphviz's dot program (apt-get install graphviz)")
+    return missing
 
 
 def _read(path: Path):  # -> nbformat.NotebookNode
@@ -51,15 +57,15 @@ def test_notebook_is_valid_without_outputs(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, tmp_path: Path) -> None:
-    missing = _missing()
+    nb = _read(path)
+    missing = _missing(nb)
     if missing:
-        message = f"notebooks need {', '.join(missing)}: pip install -e '.[test]'"
+        message = f"{path.name} needs {', '.join(missing)} (pip install -e '.[test]')"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     from nbclient import NotebookClient
 
-    nb = _read(path)
     client = NotebookClient(nb, timeout=TIME_LIMIT, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})  # files land in tmp
     start = time.perf_counter()
