@@ -104,6 +104,10 @@ def decision_boundary(model: Callable[[Any], Any], X: Any, y: Any, *, ax: Axes |
     scores = _scores(model, np.vstack([np.column_stack([gx.ravel(), gy.ravel()]), points]))
     scores, point_scores = scores[:gx.size], scores[gx.size:]  # one batch: one trace
     n_out = scores.shape[1]
+    if not np.isfinite(scores).any():
+        raise ValueError("the model's scores are nan or infinite everywhere on the grid: nothing to draw")
+    if labels.dtype.kind not in "biuf":
+        raise ValueError(f"y must hold numeric labels (0/1, -1/+1 or class indices), got dtype {labels.dtype}")
     if labels.ndim == 2:  # one-hot rows (or class probabilities)
         labels = labels.argmax(axis=1)
     if labels.ndim != 1:
@@ -120,7 +124,10 @@ def decision_boundary(model: Callable[[Any], Any], X: Any, y: Any, *, ax: Axes |
 
     import matplotlib
 
-    colours = matplotlib.colormaps["Spectral"](np.linspace(0.0, 1.0, max(n_out, 2)))
+    if 2 < n_out <= 10:  # distinct hues for a few classes; micrograd demo's red and blue for two
+        colours = matplotlib.colormaps["tab10"](np.arange(n_out))
+    else:
+        colours = matplotlib.colormaps["Spectral"](np.linspace(0.0, 1.0, max(n_out, 2)))
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 5), layout="constrained")
     if n_out == 1:

@@ -235,5 +235,9 @@ def test_decision_boundary_rejects_what_it_cannot_draw(plot):
         plot.decision_boundary(model, X, y, margin=-0.1)
     with pytest.raises(ValueError, match=r"3 outputs needs labels 0..2"):
         plot.decision_boundary(MLP(2, [3], rng=0), X, y)
+    with pytest.raises(ValueError, match="y must hold numeric labels"):
+        plot.decision_boundary(model, X, np.array(["a", "b"] * 5))
+    with pytest.raises(ValueError, match="nan or infinite everywhere"):
+        plot.decision_boundary(lambda x: model(x) * float("nan"), X, y, resolution=4)
     with pytest.raises(ValueError, match="X must be a table of numbers"):
         plot.decision_boundary(model, [["a", "b"]], [1])
