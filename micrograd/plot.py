@@ -1,0 +1,187 @@
+"""Pictures of training runs and models, with matplotlib (from the ``notebooks`` extra).
+
+matplotlib is not a dependency of the library: it is imported when a plot is first drawn, and a
+clear ImportError says how to install it. Every function draws on the Axes it is given (``ax=``),
+or on a new figure, and returns the Axes it drew on, so a caller can add to the picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .engine import Value, no_grad
+from .tape import TracingError
+from .tape import compile as compile_tape
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["decision_boundary", "loss_curve"]
+
+
+def _pyplot() -> Any:
+    """matplotlib.pyplot, or an ImportError that says how to install it."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError("micrograd.plot needs matplotlib: pip install 'micrograd[notebooks]'",
+                          name="matplotlib") from exc
+    return plt
+
+
+def loss_curve(history: Any, *, ax: Axes | None = None) -> Axes:
+    """The training loss per epoch of a :class:`micrograd.train.History`, and its accuracy.
+
+    The loss is drawn on ``ax`` (a new figure if None) against epochs 1, 2, ...; the accuracy, if
+    the history has one, on a twin y-axis on the right (as a percentage). Returns the loss Axes.
+    """
+    if not (hasattr(history, "loss") and hasattr(history, "accuracy")):
+        raise TypeError(f"loss_curve needs a micrograd.train.History (what fit returns), got {type(history).__name__}")
+    loss, acc = list(history.loss), list(history.accuracy)
+    if not loss:
+        raise ValueError("the history has no epochs: nothing to plot (was training stopped before the first one ended?)")
+    if acc and len(acc) != len(loss):
+        raise ValueError(f"the history has {len(loss)} losses but {len(acc)} accuracies")
+    plt = _pyplot()
+    from matplotlib.ticker import PercentFormatter
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    epochs = np.arange(1, len(loss) + 1)
+    lines = ax.plot(epochs, loss, color="C0", label="loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    ax.set_xlim(1, max(len(loss), 2))
+    if acc:
+        right = ax.twinx()
+        lines += right.plot(epochs, acc, color="C1", label="accuracy")
+        right.set_ylabel("training accuracy")
+        right.set_ylim(0, 1.05)
+        right.yaxis.set_major_formatter(PercentFormatter(xmax=1))
+    ax.legend(handles=lines, loc="center right")
+    stopped = " (interrupted)" if getattr(history, "interrupted", False) else ""
+    ax.set_title(f"training: loss {loss[-1]:.4g}" + (f", accuracy {acc[-1]:.0%}" if acc else "")
+                 + f" after {len(loss)} epochs{stopped}")
+    return ax
+
+
+def decision_boundary(model: Callable[[Any], Any], X: Any, y: Any, *, ax: Axes | None = None,
+                      resolution: int = 100, margin: float = 0.25) -> Axes:
+    """The regions where ``model`` predicts each class, around 2-d points X coloured by label y.
+
+    ``model(x)`` takes a list of two numbers (Values) and returns a score (a Value, or a list of
+    one) or one score per class (a list). The scores are computed on a ``resolution`` x
+    ``resolution`` grid spanning the data and ``margin`` times its extent beyond it on each side.
+    One score: the plane is filled on either side of score 0 (the boundary is drawn as a line) and
+    y holds 0/1 or -1/+1 labels (positive when > 0.5, as :func:`micrograd.train.fit` counts).
+    Several: each class's region is where its score is the largest, and y holds class indices
+    (or one-hot rows). Points take their class's colour. The title gives the accuracy on X.
+
+    The grid is scored as one numpy batch by :func:`micrograd.compile` (tens of milliseconds for
+    the moons demo's MLP on 100 x 100 points); a model the tape cannot compile (Python control
+    flow on a Value, random numbers: :class:`micrograd.TracingError`) is scored point by point by
+    the scalar engine instead, which takes seconds. A model with Dropout should be in ``eval()``
+    mode. Returns the Axes.
+    """
+    points = _points(X)
+    labels = np.asarray(y)
+    if len(labels) != len(points):
+        raise ValueError(f"X has {len(points)} points but y has {len(labels)} labels")
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
+        raise ValueError(f"resolution must be an int >= 2 (grid points per axis), got {resolution!r}")
+    if not margin >= 0:
+        raise ValueError(f"margin must be >= 0 (a fraction of the data's extent), got {margin!r}")
+    plt = _pyplot()
+
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = margin * np.where(hi > lo, hi - lo, 1.0)
+    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
+    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    scores = _scores(model, np.vstack([np.column_stack([gx.ravel(), gy.ravel()]), points]))
+    scores, point_scores = scores[:gx.size], scores[gx.size:]  # one batch: one trace
+    n_out = scores.shape[1]
+    if not np.isfinite(scores).any():
+        raise ValueError("the model's scores are nan or infinite everywhere on the grid: nothing to draw")
+    if labels.dtype.kind not in "biuf":
+        raise ValueError(f"y must hold numeric labels (0/1, -1/+1 or class indices), got dtype {labels.dtype}")
+    if labels.ndim == 2:  # one-hot rows (or class probabilities)
+        labels = labels.argmax(axis=1)
+    if labels.ndim != 1:
+        raise ValueError(f"y must hold one label per point (or one row per point), got shape {np.shape(y)}")
+    if n_out == 1:
+        classes = (labels.astype(np.float64) > 0.5).astype(np.intp)
+        predicted = (point_scores[:, 0] > 0).astype(np.intp)
+    else:
+        classes = labels.astype(np.intp)
+        if not np.array_equal(classes, labels) or classes.min() < 0 or classes.max() >= n_out:
+            raise ValueError(f"a model with {n_out} outputs needs labels 0..{n_out - 1} (class indices), "
+                             f"got {np.unique(labels)[:10].tolist()}")
+        predicted = point_scores.argmax(axis=1)
+
+    import matplotlib
+
+    if 2 < n_out <= 10:  # distinct hues for a few classes; micrograd demo's red and blue for two
+        colours = matplotlib.colormaps["tab10"](np.arange(n_out))
+    else:
+        colours = matplotlib.colormaps["Spectral"](np.linspace(0.0, 1.0, max(n_out, 2)))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 5), layout="constrained")
+    if n_out == 1:
+        z = np.ma.masked_invalid(scores[:, 0].reshape(gx.shape))
+        lowest, highest = min(float(z.min()), 0.0) - 1.0, max(float(z.max()), 0.0) + 1.0
+        ax.contourf(gx, gy, z, levels=[lowest, 0.0, highest], colors=colours[:2], alpha=0.4)
+        if z.min() < 0.0 < z.max():
+            ax.contour(gx, gy, z, levels=[0.0], colors="k", linewidths=1.0)
+    else:
+        for c in range(n_out):  # where class c beats every other: margin s_c - max(others) > 0
+            z = np.ma.masked_invalid((scores[:, c] - np.delete(scores, c, axis=1).max(axis=1)).reshape(gx.shape))
+            if z.max() > 0.0:
+                ax.contourf(gx, gy, z, levels=[0.0, float(z.max()) + 1.0], colors=colours[c:c + 1], alpha=0.4)
+    raw = np.asarray(y) if np.ndim(y) == 1 else classes  # legend: the labels as given
+    for c in np.unique(classes).tolist():
+        mine = classes == c
+        names = ", ".join(f"{v:g}" for v in np.unique(raw[mine]).tolist())
+        ax.scatter(points[mine, 0], points[mine, 1], color=colours[c], edgecolors="k", linewidths=0.5,
+                   s=30, label=f"y = {names}", zorder=3)
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(ys[0], ys[-1])
+    ax.set_xlabel("x[0]")
+    ax.set_ylabel("x[1]")
+    ax.legend(loc="upper right", fontsize="small")
+    ax.set_title(f"decision boundary: accuracy {np.mean(predicted == classes):.0%} on {len(points)} points")
+    return ax
+
+
+def _points(X: Any) -> np.ndarray:
+    """X as a float (n, 2) array, or a clear error."""
+    try:
+        points = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"X must be a table of numbers, one row of 2 features per point: {exc}") from None
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+        raise ValueError(f"decision_boundary draws points with 2 features: X must have shape (n, 2), got {points.shape}")
+    return points
+
+
+def _scores(model: Callable[[Any], Any], points: np.ndarray) -> np.ndarray:
+    """model's outputs at every row of ``points``, shape (n, outputs): compiled, else one by one."""
+    try:
+        out = compile_tape(model, params=[])(points)  # parameters are read from .data at each call
+    except TracingError:
+        with no_grad():
+            rows = [model([Value(a), Value(b)]) for a, b in points.tolist()]
+        out = np.array([[_number(o) for o in r] if isinstance(r, (list, tuple)) else [_number(r)] for r in rows])
+    out = np.asarray(out, dtype=np.float64)
+    if out.ndim == 1:
+        out = out[:, None]
+    if out.shape[1] == 0:
+        raise ValueError("the model returned no outputs")
+    return out
+
+
+def _number(v: Any) -> float:
+    return v.data if isinstance(v, Value) else float(v)
