@@ -3,7 +3,8 @@
 ``to_torch(mlp)`` returns a ``torch.nn.Sequential`` of ``Linear`` layers (float64) and the
 activation modules between them, with the MLP's weights copied exactly: it computes the same
 outputs. ``from_torch(sequential)`` builds the MLP back from such a Sequential (Linear layers,
-each optionally followed by one activation of :data:`TORCH_ACTIVATIONS`).
+each optionally followed by one activation of :data:`TORCH_ACTIVATIONS`). ``torch_gradients(sequential)`` lists the gradients PyTorch
+computed in the MLP's parameter order, to compare with micrograd's side by side.
 
 PyTorch is imported only when these functions are called (``pip install torch==2.13.0``).
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 from .nn import MLP
 
-__all__ = ["TORCH_ACTIVATIONS", "from_torch", "to_torch"]
+__all__ = ["TORCH_ACTIVATIONS", "from_torch", "to_torch", "torch_gradients"]
 
 #: micrograd activation name -> torch.nn module class name (linear: no module).
 TORCH_ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
@@ -50,12 +51,16 @@ def to_torch(mlp: MLP) -> Any:
     return torch.nn.Sequential(*modules)
 
 
+def _check_sequential(sequential: Any, what: str) -> None:
+    if not hasattr(sequential, "__iter__"):  # e.g. a bare Linear: else "object is not iterable"
+        raise TypeError(f"{what} a torch.nn.Sequential of Linear layers, got {type(sequential).__name__} "
+                        f"(wrap a single layer: torch.nn.Sequential(layer))")
+
+
 def from_torch(sequential: Any) -> MLP:
     """The MLP of a Sequential of Linear layers, each optionally followed by one activation."""
     torch = _torch()
-    if not hasattr(sequential, "__iter__"):  # e.g. a bare Linear: else "object is not iterable"
-        raise TypeError(f"from_torch converts a torch.nn.Sequential of Linear layers, got {type(sequential).__name__} "
-                        f"(wrap a single layer: torch.nn.Sequential(layer))")
+    _check_sequential(sequential, "from_torch converts")
     by_class = {v: k for k, v in TORCH_ACTIVATIONS.items()}
     linears: list[Any] = []
     activations: list[str] = []
@@ -88,3 +93,25 @@ def from_torch(sequential: Any) -> MLP:
                 w.data = x
             n.b.data = b
     return model
+
+
+def torch_gradients(sequential: Any) -> list[float]:
+    """The ``.grad`` of a Sequential's Linear layers in the MLP's parameter order, as floats.
+
+    The order is that of ``from_torch(sequential).parameters()``: per output neuron its weights,
+    then its bias, layer after layer. With ``net = to_torch(model)`` and a backward pass on each
+    side, ``torch_gradients(net)`` lines up with ``[p.grad for p in model.parameters()]``. A
+    parameter without a gradient (no backward pass reached it) counts as 0.
+    """
+    torch = _torch()
+    _check_sequential(sequential, "torch_gradients reads")
+    linears = [m for m in sequential if isinstance(m, torch.nn.Linear)]
+    if not linears:
+        raise ValueError("the Sequential has no Linear layer")
+    grads: list[float] = []
+    for i, linear in enumerate(linears):
+        if linear.bias is None:
+            raise ValueError(f"Linear layer {i}: no bias, so no MLP parameter order to follow")
+        weight, bias = [torch.zeros_like(p) if p.grad is None else p.grad for p in (linear.weight, linear.bias)]
+        grads += torch.cat([weight, bias[:, None]], dim=1).detach().to(torch.float64).flatten().tolist()
+    return grads

@@ -1,4 +1,5 @@
-"""interop: to_torch gives the same function with the same weights; from_torch comes back exactly."""
+"""interop: to_torch gives the same function with the same weights; from_torch comes back exactly;
+torch_gradients lists PyTorch's gradients in the MLP's parameter order."""
 
 import builtins
 import random
@@ -8,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from micrograd.interop import from_torch, to_torch
+from micrograd.interop import from_torch, to_torch, torch_gradients
 from micrograd.nn import MLP
 
 
@@ -38,6 +39,7 @@ def test_to_torch_computes_the_same_outputs_and_gradients(nin, sizes, activation
         for row, b in zip(linear.weight.grad.tolist(), linear.bias.grad.tolist()):
             theirs += row + [b]
     assert [p.grad for p in model.parameters()] == pytest.approx(theirs, rel=1e-10, abs=1e-14)
+    assert torch_gradients(net) == theirs
 
 
 def test_round_trip_is_exact_and_structural():
@@ -78,6 +80,30 @@ def test_to_torch_rejects_other_things():
         to_torch([1, 2])
     with pytest.raises(TypeError, match=r"Sequential of Linear layers, got Linear \(wrap"):
         from_torch(torch.nn.Linear(2, 3))
+
+
+def test_torch_gradients_follow_the_parameter_order_and_count_missing_ones_as_zero():
+    model = MLP(2, [3, 1], rng=0)
+    net = to_torch(model)
+    assert torch_gradients(net) == [0.0] * len(model.parameters())  # no backward pass yet
+    x = [0.5, -2.0]
+    model(x).backward()
+    net(torch.tensor(x, dtype=torch.float64)).sum().backward()
+    assert torch_gradients(net) == pytest.approx([p.grad for p in model.parameters()], rel=1e-12, abs=1e-15)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Tanh(), torch.nn.Linear(2, 1))  # float32
+    net[0].weight.grad = torch.tensor([[1.5, 2.5], [3.5, 4.5]])
+    net[2].bias.grad = torch.tensor([-1.0])
+    # per neuron: weights then bias; a layer's neurons, then the next layer; floats as float64
+    assert torch_gradients(net) == [1.5, 2.5, 0.0, 3.5, 4.5, 0.0, 0.0, 0.0, -1.0]
+
+
+def test_torch_gradients_names_what_it_cannot_read():
+    with pytest.raises(TypeError, match="torch_gradients reads a torch.nn.Sequential"):
+        torch_gradients(torch.nn.Linear(2, 3))
+    with pytest.raises(ValueError, match="no Linear"):
+        torch_gradients(torch.nn.Sequential(torch.nn.ReLU()))
+    with pytest.raises(ValueError, match="no bias"):
+        torch_gradients(torch.nn.Sequential(torch.nn.Linear(2, 3, bias=False)))
 
 
 def test_missing_torch_gives_a_clear_message(monkeypatch):
