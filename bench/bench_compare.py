@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 import micrograd
-from micrograd.interop import to_torch
+from micrograd.interop import to_torch, torch_gradients
 
 LR = 1.0  # the demo's first step's rate: every peer takes the same update
 
@@ -131,10 +131,7 @@ def check(model: Any, f: Any, X: np.ndarray, Y: np.ndarray, net: Any, torch_loss
     net.zero_grad()
     loss = torch_loss()
     loss.backward()
-    # this micrograd lists each neuron's weights then its bias; torch each layer's weight, then bias
-    linears = [m for m in net if hasattr(m, "weight")]
-    torch_grads = np.concatenate([np.column_stack([m.weight.grad.numpy(), m.bias.grad.numpy()]).ravel()
-                                  for m in linears])
+    torch_grads = np.array(torch_gradients(net))  # in this micrograd's parameter order
     scale = np.abs(scalar_grads).max()
     for name, value, grads in (("compiled", compiled_loss, compiled_grads),
                                ("torch", loss.item(), torch_grads)):
