@@ -1,4 +1,5 @@
-"""``fit``: the training loop, with a progress bar, a history, and a clean stop on Ctrl-C.
+"""``fit``: the training loop, with a progress bar, a history, and a clean stop on Ctrl-C; each step
+runs in the scalar engine, or through :func:`micrograd.compile` with ``compiled=True``.
 
 >>> from micrograd.nn import MLP
 >>> from micrograd.losses import mse
