@@ -1,33 +1,39 @@
-"""Figures with matplotlib, for notebooks and reports.
+"""Pictures of training runs and models, with matplotlib (from the ``notebooks`` extra).
 
-matplotlib is not a dependency of micrograd: it is imported when a function draws, and
-``pip install 'micrograd[notebooks]'`` installs it. Each function draws into the Axes (or Figure)
-it is given, or a new one, and returns it, so a notebook shows the figure and a caller can restyle
-it (``ax.set_title(...)``).
+matplotlib is not a dependency of the library: it is imported when a plot is first drawn, and a
+clear ImportError says how to install it. Every function draws on the Axes it is given (``ax=``),
+or on a new figure, and returns the Axes it drew on, so a caller can add to the picture;
+``images``, a grid of Axes, takes and returns a Figure (``fig=``) instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import metrics
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 __all__ = ["confusion_matrix", "images"]
 
 
 def _pyplot() -> Any:
-    """matplotlib.pyplot, or an ImportError that says what to install."""
+    """matplotlib.pyplot, or an ImportError that says how to install it."""
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise ImportError("micrograd.plot draws with matplotlib: pip install 'micrograd[notebooks]'") from exc
+        raise ImportError("micrograd.plot needs matplotlib: pip install 'micrograd[notebooks]'",
+                          name="matplotlib") from exc
     return plt
 
 
-def confusion_matrix(y_true: Any, y_pred: Any, labels: Sequence[Any] | None = None, *, ax: Any = None) -> Any:
+def confusion_matrix(y_true: Any, y_pred: Any, labels: Sequence[Any] | None = None, *,
+                     ax: Axes | None = None) -> Axes:
     """Draw :func:`micrograd.metrics.confusion_matrix`: true classes down, predicted across, the
     count written in every cell; returns the Axes.
 
@@ -52,7 +58,7 @@ def confusion_matrix(y_true: Any, y_pred: Any, labels: Sequence[Any] | None = No
 
 
 def images(images: Any, titles: Sequence[str] | None = None, *, ncols: int = 10,
-           shape: tuple[int, int] = (8, 8), cmap: str = "gray_r", fig: Any = None) -> Any:
+           shape: tuple[int, int] = (8, 8), cmap: str = "gray_r", fig: Figure | None = None) -> Figure:
     """Draw a grid of grey images, ``ncols`` to a row, each with its title; returns the Figure.
 
     ``images`` are flat rows of pixels (reshaped to ``shape``, 8x8 for scikit-learn's digits) or
