@@ -1,4 +1,5 @@
-"""``fit``: the training loop, with a progress bar, a history, and a clean stop on Ctrl-C.
+"""``fit``: the training loop, with a progress bar, a history, and a clean stop on Ctrl-C; each step
+runs in the scalar engine, or through :func:`micrograd.compile` with ``compiled=True``.
 
 >>> from micrograd.nn import MLP
 >>> from micrograd.losses import mse
@@ -22,6 +23,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from . import tape
 from .engine import Value
 from .metrics import predicted_class
 from .optim import Optimizer
@@ -107,8 +109,8 @@ def _is_correct(output: Any, target: Any) -> bool:
     return predicted_class(output) == int(float(target) > 0.5)
 
 
-def _rows(X: Any) -> list[list[float]]:
-    """X as lists of floats, one per sample; a clear error for anything but a non-empty 2-d table."""
+def _rows(X: Any) -> np.ndarray:
+    """X as a float64 array, one row per sample; a clear error for anything but a non-empty 2-d table."""
     try:
         array = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as exc:  # ragged rows, strings
@@ -118,14 +120,83 @@ def _rows(X: Any) -> list[list[float]]:
     if array.ndim != 2:
         raise ValueError(f"X must be 2-d, one row of features per sample, got shape {array.shape}"
                          + (" (one feature per sample: X.reshape(-1, 1))" if array.ndim == 1 else ""))
-    return array.tolist()  # type: ignore[no-any-return]
+    return array
+
+
+Step = Callable[[np.ndarray], tuple[float, int]]  # a batch's row numbers -> (loss, correct); grads set
+
+
+def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Callable[[Any, Any], Any],
+                 optimizer: Optimizer, penalty: Callable[[], Value] | None) -> Step:
+    """A step in the scalar engine: a graph per sample, ``mean(loss) + penalty()``, backward."""
+    rows, targets = X.tolist(), list(np.asarray(y).tolist())
+
+    def step(idx: np.ndarray) -> tuple[float, int]:
+        # Inputs as fresh leaves, each shared by every neuron that reads it (a float would become
+        # a new constant leaf at every use: 16x the input nodes in a 16-wide layer). All made
+        # before the forward passes: allocations between them would wake the cycle collector
+        # once per sample.
+        inputs = [[Value(v) for v in rows[i]] for i in idx]
+        outputs = [model(x) for x in inputs]
+        per_sample = [loss(o, targets[i]) for o, i in zip(outputs, idx)]
+        batch_loss: Value = sum(per_sample) * (1.0 / len(per_sample))
+        if penalty is not None:
+            batch_loss = batch_loss + penalty()
+        correct = sum(_is_correct(o, targets[i]) for o, i in zip(outputs, idx))
+        optimizer.zero_grad()
+        batch_loss.backward()
+        return batch_loss.data, correct
+
+    return step
+
+
+def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Callable[[Any, Any], Any],
+                   optimizer: Optimizer, penalty: Callable[[], Value] | None) -> Step:
+    """A step through :func:`micrograd.compile`: ``loss(model(x), t) + penalty()`` traced once
+    for one sample and replayed over each batch with numpy, plus a compiled forward of the model
+    per batch (at the weights the loss saw) to count accuracy. Integer class targets for a model
+    with k > 1 outputs become one-hot rows (a traced loss cannot index by a per-sample Value)."""
+    params = optimizer.params
+    forward = tape.compile(lambda x: model(x), params=params)
+    T = np.asarray(y)
+    if T.dtype.kind not in "biuf" or T.ndim not in (1, 2):
+        raise ValueError(f"fit(compiled=True) needs y as numbers, one per sample or one row per sample; "
+                         f"got dtype {T.dtype} and shape {T.shape}")
+    k = forward(X[:1]).shape[1:]  # traces the model: (k,) for k outputs, () for one Value
+    if T.ndim == 1 and T.dtype.kind in "iu" and k and k[0] > 1:
+        if T.min() < 0 or T.max() >= k[0]:
+            raise ValueError(f"class targets must be in 0..{k[0] - 1} for a model with {k[0]} outputs, "
+                             f"got {T.min()}..{T.max()}")
+        T = np.eye(k[0])[T]  # class i -> one-hot row: cross_entropy takes class probabilities
+
+    def per_sample(x: list[Value], t: Any) -> Value:
+        out = loss(model(x), t)
+        return out if penalty is None else out + penalty()  # parameter-only: computed once a call
+
+    f = tape.compile(per_sample, params=params)
+    try:
+        f.tape(X, T)  # trace now: a loss that cannot take a traced target fails before training
+    except TypeError as exc:
+        if type(exc) is not TypeError:  # TracingError: its own message names the line
+            raise
+        raise TypeError(f"fit(compiled=True): the loss gets each target as a Value (a list of Values for "
+                        f"a row; class indices become one-hot rows) and must accept it: {exc}") from exc
+    targets = T.tolist()
+
+    def step(idx: np.ndarray) -> tuple[float, int]:
+        Xb, Tb = X[idx], T[idx]
+        correct = sum(_is_correct(o, targets[i]) for o, i in zip(forward(Xb).tolist(), idx))
+        optimizer.zero_grad()
+        return f.backward(Xb, Tb), correct
+
+    return step
 
 
 def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], Any], optimizer: Optimizer,
         epochs: int = 10, batch_size: int | None = None, *, penalty: Callable[[], Value] | None = None,
         schedule: Schedule | Callable[[int], float] | None = None, shuffle: bool = True, seed: int | None = 0,
         callbacks: Sequence[Callable[[int, History], None]] = (), progress: bool = True,
-        out: TextIO | None = None) -> History:
+        out: TextIO | None = None, compiled: bool = False) -> History:
     """Train ``model`` on rows ``X`` with targets ``y``; returns the :class:`History`.
 
     Each step takes a batch (all rows when ``batch_size`` is None, the rows shuffled each epoch
@@ -135,54 +206,54 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     (``argmax(t)`` for a row of class probabilities, such as one-hot labels) and
     ``(output > 0) == (t > 0.5)`` for one (labels 0/1 or -1/+1).
 
+    ``compiled=True`` runs the same steps through :func:`micrograd.compile`: ``loss(model(x), t)
+    + penalty()`` is traced once for one sample (the penalty, parameter-only, is computed once per
+    batch) and replayed over each batch with numpy, with the same weights, losses and history as
+    the scalar engine up to rounding. Accuracy then takes one compiled forward of the model per
+    batch, before the step, as the scalar path counts it. The loss gets each target as a Value (a
+    row of ``y``: a list of Values), so integer class labels with a model of several outputs
+    become one-hot rows, which ``cross_entropy`` takes as class probabilities; other targets are
+    passed as they are. Python control flow on a traced Value raises :class:`micrograd.TracingError`
+    naming the line.
+
     ``callbacks`` are called as ``callback(epoch, history)`` after each epoch. Ctrl-C (or a
     KeyboardInterrupt raised by a loss or a callback) stops training cleanly: the weights keep
     every completed step, and the history says ``interrupted``.
     """
-    rows = _rows(X)
-    targets = list(np.asarray(y).tolist())
-    if len(rows) != len(targets):
-        raise ValueError(f"X has {len(rows)} rows but y has {len(targets)} targets")
+    X = _rows(X)
+    n_targets = len(np.asarray(y))
+    if len(X) != n_targets:
+        raise ValueError(f"X has {len(X)} rows but y has {n_targets} targets")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    size = len(rows) if batch_size is None else batch_size
+    size = len(X) if batch_size is None else batch_size
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
-    batches = -(-len(rows) // size)
+    start = time.perf_counter()
+    step = (_compiled_step if compiled else _scalar_step)(model, X, y, loss, optimizer, penalty)
+    batches = -(-len(X) // size)
     order_rng = np.random.RandomState(seed)
     bar = ProgressBar(epochs * batches, out) if progress else None
     history = History()
-    start = time.perf_counter()
     try:
         for epoch in range(epochs):
-            order = (order_rng.permutation(len(rows)) if shuffle and batch_size is not None
-                     else np.arange(len(rows)))
+            order = (order_rng.permutation(len(X)) if shuffle and batch_size is not None
+                     else np.arange(len(X)))
             total_loss = correct = 0.0
             for b in range(batches):
                 idx = order[b * size:(b + 1) * size]
-                # Inputs as fresh leaves, each shared by every neuron that reads it (a float would
-                # become a new constant leaf at every use: 16x the input nodes in a 16-wide layer).
-                # All made before the forward passes: allocations between them would wake the
-                # cycle collector once per sample.
-                inputs = [[Value(v) for v in rows[i]] for i in idx]
-                outputs = [model(x) for x in inputs]
-                per_sample = [loss(o, targets[i]) for o, i in zip(outputs, idx)]
-                batch_loss: Value = sum(per_sample) * (1.0 / len(per_sample))
-                if penalty is not None:
-                    batch_loss = batch_loss + penalty()
-                correct += sum(_is_correct(o, targets[i]) for o, i in zip(outputs, idx))
-                optimizer.zero_grad()
-                batch_loss.backward()
+                batch_loss, batch_correct = step(idx)
+                correct += batch_correct
                 if schedule is not None:
                     optimizer.lr = schedule(history.steps)
                 with _interrupt_after():
                     optimizer.step()
                     history.steps += 1
-                total_loss += batch_loss.data * (len(idx) / len(rows))  # (one batch: its loss exactly)
+                total_loss += batch_loss * (len(idx) / len(X))  # (one batch: its loss exactly)
                 if bar is not None:
-                    bar.update(history.steps, loss=batch_loss.data, accuracy=correct / min((b + 1) * size, len(rows)))
+                    bar.update(history.steps, loss=batch_loss, accuracy=correct / min((b + 1) * size, len(X)))
             history.loss.append(total_loss)
-            history.accuracy.append(correct / len(rows))
+            history.accuracy.append(correct / len(X))
             history.lr.append(optimizer.lr)
             for callback in callbacks:
                 callback(epoch, history)

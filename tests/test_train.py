@@ -7,8 +7,9 @@ import signal
 import numpy as np
 import pytest
 
-from micrograd.data import make_moons
-from micrograd.losses import cross_entropy, hinge, l2_penalty, mse
+from micrograd import TracingError
+from micrograd.data import make_blobs, make_moons
+from micrograd.losses import cross_entropy, hinge, l2_penalty, log_softmax, mse
 from micrograd.nn import MLP
 from micrograd.optim import SGD, Adam
 from micrograd.schedules import LinearDecay
@@ -166,3 +167,115 @@ def test_bad_arguments_are_named(kwargs, match):
     args = {"X": [[0.0], [1.0]], "y": [0.0, 1.0], "epochs": 1, **kwargs}
     with pytest.raises(ValueError, match=match):
         fit(model, args.pop("X"), args.pop("y"), mse, SGD(model, lr=0.1), progress=False, **args)
+
+
+
+# --- fit(..., compiled=True): the same loop through micrograd.compile ------------------------------
+
+def scalar_and_compiled(make_model, X, y, loss, make_optimizer, penalty=None, **kwargs):
+    """(weights, history, progress text) of a scalar fit and of a compiled fit, each from a fresh
+    model; ``penalty(model)`` makes the penalty of that model."""
+    runs = []
+    for compiled in (False, True):
+        model = make_model()
+        out = io.StringIO()
+        history = fit(model, X, y, loss, make_optimizer(model), out=out, compiled=compiled,
+                      penalty=None if penalty is None else lambda m=model: penalty(m), **kwargs)
+        runs.append((np.array(weights(model)), history, out.getvalue()))
+    return runs
+
+
+def assert_same_training(runs, start):
+    (w0, h0, out0), (w1, h1, out1) = runs
+    assert np.abs(w1 - w0).max() <= 1e-10 * np.abs(w0).max()
+    assert np.abs(w0 - np.array(weights(start))).max() > 0.1  # it did train
+    assert h1.loss == pytest.approx(h0.loss, rel=1e-10, abs=1e-12)
+    assert h1.accuracy == h0.accuracy and h1.lr == h0.lr and h1.steps == h0.steps
+    assert out1 == out0  # the same progress lines (the losses agree to the digits shown)
+
+
+def test_compiled_fit_matches_scalar_fit_on_moons_with_hinge_l2_and_sgd():
+    X, y = moons()
+    runs = scalar_and_compiled(lambda: MLP(2, [8, 1], rng=0), X, y, hinge,
+                               lambda m: SGD(m, lr=0.5, momentum=0.5), penalty=lambda m: l2_penalty(m, 1e-2),
+                               epochs=15, schedule=LinearDecay(0.5, 0.05, 15))
+    assert_same_training(runs, MLP(2, [8, 1], rng=0))
+    history, progress = runs[0][1], runs[0][2]
+    assert history.accuracy[-1] >= 0.8 and history.loss[-1] < history.loss[0] / 2
+    assert len(progress.splitlines()) == 10 and progress.splitlines()[-1].startswith("step  15/15 [")
+
+
+def three_classes(n=45):
+    X, y = make_blobs(n, centers=3, cluster_std=1.0, random_state=0)
+    return X / 5, y
+
+
+@pytest.mark.parametrize("labels", ["indices", "one-hot"])
+def test_compiled_fit_matches_scalar_fit_on_three_classes_with_adam_and_minibatches(labels):
+    X, y = three_classes()
+    targets = y if labels == "indices" else np.eye(3)[y]  # class indices become one-hot rows
+    runs = scalar_and_compiled(lambda: MLP(2, [8, 3], rng=1), X, targets, cross_entropy,
+                               lambda m: Adam(m, lr=0.05), epochs=8, batch_size=10)  # last batch: 5 rows
+    assert_same_training(runs, MLP(2, [8, 3], rng=1))
+    assert runs[0][1].steps == 8 * 5 and runs[0][1].accuracy[-1] >= 0.8
+
+
+def test_compiled_fit_keeps_frozen_parameters_and_single_output_columns():
+    X, y = moons()
+    # only the last layer is trained: the first is read at every call, as the scalar path reads it
+    runs = scalar_and_compiled(lambda: MLP(2, [8, 1], rng=0), X, y, hinge,
+                               lambda m: SGD(m.layers[-1].parameters(), lr=0.5), epochs=10)
+    assert_same_training(runs, MLP(2, [8, 1], rng=0))
+    assert np.array_equal(runs[1][0][:24], np.array(weights(MLP(2, [8, 1], rng=0)))[:24])  # frozen
+    # a column of targets and a model returning [score]: lists of one Value each, as in the scalar path
+    model = MLP(2, [8, 1], rng=0)
+    column = fit(lambda x: [model(x)], X, y.reshape(-1, 1), lambda o, t: hinge(o[0], t[0]),
+                 SGD(model, lr=0.5), epochs=10, progress=False, compiled=True)
+    reference = MLP(2, [8, 1], rng=0)
+    plain = fit(reference, X, y, hinge, SGD(reference, lr=0.5), epochs=10, progress=False)
+    assert column.accuracy == plain.accuracy and column.loss == pytest.approx(plain.loss, rel=1e-10)
+
+
+def test_compiled_fit_stops_cleanly_on_ctrl_c():
+    X, y = three_classes()
+    model = MLP(2, [8, 3], rng=1)
+    snapshot = {}
+
+    def callback(epoch, history):
+        if epoch == 2:
+            snapshot["weights"] = weights(model)
+            raise KeyboardInterrupt
+
+    out = io.StringIO()
+    history = fit(model, X, y, cross_entropy, Adam(model, lr=0.05), epochs=10, batch_size=15,
+                  callbacks=[callback], out=out, compiled=True)
+    assert history.interrupted and history.steps == 9 and len(history.loss) == 3
+    assert weights(model) == snapshot["weights"]
+    assert "interrupted after 9 steps: keeping the weights" in out.getvalue()
+
+
+def test_compiled_fit_surfaces_what_the_tape_refuses():
+    X, y = moons()
+    model = MLP(2, [4, 1], rng=0)
+    start = weights(model)
+
+    def branching_hinge(score, t):
+        return max(0, 1 - t * score)
+
+    # a Python comparison: one branch for every sample; the message names the line
+    with pytest.raises(TracingError, match=r"test_train.py:\d+ `return max\(0, 1 - t \* score\)` \(comparison"):
+        fit(model, X, y, branching_hinge, SGD(model, lr=0.1), epochs=2, compiled=True)
+    assert weights(model) == start  # refused before the first step
+
+
+@pytest.mark.parametrize("y,loss,error,match", [
+    ([0, 1, 3], cross_entropy, ValueError, r"class targets must be in 0\.\.2 .* 3 outputs, got 0\.\.3"),
+    ([0, -1, 2], cross_entropy, ValueError, r"in 0\.\.2 .* got -1\.\.2"),
+    (["a", "b", "c"], cross_entropy, ValueError, r"needs y as numbers.*dtype <U1"),
+    ([0, 1, 2], lambda o, t: -log_softmax(o)[t], TypeError,  # indexes by the label: gets a one-hot row
+     r"fit\(compiled=True\): the loss gets each target as a Value .*one-hot.*list indices must be"),
+])
+def test_compiled_fit_names_bad_targets(y, loss, error, match):
+    model = MLP(2, [4, 3], rng=0)
+    with pytest.raises(error, match=match):
+        fit(model, [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], y, loss, Adam(model), progress=False, compiled=True)
