@@ -3,8 +3,9 @@
 ``to_torch(mlp)`` returns a ``torch.nn.Sequential`` of ``Linear`` layers (float64) and the
 activation modules between them, with the MLP's weights copied exactly: it computes the same
 outputs. ``from_torch(sequential)`` builds the MLP back from such a Sequential (Linear layers,
-each optionally followed by one activation of :data:`TORCH_ACTIVATIONS`). ``torch_gradients(sequential)`` lists the gradients PyTorch
-computed in the MLP's parameter order, to compare with micrograd's side by side.
+each optionally followed by one activation of :data:`TORCH_ACTIVATIONS`).
+``torch_gradients(sequential)`` lists the gradients PyTorch computed in the MLP's parameter order,
+to compare with micrograd's side by side.
 
 PyTorch is imported only when these functions are called (``pip install torch==2.13.0``).
 """

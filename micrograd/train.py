@@ -176,9 +176,9 @@ def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Cal
     f = tape.compile(per_sample, params=params)
     try:
         f.tape(X, T)  # trace now: a loss that cannot take a traced target fails before training
+    except tape.TracingError:
+        raise  # its own message names the line
     except TypeError as exc:
-        if type(exc) is not TypeError:  # TracingError: its own message names the line
-            raise
         raise TypeError(f"fit(compiled=True): the loss gets each target as a Value (a list of Values for "
                         f"a row; class indices become one-hot rows) and must accept it: {exc}") from exc
     targets = T.tolist()
