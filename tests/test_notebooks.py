@@ -23,17 +23,16 @@ TIME_LIMIT = 120.0  # seconds per notebook, kernel start included; notebooks/REA
 NEEDS = ("nbformat", "nbclient", "ipykernel", "matplotlib", "sklearn")  # the test/notebooks extras
 
 
-def _missing(nb) -> list[str]:  # noqa: ANN001 (an nbformat.NotebookNode)
+def _require(path: Path) -> None:
+    """Skip (fail in CI) a notebook whose dependencies are missing, naming them."""
     missing = [name for name in NEEDS if importlib.util.find_spec(name) is None]
-    draws = any("draw_dot" in cell.source for cell in nb.cells if cell.cell_type == "code")
-    if draws and shutil.which("dot") is None:
+    if "draw_dot" in path.read_text() and shutil.which("dot") is None:
         missing.append("Graphviz's dot program (apt-get install graphviz)")
-    return missing
-
-
-def _read(path: Path):  # -> nbformat.NotebookNode
-    nbformat = pytest.importorskip("nbformat")
-    return nbformat.read(path, as_version=4)
+    if missing:
+        message = f"{path.name} needs {', '.join(missing)} (pip install -e '.[test]')"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 def test_the_teaching_notebooks_are_there() -> None:
@@ -43,9 +42,10 @@ def test_the_teaching_notebooks_are_there() -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_is_valid_without_outputs(path: Path) -> None:
+    _require(path)
     import nbformat
 
-    nb = _read(path)
+    nb = nbformat.read(path, as_version=4)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a cell without an id too: nbformat.validator.normalize() adds them
         nbformat.validate(nb)
@@ -57,16 +57,11 @@ def test_notebook_is_valid_without_outputs(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, tmp_path: Path) -> None:
-    nb = _read(path)
-    missing = _missing(nb)
-    if missing:
-        message = f"{path.name} needs {', '.join(missing)} (pip install -e '.[test]')"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    _require(path)
+    import nbformat
     from nbclient import NotebookClient
 
-    client = NotebookClient(nb, timeout=TIME_LIMIT, kernel_name="python3",
+    client = NotebookClient(nbformat.read(path, as_version=4), timeout=TIME_LIMIT, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})  # files land in tmp
     start = time.perf_counter()
     client.execute()  # raises CellExecutionError, with the cell's traceback, on any error

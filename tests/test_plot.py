@@ -40,7 +40,7 @@ def test_a_missing_matplotlib_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # import raises ImportError
     with pytest.raises(ImportError, match=r"pip install 'micrograd\[notebooks\]'") as info:
         plot.loss_curve(History(loss=[1.0], accuracy=[0.5]))
-    assert info.value.name == "matplotlib"  # (the notebook runner skips on a missing extra by name)
+    assert info.value.name == "matplotlib"  # names the missing module, as Python's own ImportError does
 
 
 # --- loss_curve -------------------------------------------------------------------------------------
