@@ -26,6 +26,11 @@ I/O" times what a compiled step spends on the scalar parameters alone (``zero_gr
 ``.data``, adding ``.grad``). Before timing, the script checks that the compiled loss and gradients
 equal numpy's (and torch's) to 1e-10 relative.
 
+Also timed: scoring ``micrograd.plot.decision_boundary``'s default 100 x 100 grid with the moons
+demo's MLP, forward only, as that function does it (``micrograd.compile(model, params=[])`` on the
+grid, tracing included) against the scalar engine point by point (its fallback), after checking
+both give the same scores; 5 repeats (3 with ``--quick``), the scalar pass taking seconds.
+
 Memory: for the digits tape, ``tracemalloc`` peak during ``f.backward`` at several batch sizes; the
 slope of a least-squares line is the state the tape holds per batch row.
 
@@ -59,7 +64,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import micrograd
-from micrograd import Value
+from micrograd import Value, no_grad
 from micrograd.data import make_moons
 from micrograd.losses import cross_entropy, hinge, l2_penalty
 from micrograd.nn import MLP
@@ -273,6 +278,28 @@ def run(w: dict[str, Any], repeats: int, scalar: bool) -> dict[str, float]:
     return {name: statistics.median(secs) for name, secs in samples.items()}
 
 
+def grid_scoring(repeats: int) -> float:
+    """decision_boundary's 100 x 100 grid scored compiled and point by point; returns the ratio."""
+    random.seed(1337)
+    model = MLP(2, [16, 16, 1])
+    axis = np.linspace(-2.0, 3.0, 100)
+    grid = np.column_stack([a.ravel() for a in np.meshgrid(axis, axis)])
+
+    def compiled() -> np.ndarray:
+        return micrograd.compile(model, params=[])(grid)
+
+    def scalar() -> list[float]:
+        with no_grad():
+            return [model([Value(a), Value(b)]).data for a, b in grid.tolist()]
+
+    assert np.allclose(compiled(), scalar(), rtol=1e-12, atol=1e-12)
+    samples = time_repeats({"compiled": compiled, "scalar": scalar}, repeats)
+    print(f"\ndecision_boundary's 100 x 100 grid, MLP 2-16-16-1, forward only: compiled (tracing included) "
+          f"{statistics.median(samples['compiled']) * 1e3:.0f} ms, scalar engine point by point "
+          f"{statistics.median(samples['scalar']):.2f} s: {ratio(samples, 'scalar', 'compiled'):.0f}x")
+    return ratio(samples, "scalar", "compiled")
+
+
 def memory(w: dict[str, Any], sizes: tuple[int, ...] = (200, 400, 800, 1600)) -> float:
     """Peak bytes allocated during f.backward per batch row (slope over batch sizes)."""
     model, X, Y = w["model"], w["X"], w["Y"]
@@ -306,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     digits = digits_workload()
     run(digits, repeats, scalar=False)
     memory(digits)
+    grid_scoring(3 if args.quick else 5)
     return 0
 
 
