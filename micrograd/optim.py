@@ -2,7 +2,8 @@
 
 Each reproduces its ``torch.optim`` counterpart step for step (same hyperparameters and gradients
 give the same parameters, to 1e-12 over 50 steps in the tests): the arithmetic below is torch's
-single-tensor implementation, written per scalar. Optimisers read ``p.grad`` and update ``p.data``
+single-tensor implementation, written per scalar, with its fused multiply-adds where rounding
+twice would be magnified (``_fma``). Optimisers read ``p.grad`` and update ``p.data``
 only; their state lives in lists parallel to the parameters.
 
 >>> from micrograd import Value
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 from typing import Any
 
 from .engine import Value
@@ -26,10 +28,38 @@ __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
 
 def _lerp(start: float, end: float, weight: float) -> float:
-    """torch.lerp: start + weight (end - start), computed from the nearer end as torch does."""
+    """torch.lerp: start + weight (end - start), from the nearer end and fused, as torch computes it."""
     if abs(weight) < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (1.0 - weight)
+        return _fma(weight, end - start, start)
+    return _fma(start - end, 1.0 - weight, end)
+
+
+_SPLIT = 134217729.0  # 2^27 + 1: splits a double into two halves of 26 bits (Dekker)
+
+
+def _fma(x: float, y: float, z: float) -> float:
+    """x * y + z rounded once: the fused multiply-add torch's ``addcmul`` and ``lerp`` compute.
+
+    ``math.fma`` is Python 3.13+. Here x * y is split exactly into p + e (Dekker's product), and
+    ``math.fsum`` rounds p + e + z once. Outside the range where that split is exact, Fractions;
+    for inf and nan, IEEE's x * y + z.
+    """
+    if x == 0.0 or y == 0.0 or not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        return x * y + z
+    if 1e-140 < abs(x) < 1e140 and 1e-140 < abs(y) < 1e140:
+        p = x * y
+        c = _SPLIT * x
+        x_hi = c - (c - x)
+        x_lo = x - x_hi
+        c = _SPLIT * y
+        y_hi = c - (c - y)
+        y_lo = y - y_hi
+        e = ((x_hi * y_hi - p) + x_hi * y_lo + x_lo * y_hi) + x_lo * y_lo
+        return math.fsum((p, e, z))
+    try:
+        return float(Fraction(x) * Fraction(y) + Fraction(z))
+    except OverflowError:
+        return x * y + z
 
 
 class Optimizer:
@@ -56,7 +86,7 @@ class Optimizer:
         """(i, p, g) per parameter, g = p.grad + weight_decay * p (L2 decay, added to g as torch does)."""
         grads = [float(p.grad) for p in self.params]  # all read before the first update
         for i, (p, g) in enumerate(zip(self.params, grads)):
-            yield i, p, (g + weight_decay * p.data if weight_decay != 0 else g)
+            yield i, p, (_fma(weight_decay, p.data, g) if weight_decay != 0 else g)  # grad.add(p, alpha=wd)
 
     def step(self) -> None:
         """Update every parameter's ``.data`` from its ``.grad``."""
@@ -139,10 +169,12 @@ class RMSprop(Optimizer):
     def step(self) -> None:
         lr, alpha, eps = self.lr, self.alpha, self.eps
         for i, p, g in self._grads(self.weight_decay):
-            v = self.square_avgs[i] = self.square_avgs[i] * alpha + (1 - alpha) * g * g
+            v = self.square_avgs[i] = _fma((1 - alpha) * g, g, self.square_avgs[i] * alpha)
             if self.centered:
                 a = self.grad_avgs[i] = _lerp(self.grad_avgs[i], g, 1 - alpha)
-                avg = math.sqrt(v + -1 * a * a) + eps
+                # v - a^2 cancels when the gradient barely varies: round it once, as torch's addcmul
+                # does, or an ulp here is magnified by 1 / sqrt(v - a^2)
+                avg = math.sqrt(_fma(-a, a, v)) + eps
             else:
                 avg = math.sqrt(v) + eps
             if self.momentum > 0:
