@@ -1,16 +1,32 @@
-"""The README's Python examples run, and print what their comments say."""
+"""The README's Python examples run as a newcomer runs them, and print what their comments say.
 
-import contextlib
-import io
+Each example is written to a file of its own and run with ``python file.py`` in a fresh process,
+in an empty directory, with no conftest, no hypothesis profile and no ``CI`` variable (hypothesis
+reads that one): what a reader who copies the block gets. A block that begins with
+``# excerpt from <path>`` is shown for reading: it must be that file's text, word for word.
+"""
+
+import os
 import pathlib
 import re
+import subprocess
+import sys
 
 import pytest
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-EXCERPTS = [b for b in BLOCKS if "primitive(" in b and "import" not in b]  # shown for reading, not run
-EXAMPLES = [b for b in BLOCKS if b not in EXCERPTS]
+EXCERPT = re.compile(r"# excerpt from (\S+)\n")
+EXCERPTS = [b for b in BLOCKS if EXCERPT.match(b)]
+EXAMPLES = [b for b in BLOCKS if not EXCERPT.match(b)]
+
+
+def newcomer_env():
+    """This environment less what a test run adds; the checkout first on the path."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "HYPOTHESIS_PROFILE", "PYTEST_CURRENT_TEST")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    return env
 
 
 def test_readme_has_examples():
@@ -18,15 +34,20 @@ def test_readme_has_examples():
 
 
 @pytest.mark.parametrize("source", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])
-def test_readme_example_prints_what_it_says(source):
+def test_readme_example_prints_what_it_says(source, tmp_path):
     expected = [m.group(1) for m in re.finditer(r"# prints (.*)$", source, flags=re.M)]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(source, "<README.md>", "exec"), {"__name__": "readme"})
-    assert out.getvalue().splitlines() == expected
+    (tmp_path / "example.py").write_text(source)
+    run = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, env=newcomer_env(),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == expected
 
 
-def test_readme_ops_excerpt_is_the_real_declaration():
-    (excerpt,) = EXCERPTS
-    ops_source = (README.parent / "micrograd" / "ops.py").read_text()
-    assert excerpt.strip() in ops_source
+@pytest.mark.parametrize("source", EXCERPTS, ids=[f"excerpt{i}" for i in range(len(EXCERPTS))])
+def test_readme_excerpt_is_the_files_text(source):
+    path, body = EXCERPT.match(source).group(1), EXCERPT.sub("", source, count=1)
+    assert body.strip() in (ROOT / path).read_text()
+
+
+def test_readme_has_an_excerpt_of_the_op_table():
+    assert any(EXCERPT.match(b).group(1) == "micrograd/ops.py" for b in EXCERPTS)
