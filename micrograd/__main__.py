@@ -28,11 +28,13 @@ def linear_decay(step: int, steps: int) -> float:
     return LinearDecay(1.0, 0.1, steps)(step)
 
 
-def moons_demo(steps: int = 100, seed: int = 1337, out: TextIO | None = None) -> tuple[float, float]:
+def moons_demo(steps: int = 100, seed: int = 1337, out: TextIO | None = None,
+               compiled: bool = False) -> tuple[float, float]:
     """karpathy's moons demo: MLP 2-16-16-1, hinge loss + 1e-4 L2, full batch, linear lr decay.
 
     With the defaults it is his demo exactly (100 steps, seed 1337 for the data and the weights),
-    run through :func:`micrograd.train.fit`: the same numbers, step for step.
+    run through :func:`micrograd.train.fit`: the same numbers, step for step. ``compiled=True``
+    trains through the compiled tape (``fit(..., compiled=True)``): the same numbers to 1e-10.
 
     Returns the final (loss, accuracy).
     """
@@ -45,22 +47,25 @@ def moons_demo(steps: int = 100, seed: int = 1337, out: TextIO | None = None) ->
     print(f"moons demo: MLP {sizes}, {len(model.parameters())} parameters, {len(X)} points, "
           f"hinge loss + 1e-4 L2, {steps} steps", file=out)
     history = fit(model, X, y, hinge, SGD(model, lr=1.0), epochs=steps,
-                  penalty=lambda: l2_penalty(model, 1e-4), schedule=LinearDecay(1.0, 0.1, steps), out=out)
+                  penalty=lambda: l2_penalty(model, 1e-4), schedule=LinearDecay(1.0, 0.1, steps), out=out,
+                  compiled=compiled)
     return _report(history, out)
 
 
-def spiral_demo(steps: int = 120, seed: int = 0, out: TextIO | None = None) -> tuple[float, float]:
+def spiral_demo(steps: int = 120, seed: int = 0, out: TextIO | None = None,
+                compiled: bool = False) -> tuple[float, float]:
     """A 3-class spiral (30 points per arm): MLP 2-12-12-3 (he init), softmax cross-entropy, Adam.
 
     Full batch, Adam(lr=0.05), 120 steps by default: about 89% training accuracy with seed 0.
-    Returns the final (loss, accuracy).
+    ``compiled=True`` trains through the compiled tape. Returns the final (loss, accuracy).
     """
     out = sys.stdout if out is None else out
     X, y = make_spiral(30, 3, random_state=seed)
     model = MLP(2, [12, 12, 3], init="he", rng=seed)
     print(f"spiral demo: MLP 2-12-12-3, {len(model.parameters())} parameters, {len(X)} points, "
           f"softmax cross-entropy, Adam, {steps} steps", file=out)
-    history = fit(model, X, y, cross_entropy, Adam(model, lr=0.05), epochs=steps, out=out)
+    history = fit(model, X, y, cross_entropy, Adam(model, lr=0.05), epochs=steps, out=out,
+                  compiled=compiled)
     return _report(history, out)
 
 

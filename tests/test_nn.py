@@ -115,9 +115,14 @@ def test_micrograd_moons_demo_runs_unchanged_and_trains():
         accuracy = [(yi > 0) == (scorei.data > 0) for yi, scorei in zip(yb, scores)]
         return total_loss, sum(accuracy) / len(accuracy)
 
-    for k in range(100):
+    # The first 15 of its 100 steps: they run, and the loss falls. (The whole run reaching 100% is
+    # test_demo_command_reaches_full_accuracy_as_the_readme_says; the same numbers as this loop,
+    # test_main's test_moons_demo_through_fit_is_the_hand_written_loop_bit_for_bit.)
+    first = None
+    for k in range(15):
         # forward
         total_loss, acc = loss()
+        first = first or (total_loss.data, acc)
         # backward
         model.zero_grad()
         total_loss.backward()
@@ -125,11 +130,13 @@ def test_micrograd_moons_demo_runs_unchanged_and_trains():
         learning_rate = 1.0 - 0.9 * k / 100
         for p in model.parameters():
             p.data -= learning_rate * p.grad
-    assert acc >= 0.99 and total_loss.data < 0.05
+    assert total_loss.data < 0.5 * first[0] and acc > first[1]
 
 
 def test_demo_command_reaches_full_accuracy_as_the_readme_says(capsys):
-    loss, acc = moons_demo()
+    # Trained through the compiled tape, whose fit equals the scalar one to 1e-10 (test_train), so
+    # the 100 steps take a fraction of a second rather than ten.
+    loss, acc = moons_demo(compiled=True)
     out = capsys.readouterr().out
     assert acc == 1.0 and loss < 0.02
     assert "337 parameters" in out and "step 100/100" in out and "accuracy 100%" in out

@@ -400,11 +400,15 @@ def train_moons(compiled_step: bool, steps: int = 100):
 
 
 def test_training_the_moons_demo_compiled_matches_the_scalar_engine():
-    loss_c, acc_c, params_c = train_moons(True)
-    loss_s, acc_s, params_s = train_moons(False)
-    assert acc_c == acc_s == 1.0
+    # Step for step: 10 steps of the demo's schedule on both engines end with the same weights.
+    loss_c, acc_c, params_c = train_moons(True, steps=10)
+    loss_s, acc_s, params_s = train_moons(False, steps=10)
+    assert acc_c == acc_s
     assert loss_c == pytest.approx(loss_s, rel=1e-9)
     np.testing.assert_allclose(params_c, params_s, rtol=1e-9, atol=1e-12)
+    # and the whole compiled run trains as the demo does
+    loss, accuracy, _ = train_moons(True)
+    assert accuracy == 1.0 and loss < 0.02
 
 
 def test_compile_is_micrograd_compile_and_a_star_import_keeps_the_builtin():

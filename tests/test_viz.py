@@ -331,10 +331,10 @@ def test_moons_demo_loss_graph_draws_within_the_budget():
 
 def test_deep_chain_needs_no_recursion():
     x = Value(0.5)
-    for _ in range(100_000):
+    for _ in range(20_000):  # 20x Python's default recursion limit
         x = x * 1.0001
     picture = draw_dot(x, max_nodes=50)
-    assert picture.source.count("shape=record") <= 50 and "200,001 values" in picture.source
+    assert picture.source.count("shape=record") <= 50 and "40,001 values" in picture.source
 
 
 @given(expressions())
