@@ -1,15 +1,15 @@
-"""Hypothesis profiles and the ``torch`` fixture.
+"""Hypothesis profiles.
 
 Profiles: 'ci' is derandomised (CI never flakes), 'thorough' digs deeper locally. Pick one with
 HYPOTHESIS_PROFILE=...; CI=true selects 'ci', otherwise 'dev' is used.
 
-Tests that compare with PyTorch take the ``torch`` fixture instead of importing it, so that
-without PyTorch they skip (saying why) and the rest of the suite still runs.
+Tests that compare with PyTorch take the ``torch`` fixture (in the conftest.py at the root, with
+the doctests' skip) instead of importing it, so that without PyTorch they skip (saying why) and
+the rest of the suite still runs.
 """
 
 import os
 
-import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None, print_blob=True,
@@ -19,11 +19,3 @@ settings.register_profile("dev", max_examples=100, deadline=None,
 settings.register_profile("thorough", max_examples=2000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
-
-TORCH_MISSING = 'PyTorch is not installed: pip install "torch==2.13.0" (or pip install -e ".[test]")'
-
-
-@pytest.fixture(scope="session")
-def torch():
-    """The torch module, or a skip saying how to install it."""
-    return pytest.importorskip("torch", reason=TORCH_MISSING)

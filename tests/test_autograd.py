@@ -5,7 +5,6 @@ import math
 import weakref
 
 import pytest
-import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,11 +24,11 @@ OPS = all_ops()
 IDS = [f"{op.name}[{op.param:g}]" if op.param is not None else op.name for op in OPS]
 
 
-def t64(x):
+def t64(torch, x):
     return torch.tensor(float(x), dtype=torch.float64, requires_grad=True)
 
 
-def tgrad(out, inputs, **kw):
+def tgrad(torch, out, inputs, **kw):
     """torch.autograd.grad with unused inputs as 0 (and a constant output giving all zeros)."""
     if not out.requires_grad:
         return [torch.zeros((), dtype=torch.float64) for _ in inputs]
@@ -38,6 +37,7 @@ def tgrad(out, inputs, **kw):
 
 # --- every op, second and third order ------------------------------------------------------------
 
+@pytest.mark.usefixtures("torch")
 @pytest.mark.parametrize("op", OPS, ids=IDS)
 @given(data=st.data())
 def test_second_derivative_of_every_op_matches_torch_double_backward(op, data):
@@ -48,7 +48,7 @@ def test_second_derivative_of_every_op_matches_torch_double_backward(op, data):
 
 
 @pytest.mark.parametrize("op", OPS, ids=IDS)
-def test_third_derivative_of_every_op_spot_checked(op):
+def test_third_derivative_of_every_op_spot_checked(torch, op):
     for t in (0.23, 0.71):
         xs = [lo + t * (hi - lo) for lo, hi in op.domain]
         assert assert_matches_torch(lambda *a: op.apply(*a) if isinstance(a[0], Value)
@@ -67,26 +67,26 @@ def test_higher_orders_of_a_known_function():
         assert math.isclose(d.data, 2 ** n * math.exp(0.6), rel_tol=1e-12)
 
 
-@given(expressions(max_steps=8))
-def test_random_graph_hessians_match_torch(program):
+@given(program=expressions(max_steps=8))
+def test_random_graph_hessians_match_torch(torch, program):
     leaves = [Value(x) for x in program.point]
     out = program.values(leaves)[-1]
     first = grad(out, leaves, create_graph=True, allow_unused=True, materialize_grads=True)
-    tleaves = [t64(x) for x in program.point]
+    tleaves = [t64(torch, x) for x in program.point]
     tout = program.torch(tleaves)[-1]
-    tfirst = tgrad(tout, tleaves, create_graph=True)
+    tfirst = tgrad(torch, tout, tleaves, create_graph=True)
     for i, (g, tg) in enumerate(zip(first, tfirst)):
         assert close(g.data, tg.item(), rtol=1e-8, atol=1e-10), (program, i)
         row = grad(g, leaves, allow_unused=True, materialize_grads=True)
-        trow = tgrad(tg, tleaves, retain_graph=True)
+        trow = tgrad(torch, tg, tleaves, retain_graph=True)
         for j, (h, th) in enumerate(zip(row, trow)):
             assert close(h, th.item(), rtol=1e-7, atol=1e-9), (program, i, j, h, th.item())
 
 
 # --- grad() ------------------------------------------------------------------------------------
 
-@given(expressions(min_inputs=2, max_steps=12), st.data())
-def test_grad_with_respect_to_any_nodes_matches_torch_and_touches_no_grad(program, data):
+@given(program=expressions(min_inputs=2, max_steps=12), data=st.data())
+def test_grad_with_respect_to_any_nodes_matches_torch_and_touches_no_grad(torch, program, data):
     leaves = [Value(x) for x in program.point]
     nodes = program.values(leaves)
     k = data.draw(st.integers(0, len(nodes) - 1))
@@ -94,16 +94,16 @@ def test_grad_with_respect_to_any_nodes_matches_torch_and_touches_no_grad(progra
     before = [v.grad for v in topological_order(nodes[-1])]
     mine = grad(nodes[-1], wrt, materialize_grads=True)
     assert [v.grad for v in topological_order(nodes[-1])] == before  # intermediates included
-    tnodes = program.torch([t64(x) for x in program.point])
-    ref = tgrad(tnodes[-1], [tnodes[i] for i in sorted({0, k})])
+    tnodes = program.torch([t64(torch, x) for x in program.point])
+    ref = tgrad(torch, tnodes[-1], [tnodes[i] for i in sorted({0, k})])
     for m, r in zip(mine, ref):
         assert type(m) is float and close(m, r.item(), rtol=1e-8, atol=1e-10), program
 
 
-def test_grad_returns_a_tuple_with_grad_outputs_and_several_outputs_like_torch():
+def test_grad_returns_a_tuple_with_grad_outputs_and_several_outputs_like_torch(torch):
     x, y = Value(2.0), Value(-1.5)
     a, b = x * y, (x + y).tanh()
-    tx, ty = t64(2.0), t64(-1.5)
+    tx, ty = t64(torch, 2.0), t64(torch, -1.5)
     ta, tb = tx * ty, (tx + ty).tanh()
     mine = grad([a, b], [x, y], grad_outputs=[0.5, Value(-2.0)])
     ref = torch.autograd.grad([ta, tb], [tx, ty], grad_outputs=[torch.tensor(0.5, dtype=torch.float64),
@@ -118,12 +118,12 @@ def test_grad_returns_a_tuple_with_grad_outputs_and_several_outputs_like_torch()
         grad(a, [x, 1.0])
 
 
-def test_unused_input_raises_like_torch_unless_allowed():
+def test_unused_input_raises_like_torch_unless_allowed(torch):
     x, z = Value(1.0), Value(2.0)
     y = x * 3
     with pytest.raises(RuntimeError, match="not used"):
         grad(y, [x, z])
-    tx, tz = t64(1.0), t64(2.0)
+    tx, tz = t64(torch, 1.0), t64(torch, 2.0)
     with pytest.raises(RuntimeError, match="not have been used"):
         torch.autograd.grad(tx * 3, [tx, tz])
     assert grad(y, [x, z], allow_unused=True) == (3.0, None)
@@ -175,11 +175,11 @@ def test_grad_through_a_hand_built_node_and_its_closure():
 
 # --- backward(create_graph=True) ------------------------------------------------------------------
 
-def test_backward_create_graph_makes_grads_values_like_torch():
+def test_backward_create_graph_makes_grads_values_like_torch(torch):
     x, w = Value(0.8), Value(-1.3)
     y = (x * w).tanh() * x.exp()
     y.backward(create_graph=True)
-    tx, tw = t64(0.8), t64(-1.3)
+    tx, tw = t64(torch, 0.8), t64(torch, -1.3)
     ty = (tx * tw).tanh() * tx.exp()
     ty.backward(create_graph=True)
     assert isinstance(x.grad, Value) and isinstance(w.grad, Value)
@@ -259,11 +259,11 @@ def test_karpathy_style_update_is_untouched_by_default():
 
 # --- hooks -------------------------------------------------------------------------------------
 
-@given(expressions(min_inputs=2, max_steps=12), st.data())
-def test_hooks_on_leaves_and_intermediates_match_torch(program, data):
+@given(program=expressions(min_inputs=2, max_steps=12), data=st.data())
+def test_hooks_on_leaves_and_intermediates_match_torch(torch, program, data):
     leaves = [Value(x) for x in program.point]
     nodes = program.values(leaves)
-    tleaves = [t64(x) for x in program.point]
+    tleaves = [t64(torch, x) for x in program.point]
     tnodes = program.torch(tleaves)
     hooked = sorted(data.draw(st.sets(st.integers(0, len(nodes) - 2), min_size=1, max_size=4)))
     seen, tseen = [], []
@@ -335,11 +335,11 @@ def test_hook_sees_the_sum_over_uses_once_and_its_result_flows_on():
     assert seen == [13.0] and a.grad == 39.0
 
 
-def test_hooks_run_in_grad_and_on_inputs_like_torch():
+def test_hooks_run_in_grad_and_on_inputs_like_torch(torch):
     x = Value(2.0)
     x.register_hook(lambda g: g * 2)
     assert grad(x * x, x) == (8.0,) and x.grad == 0.0
-    tx = t64(2.0)
+    tx = t64(torch, 2.0)
     tx.register_hook(lambda g: g * 2)
     assert torch.autograd.grad(tx * tx, tx)[0].item() == 8.0
     # a hook off the path to the inputs is not called

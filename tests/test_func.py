@@ -3,8 +3,6 @@
 import math
 
 import pytest
-import torch
-import torch.func as tf
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,7 +11,13 @@ from micrograd.func import grad, hessian, hvp, jacobian, jacrev, value_and_grad
 from micrograd.testing import close, expressions
 
 
-def tensors(xs):
+@pytest.fixture(scope="module")
+def tf(torch):
+    """torch.func, the reference for every transform."""
+    return torch.func
+
+
+def tensors(torch, xs):
     return [torch.tensor(float(x), dtype=torch.float64) for x in xs]
 
 
@@ -56,26 +60,26 @@ def vector_fn(program):
 
 # --- against torch.func on random programs ---------------------------------------------------------
 
-@given(expressions(min_inputs=2, max_steps=10))
-def test_grad_over_all_argnums_matches_torch_func(program):
+@given(program=expressions(min_inputs=2, max_steps=10))
+def test_grad_over_all_argnums_matches_torch_func(torch, tf, program):
     f, t = scalar_fn(program)
     argnums = tuple(range(program.n_inputs))
     mine = grad(f, argnums=argnums)(*program.point)
-    ref = tf.grad(t, argnums=argnums)(*tensors(program.point))
+    ref = tf.grad(t, argnums=argnums)(*tensors(torch, program.point))
     assert_close_nested(mine, as_floats(ref))
     assert_close_nested(grad(f)(*program.point), ref[0].item())
 
 
-@given(expressions(max_steps=8))
-def test_grad_of_grad_is_the_second_derivative_like_torch_func(program):
+@given(program=expressions(max_steps=8))
+def test_grad_of_grad_is_the_second_derivative_like_torch_func(torch, tf, program):
     f, t = scalar_fn(program)
     mine = grad(grad(f))(*program.point)
-    ref = tf.grad(tf.grad(t))(*tensors(program.point)).item()
+    ref = tf.grad(tf.grad(t))(*tensors(torch, program.point)).item()
     assert close(mine, ref, rtol=1e-7, atol=1e-9), program
 
 
-@given(expressions(max_steps=8))
-def test_hessian_of_a_vector_function_matches_torch_func(program):
+@given(program=expressions(max_steps=8))
+def test_hessian_of_a_vector_function_matches_torch_func(torch, tf, program):
     f, t = vector_fn(program)
     x = list(program.point)
     mine = hessian(f)(x)
@@ -83,8 +87,8 @@ def test_hessian_of_a_vector_function_matches_torch_func(program):
     assert_close_nested(mine, ref, rtol=1e-7, atol=1e-9)
 
 
-@given(expressions(min_inputs=2, max_steps=12), st.integers(1, 3))
-def test_jacrev_of_a_vector_output_matches_torch_func(program, m):
+@given(program=expressions(min_inputs=2, max_steps=12), m=st.integers(1, 3))
+def test_jacrev_of_a_vector_output_matches_torch_func(torch, tf, program, m):
     def f(x):
         return program.values(list(x))[-m:]
 
@@ -97,16 +101,16 @@ def test_jacrev_of_a_vector_output_matches_torch_func(program, m):
     assert jacobian is jacrev
 
 
-@given(expressions(min_inputs=2, max_steps=8), st.data())
-def test_hvp_matches_torch_autograd_functional(program, data):
+@given(program=expressions(min_inputs=2, max_steps=8), data=st.data())
+def test_hvp_matches_torch_autograd_functional(torch, program, data):
     f, t = scalar_fn(program)
     v = tuple(data.draw(st.lists(st.floats(-2, 2), min_size=program.n_inputs, max_size=program.n_inputs)))
     mine = hvp(f, tuple(program.point), v)
-    ref = torch.autograd.functional.hvp(t, tuple(tensors(program.point)), tuple(tensors(v)))[1]
+    ref = torch.autograd.functional.hvp(t, tuple(tensors(torch, program.point)), tuple(tensors(torch, v)))[1]
     assert_close_nested(mine, tuple(r.item() for r in ref), rtol=1e-7, atol=1e-9)
 
 
-def test_third_derivative_by_nesting():
+def test_third_derivative_by_nesting(torch, tf):
     def f(x):
         return (x * 0.5).tanh() * x.exp()
     mine = grad(grad(grad(f)))(0.3)
@@ -120,15 +124,15 @@ def f2(x, y):
     return x * x * y + (x * y).tanh()
 
 
-def test_value_and_grad_and_tuple_argnums_like_torch_func():
+def test_value_and_grad_and_tuple_argnums_like_torch_func(torch, tf):
     value, g = value_and_grad(f2, argnums=(0, 1))(1.5, -0.5)
-    tvalue, tg = tf.grad_and_value(f2, argnums=(0, 1))(*tensors([1.5, -0.5]))[::-1]
+    tvalue, tg = tf.grad_and_value(f2, argnums=(0, 1))(*tensors(torch, [1.5, -0.5]))[::-1]
     assert close(value, tvalue.item(), rtol=1e-14) and type(value) is float
     assert_close_nested(g, as_floats(tg))
     assert grad(f2, argnums=-1)(1.5, -0.5) == g[1]
 
 
-def test_hessian_with_tuple_argnums_and_vector_arguments_like_torch_func():
+def test_hessian_with_tuple_argnums_and_vector_arguments_like_torch_func(torch, tf):
     def f(x, y):
         return x[0] * x[1] * y + (x[0] * y).exp()
 
@@ -142,11 +146,11 @@ def test_hessian_with_tuple_argnums_and_vector_arguments_like_torch_func():
     assert_close_nested(jac, as_floats(tjac))
 
 
-def test_jacrev_of_a_tuple_output_nests_outputs_first_like_torch_func():
+def test_jacrev_of_a_tuple_output_nests_outputs_first_like_torch_func(torch, tf):
     def f(x, y):
         return (x * y, [x + y, x - y])
     mine = jacrev(f, argnums=(0, 1))(2.0, 3.0)
-    ref = tf.jacrev(lambda x, y: (x * y, torch.stack([x + y, x - y])), argnums=(0, 1))(*tensors([2.0, 3.0]))
+    ref = tf.jacrev(lambda x, y: (x * y, torch.stack([x + y, x - y])), argnums=(0, 1))(*tensors(torch, [2.0, 3.0]))
     assert_close_nested(mine, as_floats(ref))
 
 
@@ -169,7 +173,7 @@ def test_constant_function_has_zero_gradient():
 
 # --- numbers in, numbers out; Values in, Values out ------------------------------------------
 
-def test_values_in_give_differentiable_values_out():
+def test_values_in_give_differentiable_values_out(torch, tf):
     x = Value(0.5)
     g = grad(lambda x: x.tanh() * x)(x)
     assert isinstance(g, Value)
@@ -178,7 +182,7 @@ def test_values_in_give_differentiable_values_out():
     assert close(x.grad, ref, rtol=1e-12)
 
 
-def test_nested_transforms_do_not_confuse_their_variables():
+def test_nested_transforms_do_not_confuse_their_variables(torch, tf):
     # d/dx [x * d/dy (x * y)] = d/dx [x * x] = 2x (a wrong engine differentiates y = x as x too)
     mine = grad(lambda x: x * grad(lambda y: x * y)(x))(1.5)
     ref = tf.grad(lambda x: x * tf.grad(lambda y: x * y)(x))(torch.tensor(1.5, dtype=torch.float64))

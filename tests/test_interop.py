@@ -5,7 +5,6 @@ import builtins
 import random
 
 import pytest
-import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,7 +19,7 @@ def weights(model):
 @given(nin=st.integers(1, 4), sizes=st.lists(st.integers(1, 5), min_size=1, max_size=3),
        activation=st.sampled_from(["relu", "tanh", "sigmoid", "leaky_relu"]), seed=st.integers(0, 99),
        x=st.lists(st.floats(-3, 3), min_size=4, max_size=4))
-def test_to_torch_computes_the_same_outputs_and_gradients(nin, sizes, activation, seed, x):
+def test_to_torch_computes_the_same_outputs_and_gradients(torch, nin, sizes, activation, seed, x):
     model = MLP(nin, sizes, activation=activation, rng=seed)
     net = to_torch(model)
     assert all(p.dtype == torch.float64 for p in net.parameters())
@@ -42,7 +41,7 @@ def test_to_torch_computes_the_same_outputs_and_gradients(nin, sizes, activation
     assert torch_gradients(net) == theirs
 
 
-def test_round_trip_is_exact_and_structural():
+def test_round_trip_is_exact_and_structural(torch):
     model = MLP(3, [4, 4, 2], activation=["tanh", "relu", "sigmoid"], rng=0)
     net = to_torch(model)
     assert [type(m).__name__ for m in net] == ["Linear", "Tanh", "Linear", "ReLU", "Linear", "Sigmoid"]
@@ -54,7 +53,7 @@ def test_round_trip_is_exact_and_structural():
         "Linear", "ReLU", "Linear", "ReLU", "Linear"]  # micrograd's default: last layer linear
 
 
-def test_from_torch_accepts_a_network_trained_in_torch():
+def test_from_torch_accepts_a_network_trained_in_torch(torch):
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))  # float32
     model = from_torch(net)
@@ -62,27 +61,28 @@ def test_from_torch_accepts_a_network_trained_in_torch():
     assert model(x).data == pytest.approx(net(torch.tensor([x])).item(), rel=1e-6)
 
 
-@pytest.mark.parametrize("net,match", [
-    (torch.nn.Sequential(torch.nn.ReLU()), "cannot convert ReLU"),
-    (torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(4, 1)), "4 inputs after a layer of 3"),
-    (torch.nn.Sequential(torch.nn.Linear(2, 3, bias=False)), "without bias"),
-    (torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Dropout()), "cannot convert Dropout"),
-    (torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LeakyReLU(0.2)), "slope"),
-    (torch.nn.Sequential(), "no Linear"),
+@pytest.mark.parametrize("make,match", [  # make(torch module) -> the network
+    (lambda t: t.nn.Sequential(t.nn.ReLU()), "cannot convert ReLU"),
+    (lambda t: t.nn.Sequential(t.nn.Linear(2, 3), t.nn.Linear(4, 1)), "4 inputs after a layer of 3"),
+    (lambda t: t.nn.Sequential(t.nn.Linear(2, 3, bias=False)), "without bias"),
+    (lambda t: t.nn.Sequential(t.nn.Linear(2, 3), t.nn.Dropout()), "cannot convert Dropout"),
+    (lambda t: t.nn.Sequential(t.nn.Linear(2, 3), t.nn.LeakyReLU(0.2)), "slope"),
+    (lambda t: t.nn.Sequential(), "no Linear"),
 ])
-def test_from_torch_names_what_it_cannot_convert(net, match):
+def test_from_torch_names_what_it_cannot_convert(torch, make, match):
+    net = make(torch)
     with pytest.raises(ValueError, match=match):
         from_torch(net)
 
 
-def test_to_torch_rejects_other_things():
+def test_to_torch_rejects_other_things(torch):
     with pytest.raises(TypeError, match="MLP"):
         to_torch([1, 2])
     with pytest.raises(TypeError, match=r"Sequential of Linear layers, got Linear \(wrap"):
         from_torch(torch.nn.Linear(2, 3))
 
 
-def test_torch_gradients_follow_the_parameter_order_and_count_missing_ones_as_zero():
+def test_torch_gradients_follow_the_parameter_order_and_count_missing_ones_as_zero(torch):
     model = MLP(2, [3, 1], rng=0)
     net = to_torch(model)
     assert torch_gradients(net) == [0.0] * len(model.parameters())  # no backward pass yet
@@ -97,7 +97,7 @@ def test_torch_gradients_follow_the_parameter_order_and_count_missing_ones_as_ze
     assert torch_gradients(net) == [1.5, 2.5, 0.0, 3.5, 4.5, 0.0, 0.0, 0.0, -1.0]
 
 
-def test_torch_gradients_names_what_it_cannot_read():
+def test_torch_gradients_names_what_it_cannot_read(torch):
     with pytest.raises(TypeError, match="torch_gradients reads a torch.nn.Sequential"):
         torch_gradients(torch.nn.Linear(2, 3))
     with pytest.raises(ValueError, match="no Linear"):

@@ -3,8 +3,6 @@
 import math
 
 import pytest
-import torch
-import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,7 +17,13 @@ def vectors(n_min=1, n_max=6, elements=finite):
         lambda n: st.tuples(st.lists(elements, min_size=n, max_size=n), st.lists(elements, min_size=n, max_size=n)))
 
 
-def check(ours_fn, torch_fn, xs, *, rtol=1e-12):
+@pytest.fixture(scope="module")
+def F(torch):
+    """torch.nn.functional, the reference for every loss."""
+    return torch.nn.functional
+
+
+def check(torch, ours_fn, torch_fn, xs, *, rtol=1e-12):
     """ours_fn(list of Values) -> Value and torch_fn(tensor) -> tensor: same value and gradient."""
     vs = [Value(x) for x in xs]
     out = ours_fn(vs)
@@ -32,86 +36,87 @@ def check(ours_fn, torch_fn, xs, *, rtol=1e-12):
         assert close(v.grad, g, rtol=1e-10, atol=1e-14), (xs, v.grad, g)
 
 
-def tensor(xs):
+def tensor(torch, xs):
     return torch.tensor(xs, dtype=torch.float64)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @given(data=vectors())
-def test_mse_and_mae_match_torch(data, reduction):
+def test_mse_and_mae_match_torch(torch, F, data, reduction):
     pred, target = data
-    check(lambda v: losses.mse(v, target, reduction), lambda t: F.mse_loss(t, tensor(target), reduction=reduction),
-          pred)
+    check(torch, lambda v: losses.mse(v, target, reduction),
+          lambda t: F.mse_loss(t, tensor(torch, target), reduction=reduction), pred)
     pairs = [(p, t) for p, t in zip(pred, target) if abs(p - t) > 1e-9] or [(1.0, 0.0)]  # |x|: kink at 0
     pred, target = [p for p, _ in pairs], [t for _, t in pairs]
-    check(lambda v: losses.mae(v, target, reduction), lambda t: F.l1_loss(t, tensor(target), reduction=reduction),
-          pred)
+    check(torch, lambda v: losses.mae(v, target, reduction),
+          lambda t: F.l1_loss(t, tensor(torch, target), reduction=reduction), pred)
 
 
 @given(data=st.lists(st.tuples(finite, st.sampled_from([-1.0, 1.0])), min_size=1, max_size=8))
-def test_hinge_is_the_demos_max_margin_loss(data):
+def test_hinge_is_the_demos_max_margin_loss(torch, F, data):
     scores, ys = [s for s, _ in data], [y for _, y in data]
     if any(abs(1 - y * s) < 1e-9 for s, y in data):  # relu's kink
         return
-    check(lambda v: losses.hinge(v, ys), lambda t: F.relu(1 - tensor(ys) * t).mean(), scores)
+    check(torch, lambda v: losses.hinge(v, ys), lambda t: F.relu(1 - tensor(torch, ys) * t).mean(), scores)
 
 
 @given(data=st.lists(st.tuples(st.floats(0.01, 0.99), st.floats(0, 1)), min_size=1, max_size=6))
-def test_binary_cross_entropy_on_probabilities_matches_torch(data):
+def test_binary_cross_entropy_on_probabilities_matches_torch(torch, F, data):
     ps, ys = [p for p, _ in data], [y for _, y in data]
-    check(lambda v: losses.binary_cross_entropy(v, ys), lambda t: F.binary_cross_entropy(t, tensor(ys)), ps,
-          rtol=1e-11)
+    check(torch, lambda v: losses.binary_cross_entropy(v, ys),
+          lambda t: F.binary_cross_entropy(t, tensor(torch, ys)), ps, rtol=1e-11)
 
 
-def test_binary_cross_entropy_clamps_logs_at_minus_100_as_torch():
+def test_binary_cross_entropy_clamps_logs_at_minus_100_as_torch(torch, F):
     for p, y in [(0.0, 1.0), (1.0, 0.0), (0.0, 0.0), (1.0, 1.0), (0.0, 0.5)]:
         ours = losses.binary_cross_entropy(Value(p), y).data
-        ref = F.binary_cross_entropy(tensor(p), tensor(y)).item()
+        ref = F.binary_cross_entropy(tensor(torch, p), tensor(torch, y)).item()
         assert ours == pytest.approx(ref, abs=1e-12), (p, y)
 
 
 @given(data=st.lists(st.tuples(st.floats(-50, 50), st.floats(0, 1)), min_size=1, max_size=6))
-def test_binary_cross_entropy_with_logits_matches_torch(data):
+def test_binary_cross_entropy_with_logits_matches_torch(torch, F, data):
     xs, ys = [x for x, _ in data], [y for _, y in data]
-    check(lambda v: losses.binary_cross_entropy_with_logits(v, ys),
-          lambda t: F.binary_cross_entropy_with_logits(t, tensor(ys)), xs)
+    check(torch, lambda v: losses.binary_cross_entropy_with_logits(v, ys),
+          lambda t: F.binary_cross_entropy_with_logits(t, tensor(torch, ys)), xs)
 
 
 @pytest.mark.parametrize("x", [1000.0, -1000.0])
 @pytest.mark.parametrize("y", [0.0, 1.0])
-def test_binary_cross_entropy_with_logits_is_stable_at_1000(x, y):
-    check(lambda v: losses.binary_cross_entropy_with_logits(v, y),
-          lambda t: F.binary_cross_entropy_with_logits(t, tensor([y])), [x])
+def test_binary_cross_entropy_with_logits_is_stable_at_1000(torch, F, x, y):
+    check(torch, lambda v: losses.binary_cross_entropy_with_logits(v, y),
+          lambda t: F.binary_cross_entropy_with_logits(t, tensor(torch, [y])), [x])
 
 
 logits = st.lists(st.floats(-30, 30), min_size=1, max_size=6)
 
 
 @given(xs=logits, data=st.data())
-def test_softmax_log_softmax_and_cross_entropy_match_torch(xs, data):
+def test_softmax_log_softmax_and_cross_entropy_match_torch(torch, F, xs, data):
     i = data.draw(st.integers(0, len(xs) - 1))
-    check(lambda v: losses.softmax(v)[i] * 1.0, lambda t: F.softmax(t, 0)[i], xs)
-    check(lambda v: losses.log_softmax(v)[i] * 1.0, lambda t: F.log_softmax(t, 0)[i], xs)
-    check(lambda v: losses.logsumexp(v) * 1.0, lambda t: torch.logsumexp(t, 0), xs)
-    check(lambda v: losses.cross_entropy(v, i), lambda t: F.cross_entropy(t[None], torch.tensor([i])), xs)
+    check(torch, lambda v: losses.softmax(v)[i] * 1.0, lambda t: F.softmax(t, 0)[i], xs)
+    check(torch, lambda v: losses.log_softmax(v)[i] * 1.0, lambda t: F.log_softmax(t, 0)[i], xs)
+    check(torch, lambda v: losses.logsumexp(v) * 1.0, lambda t: torch.logsumexp(t, 0), xs)
+    check(torch, lambda v: losses.cross_entropy(v, i), lambda t: F.cross_entropy(t[None], torch.tensor([i])), xs)
 
 
 @pytest.mark.parametrize("xs", [[1000.0, 0.0, -2.0], [0.0, 1000.0], [-1000.0, 1000.0, 999.0], [1000.0]])
-def test_cross_entropy_is_finite_for_a_logit_of_1000(xs):
+def test_cross_entropy_is_finite_for_a_logit_of_1000(torch, F, xs):
     for i in range(len(xs)):
-        check(lambda v, i=i: losses.cross_entropy(v, i),
+        check(torch, lambda v, i=i: losses.cross_entropy(v, i),
               lambda t, i=i: F.cross_entropy(t[None], torch.tensor([i])), xs)
         assert all(math.isfinite(p.data) for p in losses.softmax(xs))
 
 
 @given(data=vectors(2, 6), onehot=st.booleans())
-def test_cross_entropy_with_class_probabilities_matches_torch(data, onehot):
+def test_cross_entropy_with_class_probabilities_matches_torch(torch, F, data, onehot):
     xs, raw = data
     weights = [math.exp(r) for r in raw]
     probs = [float(i == 0) for i in range(len(xs))] if onehot else [w / sum(weights) for w in weights]
-    check(lambda v: losses.cross_entropy(v, probs), lambda t: F.cross_entropy(t[None], tensor([probs])), xs)
-    check(lambda v: losses.cross_entropy(v, [Value(p) for p in probs]),
-          lambda t: F.cross_entropy(t[None], tensor([probs])), xs)
+    check(torch, lambda v: losses.cross_entropy(v, probs),
+          lambda t: F.cross_entropy(t[None], tensor(torch, [probs])), xs)
+    check(torch, lambda v: losses.cross_entropy(v, [Value(p) for p in probs]),
+          lambda t: F.cross_entropy(t[None], tensor(torch, [probs])), xs)
     if onehot:  # a one-hot target is the class index
         assert close(losses.cross_entropy(xs, probs).data, losses.cross_entropy(xs, 0).data, rtol=1e-15)
 
@@ -122,9 +127,9 @@ def test_cross_entropy_names_a_target_of_the_wrong_length():
 
 
 @given(ps=st.lists(st.floats(-3, 3).filter(lambda x: abs(x) > 1e-6), min_size=1, max_size=8))
-def test_penalties_match_torch(ps):
-    check(lambda v: losses.l2_penalty(v, 1e-4), lambda t: 1e-4 * (t * t).sum(), ps)
-    check(lambda v: losses.l1_penalty(v, 0.3), lambda t: 0.3 * t.abs().sum(), ps)
+def test_penalties_match_torch(torch, ps):
+    check(torch, lambda v: losses.l2_penalty(v, 1e-4), lambda t: 1e-4 * (t * t).sum(), ps)
+    check(torch, lambda v: losses.l1_penalty(v, 0.3), lambda t: 0.3 * t.abs().sum(), ps)
 
 
 def test_reduction_none_gives_one_loss_per_sample_and_scalars_work():

@@ -8,7 +8,6 @@ import random
 
 import numpy as np
 import pytest
-import torch
 
 from micrograd import Value
 from micrograd.__main__ import linear_decay, moons_demo
@@ -24,7 +23,7 @@ def test_mlp_has_micrograd_parameter_count_and_structure():
     assert repr(model).startswith("MLP of [Layer of [ReLUNeuron(2)") and "LinearNeuron(16)" in repr(model)
 
 
-def test_neuron_is_relu_of_affine_and_matches_torch():
+def test_neuron_is_relu_of_affine_and_matches_torch(torch):
     random.seed(0)
     n = Neuron(3)
     assert len(n.w) == 3 and n.b.data == 0.0 and all(-1 <= w.data <= 1 for w in n.w)
@@ -50,7 +49,7 @@ def test_one_neuron_layer_returns_a_bare_value():
     assert isinstance(out, list) and len(out) == 3
 
 
-def test_mlp_accepts_plain_floats_and_matches_torch():
+def test_mlp_accepts_plain_floats_and_matches_torch(torch):
     random.seed(4)  # 3 of the 4 hidden ReLUs active on x (with seed 1 all were 0: nothing was compared)
     model = MLP(3, [4, 2])
     x = [0.1, -0.2, 0.3]
@@ -182,7 +181,7 @@ def test_named_parameters_have_dotted_names_in_parameters_order():
     assert Neuron(2).named_parameters()[2][0] == "b"
 
 
-def test_a_shared_layer_is_one_set_of_parameters_stepped_once_as_in_torch():
+def test_a_shared_layer_is_one_set_of_parameters_stepped_once_as_in_torch(torch):
     from micrograd.optim import SGD
     layer = Layer(2, 2, nonlin=False, rng=0)
     net = Sequential(layer, layer)  # the same weights applied twice
@@ -217,10 +216,13 @@ def test_a_module_of_my_own_finds_its_parameters():
     assert repr(m) == "Affine(scale=Value, inner=[2 Values])" and repr(Module()) == "Module()"
 
 
-@pytest.mark.parametrize("activation,torch_fn", [
-    ("relu", torch.relu), ("tanh", torch.tanh), ("sigmoid", torch.sigmoid),
-    ("leaky_relu", lambda t: torch.nn.functional.leaky_relu(t, 0.01)), ("linear", lambda t: t)])
-def test_each_activation_matches_torch(activation, torch_fn):
+ACTIVATIONS = [  # name, and torch's function of that name (t is the torch module, x a tensor)
+    ("relu", lambda t, x: t.relu(x)), ("tanh", lambda t, x: t.tanh(x)), ("sigmoid", lambda t, x: t.sigmoid(x)),
+    ("leaky_relu", lambda t, x: t.nn.functional.leaky_relu(x, 0.01)), ("linear", lambda t, x: x)]
+
+
+@pytest.mark.parametrize("activation,torch_fn", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
+def test_each_activation_matches_torch(torch, activation, torch_fn):
     model = MLP(3, [5, 4, 2], activation=activation, rng=3)
     x = [0.4, -0.9, 1.3]
     outs = model(x)
@@ -233,7 +235,7 @@ def test_each_activation_matches_torch(activation, torch_fn):
         params += [W, b]
         h = W @ h + b
         if i < len(model.layers) - 1:
-            h = torch_fn(h)
+            h = torch_fn(torch, h)
     (h[0] * 2.0 + h[1]).backward()
     assert [o.data for o in outs] == pytest.approx(h.tolist(), rel=1e-12)
     ours = [p.grad for p in model.parameters()]

@@ -21,11 +21,16 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 TIME_LIMIT = 120.0  # seconds per notebook, kernel start included; notebooks/README.md states it
 NEEDS = ("nbformat", "nbclient", "ipykernel", "matplotlib", "sklearn")  # the test/notebooks extras
+# notebooks that call PyTorch unguarded (check_op on an op with a torch counterpart); the others
+# check `torch is not None` and print how to install it
+NEEDS_TORCH = {"property_tests"}
 
 
-def _require(path: Path) -> None:
-    """Skip (fail in CI) a notebook whose dependencies are missing, naming them."""
+def _require(path: Path, *, running: bool = False) -> None:
+    """Skip (fail in CI) a notebook whose dependencies are missing, naming them (torch: to run it)."""
     missing = [name for name in NEEDS if importlib.util.find_spec(name) is None]
+    if running and path.stem in NEEDS_TORCH and importlib.util.find_spec("torch") is None:
+        missing.append("torch")
     if "draw_dot" in path.read_text() and shutil.which("dot") is None:
         missing.append("Graphviz's dot program (apt-get install graphviz)")
     if missing:
@@ -57,7 +62,7 @@ def test_notebook_is_valid_without_outputs(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, tmp_path: Path) -> None:
-    _require(path)
+    _require(path, running=True)
     import nbformat
     from nbclient import NotebookClient
 

@@ -24,6 +24,7 @@ def forward_and_grads(op, xs):
     return out, [v.grad for v in leaves]
 
 
+@pytest.mark.usefixtures("torch")
 @pytest.mark.parametrize("op", OPS, ids=ids)
 @given(data=st.data())
 def test_value_and_gradient_match_torch(op, data):

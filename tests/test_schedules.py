@@ -3,7 +3,6 @@
 import math
 
 import pytest
-import torch
 
 from micrograd.schedules import (
     Constant,
@@ -15,9 +14,9 @@ from micrograd.schedules import (
 )
 
 
-def torch_rates(make, steps=40, lr=0.5):
+def torch_rates(torch, make, steps=40, lr=0.5):
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
-    sched = make(opt)
+    sched = make(torch, opt)
     rates = []
     for _ in range(steps):
         rates.append(opt.param_groups[0]["lr"])
@@ -26,14 +25,14 @@ def torch_rates(make, steps=40, lr=0.5):
     return rates
 
 
-@pytest.mark.parametrize("ours,make", [
-    (StepDecay(0.5, step_size=7, gamma=0.3), lambda o: torch.optim.lr_scheduler.StepLR(o, 7, gamma=0.3)),
-    (ExponentialDecay(0.5, gamma=0.9), lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)),
+@pytest.mark.parametrize("ours,make", [  # make(torch module, optimiser) -> torch's scheduler
+    (StepDecay(0.5, step_size=7, gamma=0.3), lambda t, o: t.optim.lr_scheduler.StepLR(o, 7, gamma=0.3)),
+    (ExponentialDecay(0.5, gamma=0.9), lambda t, o: t.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)),
     (CosineAnnealing(0.5, T_max=40, eta_min=0.01),
-     lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=40, eta_min=0.01)),
+     lambda t, o: t.optim.lr_scheduler.CosineAnnealingLR(o, T_max=40, eta_min=0.01)),
 ])
-def test_schedules_match_torch(ours, make):
-    assert [ours(t) for t in range(40)] == pytest.approx(torch_rates(make), rel=1e-12)
+def test_schedules_match_torch(torch, ours, make):
+    assert [ours(t) for t in range(40)] == pytest.approx(torch_rates(torch, make), rel=1e-12)
 
 
 def test_a_growing_rate_overflows_to_inf_not_to_an_exception():

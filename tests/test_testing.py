@@ -112,6 +112,7 @@ def test_gradgradcheck_catches_a_rule_that_detaches_on_values(declare):
         check_op(ops.OPS["cube_detached_test"], [0.7])
 
 
+@pytest.mark.usefixtures("torch")
 def test_check_op_is_the_three_line_property_test(declare):
     cube = declare("cube_right_test", lambda a: a * a * a, lambda g, out, a: g * 3.0 * a * a,
                    torch=lambda t, a: a ** 3)
@@ -142,12 +143,14 @@ def test_gradcheck_with_several_outputs_and_values_as_inputs(declare):
 
 # --- assert_matches_torch --------------------------------------------------------------------------
 
+@pytest.mark.usefixtures("torch")
 def test_assert_matches_torch_compares_values_gradients_and_higher_orders():
     assert assert_matches_torch(lambda x, y: x.leaky_relu(0.2) * y.sigmoid() - y / x, -0.3, 1.2, order=3)
     assert assert_matches_torch(lambda x: [x * x, x.abs(), x ** Value(2.0)], 1.7, order=2)
     assert assert_matches_torch(lambda v, s: sum(vi * s for vi in v).tanh(), [0.1, 0.2, 0.3], 2.0)
 
 
+@pytest.mark.usefixtures("torch")
 def test_assert_matches_torch_catches_a_wrong_value_and_a_wrong_second_derivative(declare):
     declare("sq_bad_value_test", lambda a: a * a + 1e-6, lambda g, out, a: g * 2.0 * a, torch=lambda t, a: a * a)
     with pytest.raises(AssertionError, match=r"output 0"):
@@ -159,6 +162,7 @@ def test_assert_matches_torch_catches_a_wrong_value_and_a_wrong_second_derivativ
     assert "d(output 0)/dx0/dx0" in str(info.value) and "micrograd" in str(info.value)
 
 
+@pytest.mark.usefixtures("torch")
 def test_assert_matches_torch_includes_closed_over_values():
     w, b = Value(0.7), Value(-0.2)
     hidden = w * 2.0  # made before fn: its history is rebuilt in torch, so w gets a gradient
@@ -175,6 +179,7 @@ def test_assert_matches_torch_includes_closed_over_values():
     assert w.grad == 0.0 and p.grad == 0.0  # the comparison touches no .grad
 
 
+@pytest.mark.usefixtures("torch")
 def test_outputs_made_of_closed_over_values_alone_are_compared_too():
     """An output that does not depend on the inputs is still differentiated in both runs."""
     w, u = Value(0.7), Value(0.2)
@@ -183,8 +188,7 @@ def test_outputs_made_of_closed_over_values_alone_are_compared_too():
         assert_matches_torch(lambda x: [x * w, w * 2.0 if isinstance(x, Value) else w * 3.0], 0.3)
 
 
-def test_torch_scalar_answers_to_the_op_table():
-    torch = pytest.importorskip("torch")
+def test_torch_scalar_answers_to_the_op_table(torch):
     memo = {}
     x = TorchScalar(torch.tensor(0.5, dtype=torch.float64), memo)
     assert math.isclose(x.leaky_relu().data, 0.5) and math.isclose((-x).leaky_relu(slope=0.5).data, -0.25)
@@ -202,7 +206,8 @@ def test_torch_is_imported_lazily_with_a_clear_message(monkeypatch):
 
 # --- random MLPs -----------------------------------------------------------------------------------
 
-@given(mlps())
+@pytest.mark.usefixtures("torch")
+@given(case=mlps())
 def test_mlps_match_torch_with_their_parameters(case):
     assert isinstance(case, MLPCase) and len(case.model.parameters()) == sum(
         (a + 1) * b for a, b in zip(case.sizes, case.sizes[1:]))
