@@ -32,8 +32,6 @@ from .engine import Value, topological_order
 from .nn import Layer, Neuron
 from .ops import CONSTANT
 
-provenance.enabled = True  # from now on, modules record their calls: pictures show clusters
-
 __all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "draw_dot"]
 
 INSTALL_PACKAGE = 'drawing graphs needs the graphviz Python package: pip install "micrograd[viz]"'
@@ -697,8 +695,8 @@ def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | 
         notes.append(f"{len(order):,} values, {n_ops:,} ops; {boxes:,} {level} calls drawn as boxes"
                      f" (collapse={level!r}{how})")
     elif collapse is not None:  # asked for, but the graph holds no such call: say why it is not
-        notes.append(f"collapse={collapse!r}: no {collapse} call recorded in this graph (modules record "
-                     "their calls once micrograd.viz is imported)")
+        notes.append(f"collapse={collapse!r}: no {collapse} call recorded in this graph (only Layer and "
+                     "MLP calls are recorded)")
     if max_nodes is not None and _drawn_size(units) > max_nodes:
         if not notes:
             notes.append(f"{len(order):,} values, {n_ops:,} ops")
