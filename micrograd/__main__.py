@@ -23,11 +23,6 @@ from .schedules import LinearDecay
 from .train import History, fit
 
 
-def linear_decay(step: int, steps: int) -> float:
-    """micrograd demo's learning rate: 1.0 at the first step, falling linearly towards 0.1."""
-    return LinearDecay(1.0, 0.1, steps)(step)
-
-
 def moons_demo(steps: int = 100, seed: int = 1337, out: TextIO | None = None,
                compiled: bool = False) -> tuple[float, float]:
     """karpathy's moons demo: MLP 2-16-16-1, hinge loss + 1e-4 L2, full batch, linear lr decay.

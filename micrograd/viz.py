@@ -228,16 +228,6 @@ class _Unit:
         return 2 if self.via_op else 1
 
 
-@dataclass
-class _Scene:
-    units: list[_Unit]
-    clusters: list[_Call]
-    roles: dict[Value, str]
-    note: str
-    n_values: int
-    n_ops: int
-
-
 def _roles(order: list[Value], root: Value, params: set[Value]) -> dict[Value, str]:
     roles: dict[Value, str] = {}
     for v in order:
