@@ -74,12 +74,11 @@ def _report(history: History, out: TextIO) -> tuple[float, float]:
     return loss, accuracy
 
 
-def draw_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def draw_command(args: argparse.Namespace) -> int:
     """``python -m micrograd draw``: write the picture of an expression or of the demo's neuron."""
     from .expression import ExpressionError, evaluate
     from .viz import draw_dot
 
-    out = sys.stdout if out is None else out
     path = Path(args.output)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in DRAW_FORMATS:
@@ -126,7 +125,7 @@ def draw_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         except RuntimeError as exc:  # no dot program: say how to install it
             raise SystemExit(f"draw: {exc}") from None
         path.write_bytes(data)
-    print(f"wrote {path} ({len(root.nodes())} nodes: {what})", file=out)
+    print(f"wrote {path} ({len(root.nodes())} nodes: {what})")
     return 0
 
 

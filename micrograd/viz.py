@@ -22,6 +22,7 @@ picture is drawn; rendering needs Graphviz's ``dot`` program as well.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -66,9 +67,6 @@ class GraphvizMissing(RuntimeError):
 
 # --- graphviz, imported lazily ---------------------------------------------------------------
 
-_picture_class: Any = None
-
-
 def _graphviz() -> Any:
     """The graphviz module, or an ImportError that says which extra to install."""
     try:
@@ -78,12 +76,9 @@ def _graphviz() -> Any:
     return graphviz
 
 
-def _picture() -> Any:
+@functools.cache  # one class per graphviz module: pictures drawn one after another share it
+def _picture(graphviz: Any) -> Any:
     """graphviz.Digraph, with rendering errors that say how to install the ``dot`` program."""
-    global _picture_class
-    if _picture_class is not None:
-        return _picture_class
-    graphviz = _graphviz()
 
     class DotMissing(GraphvizMissing, graphviz.ExecutableNotFound):  # type: ignore[misc, name-defined]
         """Graphviz's ``dot`` program is not installed (or not on PATH)."""
@@ -106,7 +101,6 @@ def _picture() -> Any:
             except graphviz.ExecutableNotFound as exc:
                 raise DotMissing() from exc
 
-    _picture_class = Picture
     return Picture
 
 
@@ -621,7 +615,7 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     past it the picture collapses by itself (None: no limit). ``legend``: draw the legend.
     ``title``: a line above the picture.
     """
-    picture_class = _picture()
+    picture_class = _picture(_graphviz())  # (imported at every call: a missing package is named)
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot draws a Value's graph, got {type(root).__name__}")
     if rankdir not in ("LR", "RL", "TB", "BT"):
