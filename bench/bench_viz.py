@@ -4,12 +4,12 @@ Two measurements, each a ratio against a peer timed in the same run:
 
 1. **provenance recording**: one moons demo training step (``MLP(2, [16, 16, 1])`` after
    ``random.seed(1337)``, 100 points of ``make_moons(noise=0.1, random_state=1337)``, hinge loss +
-   1e-4 L2, zero_grad, backward, SGD) with ``Layer`` and ``MLP`` recording their calls (as they do
-   once ``micrograd.viz`` is imported), and the same step with recording off (``provenance.enabled
-   = False``, as in a program that never draws). The two variants
-   alternate step by step (in ABBA order); the median and the fastest of each are reported (CPU
-   time of the process), and their ratio. The same cost is also counted directly: the record()
-   calls a step makes, times the cost of one call and of dropping its record with the graph.
+   1e-4 L2, zero_grad, backward, SGD) with the model called as ``model(x)`` (``MLP`` records
+   every call), and the same step with the same neurons called one layer after another by hand,
+   which records nothing. The two variants alternate step by step (in ABBA order); the median and
+   the fastest of each are reported (CPU time of the process), and their ratio. The same cost is
+   also counted directly: one ``record_layers`` call per MLP call, times the cost of one call and
+   of dropping its record with the graph, against the fastest step and the fastest forward pass.
 2. **drawing the moons loss graph** (65,818 nodes): ``draw_dot(total)`` with the default node
    budget (building the ``graphviz.Digraph``: traversal, module calls, collapse, DOT text), then
    rendering it to SVG with ``dot``; both against the median training step of (1).
@@ -29,11 +29,13 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from micrograd import Value, provenance
+from micrograd import Value, gc_paused, provenance
 from micrograd.data import make_moons
 from micrograd.nn import MLP
 
@@ -44,20 +46,33 @@ def moons_setup() -> tuple[MLP, list[list[float]], list[int]]:
     return MLP(2, [16, 16, 1]), X.tolist(), (y * 2 - 1).tolist()
 
 
-def moons_loss(model: MLP, X: list[list[float]], y: list[int]) -> Value:
-    scores = [model([Value(a), Value(b)]) for a, b in X]
+def unrecorded(model: MLP) -> Callable[[list[Value]], Value]:
+    """The same forward as ``model(x)``, neuron by neuron, without the call's record."""
+    def forward(x: list[Value]) -> Value:
+        with gc_paused():  # as MLP.__call__
+            for layer in model.layers:
+                x = [n(x) for n in layer.neurons]
+        return x[0]
+    return forward
+
+
+def moons_loss(model: MLP, X: list[list[float]], y: list[int],
+               forward: Callable[[list[Value]], Any] | None = None) -> Value:
+    forward = model if forward is None else forward
+    scores = [forward([Value(a), Value(b)]) for a, b in X]
     losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]  # type: ignore[operator]
     data_loss = sum(losses) * (1.0 / len(losses))
     return data_loss + 1e-4 * sum(p * p for p in model.parameters())  # type: ignore[no-any-return]
 
 
-def step(model: MLP, X: list[list[float]], y: list[int]) -> float:
+def step(model: MLP, X: list[list[float]], y: list[int],
+         forward: Callable[[list[Value]], Any] | None = None) -> float:
     """One training step (lr 0.5), freeing its graph: CPU time of this process, in seconds.
 
     CPU time rather than wall time: on a shared machine the other processes' load is not ours.
     """
     start = time.process_time()
-    total = moons_loss(model, X, y)
+    total = moons_loss(model, X, y, forward)
     model.zero_grad()
     total.backward()
     for p in model.parameters():
@@ -73,52 +88,45 @@ def main() -> int:
     steps, drawings = (12, 1) if args.quick else (60, 3)
 
     model, X, y = moons_setup()
-    real_record = provenance.record
-    timings: dict[str, list[float]] = {"recording": [], "no-op": []}
+    plain = unrecorded(model)
+    timings: dict[str, list[float]] = {"recording": [], "unrecorded": []}
     step(model, X, y)  # warm-up
+    step(model, X, y, plain)
     for k in range(2 * steps):
-        variant = "recording" if k % 4 in (0, 3) else "no-op"  # ABBA: no variant always goes first
-        provenance.enabled = variant == "recording"
-        timings[variant].append(step(model, X, y))
-    provenance.enabled = True
-    with_rec, without = (statistics.median(timings[v]) for v in ("recording", "no-op"))
-    fast_rec, fast_without = (min(timings[v]) for v in ("recording", "no-op"))
+        variant = "recording" if k % 4 in (0, 3) else "unrecorded"  # ABBA: no variant always goes first
+        timings[variant].append(step(model, X, y, None if variant == "recording" else plain))
+    with_rec, without = (statistics.median(timings[v]) for v in ("recording", "unrecorded"))
+    fast_rec, fast_without = (min(timings[v]) for v in ("recording", "unrecorded"))
     print(f"moons step, {steps} steps per variant, alternating, CPU time:  median     fastest")
-    print(f"  with provenance records              : {with_rec * 1e3:7.1f} ms  {fast_rec * 1e3:7.1f} ms")
-    print(f"  recording off                        : {without * 1e3:7.1f} ms  {fast_without * 1e3:7.1f} ms")
+    print(f"  model(x), with provenance records    : {with_rec * 1e3:7.1f} ms  {fast_rec * 1e3:7.1f} ms")
+    print(f"  the same neurons, no records         : {without * 1e3:7.1f} ms  {fast_without * 1e3:7.1f} ms")
     print(f"  difference                           : {(with_rec / without - 1) * 100:+7.2f} %  "
           f"{(fast_rec / fast_without - 1) * 100:+7.2f} %")
-    # The same cost counted directly: the calls a step makes, times the cost of one call.
-    calls = 0
-
-    def counting(*a: object, **kw: object) -> None:
-        nonlocal calls
-        calls += 1
-        real_record(*a, **kw)  # type: ignore[arg-type]
-
-    provenance.record = counting  # type: ignore[assignment]
-    step(model, X, y)
-    provenance.record = real_record
-    xs = [Value(1.0) for _ in range(16)]
+    # The same cost counted directly: one record_layers call per MLP call, times its cost.
+    calls = len(X)
+    xs = [Value(1.0) for _ in range(2)]
+    hidden = [Value(1.0) for _ in range(16)]
     per_call, per_drop = [], []
     for _ in range(5):
-        outs = [[Value(1.0) for _ in range(16)] for _ in range(calls)]
+        outs = [[Value(1.0)] for _ in range(calls)]
         start = time.perf_counter()
-        hidden = [Value(1.0) for _ in range(16)]
-        l0, l1, l2 = model.layers
-        for o in outs:  # an MLP call of three layers: one record with three calls inside
-            real_record(model, xs, o[0], [(l0, xs, hidden), (l1, hidden, hidden), (l2, hidden, o[:1])])
+        for o in outs:  # an MLP call of three layers: one record, its layers' calls inside
+            provenance.record_layers(model, xs, model.layers, [hidden, hidden, o])
         per_call.append((time.perf_counter() - start) / calls)
-        firsts = [o[0] for o in outs]
-        for o in outs:
-            o[0] = None  # type: ignore[call-overload]
         start = time.perf_counter()
-        del firsts  # the records go with their keys
+        del outs  # the records go with their keys
         per_drop.append((time.perf_counter() - start) / calls)
+    forwards = []
+    for _ in range(5):
+        start = time.process_time()
+        scores = [model([Value(a), Value(b)]) for a, b in X]
+        forwards.append(time.process_time() - start)
+        del scores
     cost = (min(per_call) + min(per_drop)) * calls
-    print(f"  counted: {calls} record() calls per step x ({min(per_call) * 1e9:.0f} ns to record + "
+    print(f"  counted: {calls} record_layers() calls per step x ({min(per_call) * 1e9:.0f} ns to record + "
           f"{min(per_drop) * 1e9:.0f} ns to drop) = {cost * 1e3:.2f} ms = "
-          f"{cost / fast_without * 100:.2f} % of the fastest step")
+          f"{cost / fast_without * 100:.2f} % of the fastest step, "
+          f"{cost / min(forwards) * 100:.2f} % of the fastest forward pass ({min(forwards) * 1e3:.1f} ms)")
     print("  (on a shared machine the timed difference is mostly noise; the counted figure is the one to read)")
 
     try:

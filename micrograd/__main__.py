@@ -23,11 +23,6 @@ from .schedules import LinearDecay
 from .train import History, fit
 
 
-def linear_decay(step: int, steps: int) -> float:
-    """micrograd demo's learning rate: 1.0 at the first step, falling linearly towards 0.1."""
-    return LinearDecay(1.0, 0.1, steps)(step)
-
-
 def moons_demo(steps: int = 100, seed: int = 1337, out: TextIO | None = None,
                compiled: bool = False) -> tuple[float, float]:
     """karpathy's moons demo: MLP 2-16-16-1, hinge loss + 1e-4 L2, full batch, linear lr decay.
@@ -79,12 +74,11 @@ def _report(history: History, out: TextIO) -> tuple[float, float]:
     return loss, accuracy
 
 
-def draw_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def draw_command(args: argparse.Namespace) -> int:
     """``python -m micrograd draw``: write the picture of an expression or of the demo's neuron."""
     from .expression import ExpressionError, evaluate
     from .viz import draw_dot
 
-    out = sys.stdout if out is None else out
     path = Path(args.output)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in DRAW_FORMATS:
@@ -131,7 +125,7 @@ def draw_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         except RuntimeError as exc:  # no dot program: say how to install it
             raise SystemExit(f"draw: {exc}") from None
         path.write_bytes(data)
-    print(f"wrote {path} ({len(root.nodes())} nodes: {what})", file=out)
+    print(f"wrote {path} ({len(root.nodes())} nodes: {what})")
     return 0
 
 

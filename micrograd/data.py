@@ -8,6 +8,8 @@ signatures, formulas and random-number use, so with the same seed they return th
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["make_blobs", "make_circles", "make_moons", "make_spiral", "train_test_split"]
@@ -15,9 +17,14 @@ __all__ = ["make_blobs", "make_circles", "make_moons", "make_spiral", "train_tes
 Seed = int | np.random.RandomState | None
 
 
-def _rng(random_state: Seed) -> np.random.RandomState:
+def _rng(random_state: Seed) -> Any:
+    """A RandomState to draw from; for None the ``numpy.random`` module itself.
+
+    The functions of ``numpy.random`` (``np.random.normal``, ...) are the methods of numpy's
+    global RandomState: drawing from them is drawing from it, as scikit-learn does.
+    """
     if random_state is None:
-        return np.random.mtrand._rand  # numpy's global generator, as scikit-learn uses
+        return np.random
     if isinstance(random_state, np.random.RandomState):
         return random_state
     if isinstance(random_state, (int, np.integer)):
@@ -49,7 +56,7 @@ def _check_count(n: object, what: str) -> None:
 
 
 def _shuffle_and_noise(X: np.ndarray, y: np.ndarray, shuffle: bool, noise: float | None,
-                       rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+                       rng: Any) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's order of draws: a permutation of the rows, then the noise."""
     if shuffle:
         order = np.arange(len(X))

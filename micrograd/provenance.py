@@ -1,14 +1,14 @@
 """Which module call produced which Values: the records graph pictures group into clusters.
 
-``Layer`` and ``MLP`` call :func:`record` with the call's inputs and outputs while recording is
-on; an MLP records its layers' calls inside its own record (one store per MLP call). Who made
-each node inside a call (which neuron, which layer) is worked out later, when a picture is drawn,
-by walking back from the outputs to the inputs (see ``micrograd.viz``).
+``Layer`` and ``MLP`` record every call: there is no switch, so what a module call does never
+depends on what else was imported. A ``Layer`` called on its own calls :func:`record`; an ``MLP``
+calls :func:`record_layers` once for its whole call, its layers' calls inside. Who made each node
+inside a call (which neuron, which layer) is worked out later, when a picture is drawn, by walking
+back from the outputs to the inputs (see ``micrograd.viz``).
 
-Recording is off until ``micrograd.viz`` is imported (or :data:`enabled` is set): records are
-small, but they are containers the cycle collector rescans, and they would cost a training loop
-that never draws a few percent of each moons demo step (``bench/bench_viz.py`` measures it).
-Graphs built before recording was on are drawn without module clusters.
+Recording is kept cheap because it is always on: an MLP call stores references to the lists it
+built anyway, with no copy and no search (about 1 µs, 0.4 % of an MLP forward; ``bench/bench_viz.py``
+measures it).
 
 The store is weak: a record lives as long as the first output of its (outermost) call and is
 dropped with it. It holds the modules, the inputs and the outputs other than that key, so it
@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from .engine import Value
 
-__all__ = ["Record", "enabled", "record", "records"]
+__all__ = ["Record", "record", "record_layers", "records"]
 
 
 class Record(NamedTuple):
@@ -36,54 +36,65 @@ class Record(NamedTuple):
     seq: float                     # increasing: a call's record comes after those of calls inside it
 
 
-# key Value -> entries (module, inputs, outputs, seq). The key is the first output of the outermost
-# call; wherever it appears in a stored ``outputs`` it is replaced by None (a strong reference to
-# the key from its own entry would keep it alive for ever).
-_store: weakref.WeakKeyDictionary[Value, tuple[tuple[Any, ...], ...]] = weakref.WeakKeyDictionary()
+# key Value -> the entries of the outermost calls whose first output it is (weak in its keys).
+# An entry is a plain tuple (a NamedTuple costs a Python call, and this runs on every MLP call):
+#   (seq, module, inputs, layers, outputs)
+#   seq      increasing per call
+#   inputs   a tuple; the key (if a module returned its input) as None
+#   layers   the modules run one after another inside the call (empty for a single call)
+#   outputs  per layer (or the call's own, for a single call): what it returned; the last one
+#            without its first item, the key: an entry must not keep its own key alive
+Entry = tuple[int, Any, tuple[Any, ...], tuple[Any, ...], tuple[Sequence[Any], ...]]
+_store: weakref.WeakKeyDictionary[Value, list[Entry]] = weakref.WeakKeyDictionary()
 _counter = itertools.count()
 
-#: Whether modules record their calls; ``import micrograd.viz`` turns it on.
-enabled = False
-Call = tuple[Any, Any, Any]  # (module, inputs, outputs) as passed to record()
+
+def _as_tuple(xs: Any) -> tuple[Any, ...]:
+    return tuple(xs) if type(xs) in (list, tuple) else (xs,)
 
 
-def _first(outputs: Any) -> Value | None:
-    if isinstance(outputs, Value):
-        return outputs
-    if type(outputs) in (list, tuple) and outputs and isinstance(outputs[0], Value):
-        return outputs[0]  # type: ignore[no-any-return]
-    return None  # nothing a picture could show
+def _without(xs: tuple[Any, ...], key: Value) -> tuple[Any, ...]:
+    """``xs`` with ``key`` as None: an entry must not keep its own key alive."""
+    return tuple([None if x is key else x for x in xs]) if id(key) in map(id, xs) else xs
 
 
-def _values(xs: Any, key: Value) -> tuple[Any, ...]:
-    t = tuple(xs) if type(xs) in (list, tuple) else (xs,)
-    return tuple(None if x is key else x for x in t) if id(key) in map(id, t) else t
-
-
-def record(module: Any, inputs: Sequence[Any] | Any, outputs: Sequence[Value] | Value,
-           inner: Sequence[Call] = ()) -> None:
+def record(module: Any, inputs: Sequence[Any] | Any, outputs: Sequence[Value] | Value) -> None:
     """Note that calling ``module`` on ``inputs`` returned ``outputs`` (a Value or a list of them).
 
-    ``inner`` lists the calls made inside this one, as ``(module, inputs, outputs)`` (an MLP's
-    layer calls): they are stored with it, so a whole MLP call costs one store.
+    Outputs that are not Values (or no outputs) leave nothing a picture could show: not recorded.
     """
-    key = _first(outputs)
-    if key is None:
+    outs = _as_tuple(outputs)
+    if not outs or not isinstance(outs[0], Value):
         return
-    seq = next(_counter)
-    n = len(inner)
-    entries = [(m, _values(i, key), _values(o, key), seq - (n - k) / (n + 1))  # inner calls first
-               for k, (m, i, o) in enumerate(inner) if _first(o) is not None]
-    entries.append((module, _values(inputs, key), _values(outputs, key), seq))
-    held = _store.get(key)
-    _store[key] = tuple(entries) if held is None else (*held, *entries)
+    key = outs[0]
+    entry = (next(_counter), module, _without(_as_tuple(inputs), key), (), (_without(outs[1:], key),))
+    _store.setdefault(key, []).append(entry)
+
+
+def record_layers(model: Any, inputs: Sequence[Any] | Any, layers: Sequence[Any],
+                  outputs: Sequence[list[Value]]) -> None:
+    """Note a call of ``model`` that ran ``layers`` one after another on ``inputs``.
+
+    ``outputs[k]`` is the list of Values ``layers[k]`` made (it read ``outputs[k - 1]``); the
+    last list is the call's outputs. Every Value in ``outputs`` must be new, made in this call
+    (as a Layer's neurons make them): the lists are stored as given, without a search for the key.
+    """
+    last = outputs[-1]
+    if not isinstance(last[0], Value):  # duck-typed numbers (testing's torch scalars): not drawn
+        return
+    entry = (next(_counter), model, _as_tuple(inputs), tuple(layers), (*outputs[:-1], last[1:]))
+    _store.setdefault(last[0], []).append(entry)
 
 
 def records(value: Value) -> list[Record]:
     """The calls stored under ``value`` (the first output of a call), innermost first."""
-    held = _store.get(value)
-    if held is None:
-        return []
-    return [Record(module, tuple(value if x is None else x for x in inputs),
-                   tuple(value if o is None else o for o in outputs), seq)
-            for module, inputs, outputs, seq in held]
+    found: list[Record] = []
+    for seq, module, inputs, layers, outputs in _store.get(value, ()):
+        ins = tuple(value if x is None else x for x in inputs)
+        outs = [tuple(out) for out in outputs]
+        outs[-1] = (value, *(value if o is None else o for o in outs[-1]))
+        n = len(layers)
+        for k, layer in enumerate(layers):  # numbered before the call that ran them
+            found.append(Record(layer, ins if k == 0 else outs[k - 1], outs[k], seq - (n - k) / (n + 1)))
+        found.append(Record(module, ins, outs[-1], seq))
+    return found

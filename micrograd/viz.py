@@ -22,6 +22,7 @@ picture is drawn; rendering needs Graphviz's ``dot`` program as well.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,8 +32,6 @@ from . import provenance
 from .engine import Value, topological_order
 from .nn import Layer, Neuron
 from .ops import CONSTANT
-
-provenance.enabled = True  # from now on, modules record their calls: pictures show clusters
 
 __all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "draw_dot"]
 
@@ -68,9 +67,6 @@ class GraphvizMissing(RuntimeError):
 
 # --- graphviz, imported lazily ---------------------------------------------------------------
 
-_picture_class: Any = None
-
-
 def _graphviz() -> Any:
     """The graphviz module, or an ImportError that says which extra to install."""
     try:
@@ -80,12 +76,9 @@ def _graphviz() -> Any:
     return graphviz
 
 
-def _picture() -> Any:
+@functools.cache  # one class per graphviz module: pictures drawn one after another share it
+def _picture(graphviz: Any) -> Any:
     """graphviz.Digraph, with rendering errors that say how to install the ``dot`` program."""
-    global _picture_class
-    if _picture_class is not None:
-        return _picture_class
-    graphviz = _graphviz()
 
     class DotMissing(GraphvizMissing, graphviz.ExecutableNotFound):  # type: ignore[misc, name-defined]
         """Graphviz's ``dot`` program is not installed (or not on PATH)."""
@@ -108,7 +101,6 @@ def _picture() -> Any:
             except graphviz.ExecutableNotFound as exc:
                 raise DotMissing() from exc
 
-    _picture_class = Picture
     return Picture
 
 
@@ -228,16 +220,6 @@ class _Unit:
     @property
     def size(self) -> int:
         return 2 if self.via_op else 1
-
-
-@dataclass
-class _Scene:
-    units: list[_Unit]
-    clusters: list[_Call]
-    roles: dict[Value, str]
-    note: str
-    n_values: int
-    n_ops: int
 
 
 def _roles(order: list[Value], root: Value, params: set[Value]) -> dict[Value, str]:
@@ -633,7 +615,7 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     past it the picture collapses by itself (None: no limit). ``legend``: draw the legend.
     ``title``: a line above the picture.
     """
-    picture_class = _picture()
+    picture_class = _picture(_graphviz())  # (imported at every call: a missing package is named)
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot draws a Value's graph, got {type(root).__name__}")
     if rankdir not in ("LR", "RL", "TB", "BT"):
@@ -697,8 +679,8 @@ def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | 
         notes.append(f"{len(order):,} values, {n_ops:,} ops; {boxes:,} {level} calls drawn as boxes"
                      f" (collapse={level!r}{how})")
     elif collapse is not None:  # asked for, but the graph holds no such call: say why it is not
-        notes.append(f"collapse={collapse!r}: no {collapse} call recorded in this graph (modules record "
-                     "their calls once micrograd.viz is imported)")
+        notes.append(f"collapse={collapse!r}: no {collapse} call recorded in this graph (only Layer and "
+                     "MLP calls are recorded)")
     if max_nodes is not None and _drawn_size(units) > max_nodes:
         if not notes:
             notes.append(f"{len(order):,} values, {n_ops:,} ops")

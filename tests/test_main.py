@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from micrograd import Value
-from micrograd.__main__ import _report, main, moons_demo, spiral_demo
+from micrograd.__main__ import main, moons_demo, spiral_demo
 from micrograd.data import make_moons
 from micrograd.nn import MLP
-from micrograd.train import History
 
 
 def test_moons_demo_through_fit_is_the_hand_written_loop_bit_for_bit(capsys):
@@ -56,8 +55,20 @@ def test_a_seed_numpy_cannot_take_is_a_usage_error(seed, capsys):
     assert "--seed must be in [0, 2**32)" in capsys.readouterr().err
 
 
+class CtrlCAtFirstProgress(io.StringIO):
+    """A log that raises KeyboardInterrupt (Ctrl-C) once, when the first progress line is written."""
+
+    interrupted = False
+
+    def write(self, text: str) -> int:
+        if text.startswith("step") and not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
+        return super().write(text)
+
+
 def test_a_demo_stopped_before_its_first_epoch_reports_without_a_traceback():
-    out = io.StringIO()
-    loss, accuracy = _report(History(interrupted=True), out)  # Ctrl-C during the first step
-    assert math.isnan(loss) and math.isnan(accuracy)
+    out = CtrlCAtFirstProgress()
+    loss, accuracy = moons_demo(steps=1, out=out)  # Ctrl-C during the first step
+    assert out.interrupted and math.isnan(loss) and math.isnan(accuracy)
     assert "stopped before the first epoch ended" in out.getvalue()

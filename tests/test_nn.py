@@ -1,7 +1,6 @@
 """nn: karpathy's micrograd surface (Neuron, Layer, MLP) and his moons demo, unchanged; then the rest
 of the module kit (names, activations, init, dropout, modes, state dicts and files)."""
 
-import itertools
 import json
 import math
 import random
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 
 from micrograd import Value
-from micrograd.__main__ import linear_decay, moons_demo
+from micrograd.__main__ import moons_demo
 from micrograd.data import make_moons
 from micrograd.nn import MLP, Dropout, Layer, Module, Neuron, Sequential
 
@@ -139,13 +138,6 @@ def test_demo_command_reaches_full_accuracy_as_the_readme_says(capsys):
     out = capsys.readouterr().out
     assert acc == 1.0 and loss < 0.02
     assert "337 parameters" in out and "step 100/100" in out and "accuracy 100%" in out
-
-
-@pytest.mark.parametrize("steps", [10, 100, 300])
-def test_demo_learning_rate_decays_over_the_whole_run(steps):
-    rates = [linear_decay(k, steps) for k in range(steps)]
-    assert rates[0] == 1.0 and all(a > b for a, b in itertools.pairwise(rates)) and rates[-1] > 0.1
-    assert linear_decay(90, 100) == pytest.approx(1.0 - 0.9 * 90 / 100)  # micrograd's own schedule
 
 
 def test_demo_command_line(capsys):

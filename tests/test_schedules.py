@@ -1,5 +1,6 @@
 """schedules: the closed forms equal torch.optim.lr_scheduler's rates, and micrograd's demo decay."""
 
+import itertools
 import math
 
 import pytest
@@ -39,6 +40,12 @@ def test_a_growing_rate_overflows_to_inf_not_to_an_exception():
     assert ExponentialDecay(0.1, gamma=1.5)(2000) == math.inf
     assert StepDecay(0.1, step_size=1, gamma=-1.5)(2001) == -math.inf
     assert StepDecay(0.1, step_size=1, gamma=-1.5)(2000) == math.inf
+
+
+@pytest.mark.parametrize("steps", [10, 100, 300])
+def test_the_demos_linear_decay_falls_over_the_whole_run(steps):
+    rates = [LinearDecay(1.0, 0.1, steps)(k) for k in range(steps)]  # as python -m micrograd demo
+    assert rates[0] == 1.0 and all(a > b for a, b in itertools.pairwise(rates)) and rates[-1] > 0.1
 
 
 def test_linear_decay_is_micrograds_and_inverse_time_is_the_classic():

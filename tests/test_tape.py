@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 import micrograd
 from micrograd import TracingError, Value, no_grad, ops
-from micrograd.__main__ import linear_decay
 from micrograd.data import make_moons
 from micrograd.losses import hinge, l2_penalty
 from micrograd.nn import MLP
+from micrograd.schedules import LinearDecay
 from micrograd.testing import all_ops, expressions, op_inputs
 
 OPS = all_ops()
@@ -394,7 +394,7 @@ def train_moons(compiled_step: bool, steps: int = 100):
             total_v.backward()
             total = total_v.data
         for p in params:
-            p.data -= linear_decay(k, steps) * p.grad
+            p.data -= LinearDecay(1.0, 0.1, steps)(k) * p.grad  # the demo's schedule
     accuracy = float(np.mean((score(X) > 0) == (y > 0)))
     return total, accuracy, np.array([p.data for p in params])
 
