@@ -391,7 +391,9 @@ class Tape:
         for i in sorted(nodes, key=lambda j: (nodes[j].cls, nodes[j].level, j)):
             nd = nodes[i]
             if nd.op is not None:
-                kind: Any = (nd.op, tuple(cls[a] == SAMPLE for a in nd.args))
+                # keyed by the op's identity, never its symbol text (x**2.5 and x**2.5000001 print
+                # alike); the node keeps the op alive, so its id() stays its own
+                kind: Any = (id(nd.op), tuple(cls[a] == SAMPLE for a in nd.args))
             else:
                 kind = ("linear", len(nd.terms))
             groups.setdefault((nd.cls, nd.level, kind), []).append(i)

@@ -184,7 +184,6 @@ def test_linear_nodes_with_other_shapes_agree_with_the_generic_path():
 
 # --- ops are told apart by identity, never by their symbol text -------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="ops grouped by symbol text")
 def test_family_members_whose_symbols_print_alike_compile_as_themselves():
     """x**2.5000001 and x**2.5 both print as '**2.5': one step for both would compute one of them."""
     fn = lambda x: [x ** 2, x ** 2.5000001, x ** 2.5]  # noqa: E731
@@ -193,7 +192,6 @@ def test_family_members_whose_symbols_print_alike_compile_as_themselves():
     check_against_engine(lambda x: sum(fn(x)), [], np.array([3.0, 0.5]))
 
 
-@pytest.mark.xfail(strict=True, reason="ops grouped by symbol text")
 def test_a_user_op_with_the_symbol_of_mul_compiles_as_itself():
     """A user op printed '*' computing 2ab is not ops.mul, in the fast path and out of it."""
     twice = ops.primitive(ops.Op("*", "twice_mul_for_tape_test", 2, lambda a, b: 2.0 * a * b,
@@ -218,8 +216,7 @@ def _near(c):
     return [c, c * (1 + 1e-9) if c else 1e-9, float(np.nextafter(c, np.inf))]
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="ops grouped by symbol text"))
-                                  if isinstance(e, ops.OpFamily) else n for n, e in ops.OPS.items()])
+@pytest.mark.parametrize("name", list(ops.OPS))
 @settings(max_examples=10)
 @given(data=st.data())
 def test_every_table_entry_and_near_family_members_in_one_function_compile_exactly(name, data):
