@@ -339,8 +339,13 @@ def _pair(t1: _Trace, t2: _Trace) -> tuple[list[tuple[int, ...]], list[int]]:
         raise _depends_on_data()
     kids: list[tuple[int, ...]] = []
     for v, w in zip(t1.order, t2.order):
+        if v._op is not w._op:
+            raise _depends_on_data()
+        if v._a is None:  # a leaf (the same op in both traces: a leaf there too)
+            kids.append(())
+            continue
         k = tuple(pos[c] for c in v._prev)
-        if v._op is not w._op or k != tuple(pos2[c] for c in w._prev):
+        if k != tuple(pos2[c] for c in w._prev):
             raise _depends_on_data()
         kids.append(k)
     outputs = [pos[o] for o in t1.outputs]
@@ -389,11 +394,12 @@ def _fold(g: _Graph, order: list[Value]) -> None:
     """Each op node depends on the most any argument does, and on a parameter if any does; one
     that depends on nothing is folded to the value the engine computed for it while tracing.
     Then the nodes holding 1 and 0 are added."""
-    for i, v in enumerate(order):
-        if g.kids[i]:
-            g.dep[i] = max(g.dep[c] for c in g.kids[i])
-            g.grad[i] = any(g.grad[c] for c in g.kids[i])
-            if g.dep[i] is Dep.CONST:
+    dep, grad, const = g.dep, g.grad, Dep.CONST  # (locals: this loop runs once per node)
+    for i, (v, kids) in enumerate(zip(order, g.kids)):
+        if kids:
+            dep[i] = max(dep[c] for c in kids)
+            grad[i] = any(grad[c] for c in kids)
+            if dep[i] is const:
                 g.consts[i] = v.data
     g.consts = dict(sorted(g.consts.items()))  # in node order, leaves' and folded ones together
     g.one, g.zero = g.add(Dep.CONST, False), g.add(Dep.CONST, False)
@@ -402,24 +408,28 @@ def _fold(g: _Graph, order: list[Value]) -> None:
 def _absorbed(g: _Graph) -> set[int]:
     """Nodes that get no node of their own in the fast path: an add, or a product w * x, used
     once, by an add of the same Dep (its user's linear node sums it)."""
-    n = len(g.op)
+    n, add, mul, dep = len(g.op), ops.add, ops.mul, g.dep
     uses, user = [0] * n, [-1] * n
-    for i in range(n):
-        for c in g.kids[i]:
+    for i, kids in enumerate(g.kids):
+        for c in kids:
             uses[c] += 1
             user[c] = i
     for o in g.outputs:
         uses[o] += 2  # an output is always materialised
     out: set[int] = set()
-    for i in range(n):
-        op = g.op[i]
-        if op is not ops.add and op is not ops.mul or uses[i] != 1:
+    for i, op in enumerate(g.op):
+        if op is not add and op is not mul or uses[i] != 1:
             continue
         u = user[i]
-        if g.op[u] is ops.add and g.dep[u] == g.dep[i] and (
-                op is ops.add or _weighted(g.kids[i], g.dep, g.dep[i]) is not None):
+        if g.op[u] is add and dep[u] == dep[i] and (op is add or _is_term(g.kids[i], dep, dep[i])):
             out.add(i)
     return out
+
+
+def _is_term(args: tuple[int, ...], dep: list[Dep], target: Dep) -> bool:
+    """Is the product of ``args`` a term w * x of a sum of Dep ``target`` (_weighted not None)?"""
+    a, b = args
+    return target is not Dep.SAMPLE or (dep[a] is Dep.SAMPLE) is not (dep[b] is Dep.SAMPLE)
 
 
 def _weighted(args: tuple[int, ...], dep: list[Dep], target: Dep) -> _Term | None:
