@@ -235,7 +235,16 @@ def _elsewhere(first: np.ndarray, last: np.ndarray) -> np.ndarray:
 
 
 def _float_key(x: float) -> Any:
-    return x.hex()  # compares nan and -0.0 exactly
+    """A key equal for two floats exactly when they are the same number (nan and -0.0 too)."""
+    return x.hex()
+
+
+def _depends_on_data() -> TracingError:
+    """The error for two traces that differ: the graph depends on the sample's values."""
+    return TracingError(
+        "micrograd.compile: the function built a different graph at another sample: it depends on "
+        "input values outside the graph (reading .data of a traced Value, random numbers, ...), "
+        "which a tape cannot replay")
 
 
 # --- the program: numbered nodes and what they depend on -----------------------------------------
@@ -246,6 +255,9 @@ class Dep(enum.IntEnum):
     CONST = 0   # nothing: folded to the value the engine computed while tracing
     SHARED = 1  # parameters (or other live Values) only: computed once per call, into S
     SAMPLE = 2  # an input: one value per sample, a row of V
+
+
+CONST, SHARED, SAMPLE = Dep  # its members, bound once (an Enum member's attribute lookup is slow)
 
 
 class Slot(NamedTuple):
@@ -359,7 +371,7 @@ def _classify(t1: _Trace, t2: _Trace, params: list[Value]) -> _Graph:
     parameter or another live Value (an entry of S), or a constant."""
     kids, outputs = _pair(t1, t2)
     n = len(kids)
-    g = _Graph([v._op for v in t1.order], kids, outputs, [Dep.CONST] * n, [False] * n)
+    g = _Graph([v._op for v in t1.order], kids, outputs, [CONST] * n, [False] * n)
     inputs = {v: i for i, v in enumerate(t1.inputs)}
     inputs2 = {v: i for i, v in enumerate(t2.inputs)}
     pindex = {p: i for i, p in enumerate(params)}
@@ -375,10 +387,10 @@ def _classify_leaf(g: _Graph, i: int, v: Value, w: Value, inputs: dict[Value, in
     if v in inputs:
         if inputs[v] != inputs2.get(w):
             raise _depends_on_data()
-        g.dep[i] = Dep.SAMPLE
+        g.dep[i] = SAMPLE
         g.slots[i] = Slot(True, inputs[v])
     elif v is w:  # the same object at both traces: a parameter or another live Value
-        g.dep[i], g.grad[i] = Dep.SHARED, v in pindex
+        g.dep[i], g.grad[i] = SHARED, v in pindex
         if v in pindex:
             g.slots[i] = Slot(False, pindex[v])
         else:
@@ -394,15 +406,15 @@ def _fold(g: _Graph, order: list[Value]) -> None:
     """Each op node depends on the most any argument does, and on a parameter if any does; one
     that depends on nothing is folded to the value the engine computed for it while tracing.
     Then the nodes holding 1 and 0 are added."""
-    dep, grad, const = g.dep, g.grad, Dep.CONST  # (locals: this loop runs once per node)
+    dep, grad = g.dep, g.grad  # (locals: this loop runs once per node)
     for i, (v, kids) in enumerate(zip(order, g.kids)):
         if kids:
             dep[i] = max(dep[c] for c in kids)
             grad[i] = any(grad[c] for c in kids)
-            if dep[i] is const:
+            if dep[i] is CONST:
                 g.consts[i] = v.data
     g.consts = dict(sorted(g.consts.items()))  # in node order, leaves' and folded ones together
-    g.one, g.zero = g.add(Dep.CONST, False), g.add(Dep.CONST, False)
+    g.one, g.zero = g.add(CONST, False), g.add(CONST, False)
 
 
 def _absorbed(g: _Graph) -> set[int]:
@@ -429,16 +441,16 @@ def _absorbed(g: _Graph) -> set[int]:
 def _is_term(args: tuple[int, ...], dep: list[Dep], target: Dep) -> bool:
     """Is the product of ``args`` a term w * x of a sum of Dep ``target`` (_weighted not None)?"""
     a, b = args
-    return target is not Dep.SAMPLE or (dep[a] is Dep.SAMPLE) is not (dep[b] is Dep.SAMPLE)
+    return target is not SAMPLE or (dep[a] is SAMPLE) is not (dep[b] is SAMPLE)
 
 
 def _weighted(args: tuple[int, ...], dep: list[Dep], target: Dep) -> _Term | None:
     """A product w * x as a term, w shared or constant and x of Dep ``target``; else None."""
     a, b = args
-    if target is Dep.SAMPLE:
-        if dep[a] != Dep.SAMPLE and dep[b] == Dep.SAMPLE:
+    if target is SAMPLE:
+        if dep[a] != SAMPLE and dep[b] == SAMPLE:
             return _Term(a, b)
-        if dep[b] != Dep.SAMPLE and dep[a] == Dep.SAMPLE:
+        if dep[b] != SAMPLE and dep[a] == SAMPLE:
             return _Term(b, a)
         return None
     return _Term(a, b)  # shared: both factors are shared or constant
@@ -450,7 +462,7 @@ def _find_sums(g: _Graph, dots: bool) -> dict[int, _Node]:
     absorbed = _absorbed(g) if dots else set()
     nodes: dict[int, _Node] = {}
     for i, op in enumerate(g.op):
-        if g.dep[i] is Dep.CONST or not g.kids[i] or i in absorbed:
+        if g.dep[i] is CONST or not g.kids[i] or i in absorbed:
             continue
         if dots and op is ops.add:
             _linear_node(g, i, _sum_terms(g, i, absorbed), absorbed, nodes)
@@ -483,15 +495,15 @@ def _linear_node(g: _Graph, i: int, summands: list[int], absorbed: set[int],
             continue  # the 0 that sum() starts from: adding it changes nothing
         product = _weighted(g.kids[t], g.dep, g.dep[i]) if t in absorbed and g.op[t] is ops.mul else None
         term = product or _Term(g.one, t)
-        (node.terms if g.dep[term.x] is Dep.SAMPLE else shared).append(term)
-    if node.dep is Dep.SHARED:
+        (node.terms if g.dep[term.x] is SAMPLE else shared).append(term)
+    if node.dep is SHARED:
         node.terms = shared
     elif len(shared) == 1 and shared[0].w == g.one:
         node.bias = shared[0].x
     elif shared:
         bias_grad = any(g.grad[t.w] or g.grad[t.x] for t in shared)
-        node.bias = g.add(Dep.SHARED, bias_grad)
-        nodes[node.bias] = _Node(Dep.SHARED, bias_grad, terms=shared)
+        node.bias = g.add(SHARED, bias_grad)
+        nodes[node.bias] = _Node(SHARED, bias_grad, terms=shared)
     nodes[i] = node
 
 
@@ -510,7 +522,7 @@ def _group(nodes: dict[int, _Node], dep: list[Dep]) -> list[list[int]]:
     for i in sorted(nodes, key=lambda j: (nodes[j].dep, nodes[j].level, j)):
         nd = nodes[i]
         if nd.op is not None:
-            key = _GroupKey(nd.dep, nd.level, id(nd.op), tuple(dep[a] == Dep.SAMPLE for a in nd.args))
+            key = _GroupKey(nd.dep, nd.level, id(nd.op), tuple(dep[a] == SAMPLE for a in nd.args))
         else:
             key = _GroupKey(nd.dep, nd.level, None, (len(nd.terms),))
         groups.setdefault(key, []).append(i)
@@ -537,7 +549,7 @@ def _allocate(nodes: dict[int, _Node], groups: list[list[int]], slots: dict[int,
         # in the order of their arguments' rows: a layer's neurons come out in the order of
         # its parameters, so weight matrices and the next layer's inputs are views, not copies
         members.sort(key=lambda i: [slots[a].row for a in nodes[i].reads()[::-1]])
-        sample = nodes[members[0]].dep is Dep.SAMPLE
+        sample = nodes[members[0]].dep is SAMPLE
         start = n_v if sample else n_s
         rows = slice(start, start + len(members))
         if sample:
@@ -557,7 +569,7 @@ def _emit(groups: list[_Group], g: _Graph, layout: _Layout) -> list[_Step]:
         first = group.members[0]
         if first.op is not None:
             steps.append(_OpStep(group.members, group.rows, g.slots, g.grad))
-        elif first.dep is Dep.SAMPLE:
+        elif first.dep is SAMPLE:
             steps.append(_LinearStep(group.members, group.rows, g.slots, g.grad, layout))
         else:
             steps.append(_SharedLinearStep(group.members, group.rows, g.slots))
@@ -678,13 +690,6 @@ class Tape:
         return "\n".join(lines)
 
 
-def _depends_on_data() -> TracingError:
-    return TracingError(
-        "micrograd.compile: the function built a different graph at another sample: it depends on "
-        "input values outside the graph (reading .data of a traced Value, random numbers, ...), "
-        "which a tape cannot replay")
-
-
 # --- steps ------------------------------------------------------------------------------------------
 
 Index = Any  # a slice (contiguous rows: a view, no copy) or an array of row numbers
@@ -802,7 +807,7 @@ class _OpStep(_Step):
         op = members[0].op
         assert op is not None
         self.op, self.rows = op, rows
-        self.sample = members[0].dep is Dep.SAMPLE
+        self.sample = members[0].dep is SAMPLE
         self.grad = any(m.grad for m in members)
         self.args: list[_Arg] = []
         for k in range(op.arity):
