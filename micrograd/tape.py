@@ -277,7 +277,7 @@ class _Graph:
     dep: list[Dep]                # every node's Dep, added nodes' too
     grad: list[bool]              # does it depend on a parameter (does backward need it)?
     consts: dict[int, float] = field(default_factory=dict)  # the value of every CONST node
-    slots: dict[int, Slot] = field(default_factory=dict)    # where each leaf that is read lives
+    slots: dict[int, Slot] = field(default_factory=dict)    # where values live: leaves, then all
     external: list[Value] = field(default_factory=list)     # live Values that are not params: read, no grad
     one: int = field(init=False)   # the node holding 1 (the weight of a term that is not a product)
     zero: int = field(init=False)  # the node holding 0 (the bias of a linear node without one)
