@@ -7,13 +7,29 @@ batch), *parameters* (shared by every sample, read from ``.data`` at each call) 
 
 - per-sample nodes live in rows of a matrix ``V`` of shape (nodes, batch); nodes that depend on
   parameters only (an L2 term) are computed once per call, in a vector ``S``;
-- nodes of one op at one depth form one *step*: one call of the op's ``forward_array`` (and, going
-  back, its ``derivative_array``) on all their rows at once, so derivative rules come from the op
-  table and a new op compiles with no edit here;
+- nodes of one op at one depth form one *step*: one call of the op's forward on arrays (and,
+  going back, its derivative rule on arrays) on all their rows at once, so derivative rules come
+  from the op table and a new op compiles with no edit here;
 - sums of products with a shared factor (``act = b; act = act + w_i * x_i``, as a Neuron builds
   them) become one *linear* step, and neurons reading the same inputs one matrix product. This is
   a fast path for ``add`` and ``mul`` only; ``compile(..., dots=False)`` turns it off, and the
   tests check one against the other.
+
+Lowering a pair of traces to steps is a sequence of passes, each a small function over the
+records below (:class:`_Graph`, :class:`_Node`, :class:`_Group`, ...):
+
+1. classify (``_pair``, ``_classify``): the two traces, checked node for node, become one graph
+   of numbered nodes whose leaves are inputs, parameters (or other live Values) or constants;
+2. fold (``_fold``): each op node depends on what its arguments do (:class:`Dep`); one that
+   depends on nothing is a constant, the value the engine computed for it while tracing;
+3. find sums (``_find_sums``): with ``dots``, each tree of adds of products w * x becomes one
+   linear node; every other op node that is not constant is a node of its own;
+4. levels (``_levels``): a node's depth among nodes of its own :class:`Dep`;
+5. group (``_group``): nodes of one op (told apart by identity, never by symbol text) or one
+   linear shape at one level become one step;
+6. allocate (``_layout``, ``_allocate``): rows of ``S`` for parameters and constants, then
+   consecutive rows of ``V`` or ``S`` for each group;
+7. emit (``_emit``): a step object per group, then ``Tape._plan`` decides how backward writes.
 
 Tracing is honest: a Python ``if``, comparison or ``float()`` on a traced Value raises
 :class:`TracingError` naming the line, and the function is traced twice, at two different samples,
@@ -22,13 +38,15 @@ so a graph that depends on input values in any other way (reading ``.data``) is 
 
 from __future__ import annotations
 
+import enum
 import functools
 import linecache
 import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -37,8 +55,6 @@ from .engine import Value
 from .ops import Op
 
 __all__ = ["Compiled", "Tape", "TracingError", "compile"]
-
-CONST, SHARED, SAMPLE = 0, 1, 2  # what a node depends on: nothing, parameters, or an input
 
 
 class TracingError(TypeError):
@@ -219,25 +235,348 @@ def _elsewhere(first: np.ndarray, last: np.ndarray) -> np.ndarray:
 
 
 def _float_key(x: float) -> Any:
-    return x.hex()  # compares nan and -0.0 exactly
+    """A key equal for two floats exactly when they are the same number (nan and -0.0 too)."""
+    return x.hex()
+
+
+def _depends_on_data() -> TracingError:
+    """The error for two traces that differ: the graph depends on the sample's values."""
+    return TracingError(
+        "micrograd.compile: the function built a different graph at another sample: it depends on "
+        "input values outside the graph (reading .data of a traced Value, random numbers, ...), "
+        "which a tape cannot replay")
+
+
+# --- the program: numbered nodes and what they depend on -----------------------------------------
+
+class Dep(enum.IntEnum):
+    """What a node's value depends on; an op node depends on the most any argument does (max)."""
+
+    CONST = 0   # nothing: folded to the value the engine computed while tracing
+    SHARED = 1  # parameters (or other live Values) only: computed once per call, into S
+    SAMPLE = 2  # an input: one value per sample, a row of V
+
+
+CONST, SHARED, SAMPLE = Dep  # its members, bound once (an Enum member's attribute lookup is slow)
+
+
+class Slot(NamedTuple):
+    """Where a node's value lives at run time."""
+
+    per_sample: bool  # a row of V (per-sample values), else an entry of S (shared values)
+    row: int          # its row number there
+
+
+@dataclass
+class _Graph:
+    """The traced program as numbered nodes: the trace's order, then nodes the lowering adds."""
+
+    op: list[Op]                  # each traced node's op
+    kids: list[tuple[int, ...]]   # each traced node's arguments (node numbers); () for a leaf
+    outputs: list[int]            # the function's outputs (node numbers)
+    dep: list[Dep]                # every node's Dep, added nodes' too
+    grad: list[bool]              # does it depend on a parameter (does backward need it)?
+    consts: dict[int, float] = field(default_factory=dict)  # the value of every CONST node
+    slots: dict[int, Slot] = field(default_factory=dict)    # where values live: leaves, then all
+    external: list[Value] = field(default_factory=list)     # live Values that are not params: read, no grad
+    one: int = field(init=False)   # the node holding 1 (the weight of a term that is not a product)
+    zero: int = field(init=False)  # the node holding 0 (the bias of a linear node without one)
+
+    def add(self, dep: Dep, grad: bool) -> int:
+        """A new node (its number): the constants 1 and 0, a linear node's shared part."""
+        self.dep.append(dep)
+        self.grad.append(grad)
+        return len(self.dep) - 1
+
+
+class _Term(NamedTuple):
+    """One term w * x of a linear node."""
+
+    w: int  # the weight (a node number): shared or constant
+    x: int  # the value it multiplies (a node number): per sample, or shared in a shared sum
+
+
+@dataclass
+class _Node:
+    """A node of the lowered program: an op applied to nodes, or a linear combination of them."""
+
+    dep: Dep                    # SHARED or SAMPLE
+    grad: bool                  # does it depend on a parameter (does backward need it)?
+    op: Op | None = None        # the primitive, or None for a linear combination
+    args: tuple[int, ...] = ()  # the op's arguments (node numbers)
+    terms: list[_Term] = field(default_factory=list)  # linear: the sum of w * x
+    bias: int | None = None     # linear: its shared part (a node number), if any
+    level: int = 0              # depth among nodes of the same Dep
+
+    def reads(self) -> list[int]:
+        """The nodes it reads (for a linear node: x's, then w's, then the bias)."""
+        if self.op is not None:
+            return list(self.args)
+        bias = [] if self.bias is None else [self.bias]
+        return [t.x for t in self.terms] + [t.w for t in self.terms] + bias
+
+
+class _GroupKey(NamedTuple):
+    """Nodes with equal keys become one step: one numpy call for all of them."""
+
+    dep: Dep                 # SHARED or SAMPLE
+    level: int               # depth among nodes of that Dep
+    op: int | None           # id() of the op, never its symbol (the nodes keep the op alive); None: linear
+    shape: tuple[Any, ...]   # op: which arguments are per sample; linear: (number of terms,)
+
+
+@dataclass
+class _Group:
+    """The members of one step and the rows they get."""
+
+    members: list[_Node]  # in the order of their rows
+    rows: slice           # rows of V (SAMPLE) or of S (SHARED), one per member
+
+
+class _Layout(NamedTuple):
+    """Where the baked constants are in S (after params and external Values, before computed nodes)."""
+
+    constants: slice   # the baked constants: 1, 0, then every CONST node
+    zero: int          # the row holding 0 (a linear node without a shared part adds it)
+
+
+# --- the passes, in order: classify -> fold -> find sums -> levels -> group -> allocate -> emit ----
+
+def _pair(t1: _Trace, t2: _Trace) -> tuple[list[tuple[int, ...]], list[int]]:
+    """Each node's arguments and the outputs as node numbers, the same in both traces (else the
+    function built its graph from input values)."""
+    pos = {v: i for i, v in enumerate(t1.order)}
+    pos2 = {v: i for i, v in enumerate(t2.order)}
+    if len(t2.order) != len(t1.order) or len(t2.outputs) != len(t1.outputs):
+        raise _depends_on_data()
+    kids: list[tuple[int, ...]] = []
+    for v, w in zip(t1.order, t2.order):
+        if v._op is not w._op:
+            raise _depends_on_data()
+        if v._a is None:  # a leaf (the same op in both traces: a leaf there too)
+            kids.append(())
+            continue
+        k = tuple(pos[c] for c in v._prev)
+        if k != tuple(pos2[c] for c in w._prev):
+            raise _depends_on_data()
+        kids.append(k)
+    outputs = [pos[o] for o in t1.outputs]
+    if outputs != [pos2[o] for o in t2.outputs]:
+        raise _depends_on_data()
+    return kids, outputs
+
+
+def _classify(t1: _Trace, t2: _Trace, params: list[Value]) -> _Graph:
+    """The traces paired into one graph whose leaves are classified: an input (a row of V), a
+    parameter or another live Value (an entry of S), or a constant."""
+    kids, outputs = _pair(t1, t2)
+    n = len(kids)
+    g = _Graph([v._op for v in t1.order], kids, outputs, [CONST] * n, [False] * n)
+    inputs = {v: i for i, v in enumerate(t1.inputs)}
+    inputs2 = {v: i for i, v in enumerate(t2.inputs)}
+    pindex = {p: i for i, p in enumerate(params)}
+    for i, (v, w) in enumerate(zip(t1.order, t2.order)):
+        if v._a is None:
+            _classify_leaf(g, i, v, w, inputs, inputs2, pindex)
+    return g
+
+
+def _classify_leaf(g: _Graph, i: int, v: Value, w: Value, inputs: dict[Value, int],
+                   inputs2: dict[Value, int], pindex: dict[Value, int]) -> None:
+    """Leaf i (v in the first trace, w in the second): where it lives, or its constant value."""
+    if v in inputs:
+        if inputs[v] != inputs2.get(w):
+            raise _depends_on_data()
+        g.dep[i] = SAMPLE
+        g.slots[i] = Slot(True, inputs[v])
+    elif v is w:  # the same object at both traces: a parameter or another live Value
+        g.dep[i], g.grad[i] = SHARED, v in pindex
+        if v in pindex:
+            g.slots[i] = Slot(False, pindex[v])
+        else:
+            g.slots[i] = Slot(False, len(pindex) + len(g.external))
+            g.external.append(v)
+    elif _float_key(v.data) == _float_key(w.data) and w not in inputs2:
+        g.consts[i] = v.data
+    else:
+        raise _depends_on_data()
+
+
+def _fold(g: _Graph, order: list[Value]) -> None:
+    """Each op node depends on the most any argument does, and on a parameter if any does; one
+    that depends on nothing is folded to the value the engine computed for it while tracing.
+    Then the nodes holding 1 and 0 are added."""
+    dep, grad = g.dep, g.grad  # (locals: this loop runs once per node)
+    for i, (v, kids) in enumerate(zip(order, g.kids)):
+        if kids:
+            dep[i] = max(dep[c] for c in kids)
+            grad[i] = any(grad[c] for c in kids)
+            if dep[i] is CONST:
+                g.consts[i] = v.data
+    g.consts = dict(sorted(g.consts.items()))  # in node order, leaves' and folded ones together
+    g.one, g.zero = g.add(CONST, False), g.add(CONST, False)
+
+
+def _absorbed(g: _Graph) -> set[int]:
+    """Nodes that get no node of their own in the fast path: an add, or a product w * x, used
+    once, by an add of the same Dep (its user's linear node sums it)."""
+    n, add, mul, dep = len(g.op), ops.add, ops.mul, g.dep
+    uses, user = [0] * n, [-1] * n
+    for i, kids in enumerate(g.kids):
+        for c in kids:
+            uses[c] += 1
+            user[c] = i
+    for o in g.outputs:
+        uses[o] += 2  # an output is always materialised
+    out: set[int] = set()
+    for i, op in enumerate(g.op):
+        if op is not add and op is not mul or uses[i] != 1:
+            continue
+        u = user[i]
+        if g.op[u] is add and dep[u] == dep[i] and (op is add or _is_term(g.kids[i], dep, dep[i])):
+            out.add(i)
+    return out
+
+
+def _is_term(args: tuple[int, ...], dep: list[Dep], target: Dep) -> bool:
+    """Is the product of ``args`` a term w * x of a sum of Dep ``target`` (_weighted not None)?"""
+    a, b = args
+    return target is not SAMPLE or (dep[a] is SAMPLE) is not (dep[b] is SAMPLE)
+
+
+def _weighted(args: tuple[int, ...], dep: list[Dep], target: Dep) -> _Term | None:
+    """A product w * x as a term, w shared or constant and x of Dep ``target``; else None."""
+    a, b = args
+    if target is SAMPLE:
+        if dep[a] != SAMPLE and dep[b] == SAMPLE:
+            return _Term(a, b)
+        if dep[b] != SAMPLE and dep[a] == SAMPLE:
+            return _Term(b, a)
+        return None
+    return _Term(a, b)  # shared: both factors are shared or constant
+
+
+def _find_sums(g: _Graph, dots: bool) -> dict[int, _Node]:
+    """The nodes to compute: one per op node that is not constant; with ``dots``, a tree of adds
+    of products w * x is one linear node (and its adds and products none of their own)."""
+    absorbed = _absorbed(g) if dots else set()
+    nodes: dict[int, _Node] = {}
+    for i, op in enumerate(g.op):
+        if g.dep[i] is CONST or not g.kids[i] or i in absorbed:
+            continue
+        if dots and op is ops.add:
+            _linear_node(g, i, _sum_terms(g, i, absorbed), absorbed, nodes)
+        else:
+            nodes[i] = _Node(g.dep[i], g.grad[i], op, g.kids[i])
+    return nodes
+
+
+def _sum_terms(g: _Graph, i: int, absorbed: set[int]) -> list[int]:
+    """The summands of add node i: its arguments, through every add it absorbs, left to right."""
+    terms: list[int] = []
+    stack = [i]
+    while stack:
+        j = stack.pop()
+        if j == i or (j in absorbed and g.op[j] is ops.add):
+            stack.extend(reversed(g.kids[j]))
+        else:
+            terms.append(j)
+    return terms
+
+
+def _linear_node(g: _Graph, i: int, summands: list[int], absorbed: set[int],
+                 nodes: dict[int, _Node]) -> None:
+    """nodes[i]: the sum of ``summands`` as terms w * x; per-sample ones in the sum itself, shared
+    ones in its bias (one node of their own, unless that is a single unweighted one)."""
+    node = _Node(g.dep[i], g.grad[i])
+    shared: list[_Term] = []
+    for t in summands:
+        if t in g.consts and g.consts[t] == 0.0:
+            continue  # the 0 that sum() starts from: adding it changes nothing
+        product = _weighted(g.kids[t], g.dep, g.dep[i]) if t in absorbed and g.op[t] is ops.mul else None
+        term = product or _Term(g.one, t)
+        (node.terms if g.dep[term.x] is SAMPLE else shared).append(term)
+    if node.dep is SHARED:
+        node.terms = shared
+    elif len(shared) == 1 and shared[0].w == g.one:
+        node.bias = shared[0].x
+    elif shared:
+        bias_grad = any(g.grad[t.w] or g.grad[t.x] for t in shared)
+        node.bias = g.add(SHARED, bias_grad)
+        nodes[node.bias] = _Node(SHARED, bias_grad, terms=shared)
+    nodes[i] = node
+
+
+def _levels(nodes: dict[int, _Node], dep: list[Dep]) -> None:
+    """Each node's level: 1 + the deepest node of the same Dep it reads (inputs, constants: 0)."""
+    for i in sorted(nodes):  # (nodes made for a shared part are numbered last, after what they read)
+        nd = nodes[i]
+        nd.level = 1 + max((nodes[d].level for d in nd.reads() if d in nodes and dep[d] == nd.dep),
+                           default=0)
+
+
+def _group(nodes: dict[int, _Node], dep: list[Dep]) -> list[list[int]]:
+    """Nodes of one op (by identity) or one linear shape at one level of one Dep, together;
+    shared groups first, then by level."""
+    groups: dict[_GroupKey, list[int]] = {}
+    for i in sorted(nodes, key=lambda j: (nodes[j].dep, nodes[j].level, j)):
+        nd = nodes[i]
+        if nd.op is not None:
+            key = _GroupKey(nd.dep, nd.level, id(nd.op), tuple(dep[a] == SAMPLE for a in nd.args))
+        else:
+            key = _GroupKey(nd.dep, nd.level, None, (len(nd.terms),))
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def _layout(g: _Graph, n_params: int) -> tuple[_Layout, np.ndarray]:
+    """Rows of S for params, external Values and constants (1, 0, then the folded ones), and the
+    constants' values; sets every constant's slot."""
+    n_fixed = n_params + len(g.external)
+    constants = {g.one: 1.0, g.zero: 0.0, **g.consts}
+    for j, i in enumerate(constants):
+        g.slots[i] = Slot(False, n_fixed + j)
+    rows = slice(n_fixed, n_fixed + len(constants))
+    return _Layout(rows, g.slots[g.zero].row), np.array(list(constants.values()))
+
+
+def _allocate(nodes: dict[int, _Node], groups: list[list[int]], slots: dict[int, Slot],
+              n_v: int, n_s: int) -> tuple[list[_Group], int, int]:
+    """Consecutive rows for each group's members, after ``n_v`` rows of V and ``n_s`` of S; sets
+    their slots. Returns the groups and the rows of V and S in all."""
+    out: list[_Group] = []
+    for members in groups:
+        # in the order of their arguments' rows: a layer's neurons come out in the order of
+        # its parameters, so weight matrices and the next layer's inputs are views, not copies
+        members.sort(key=lambda i: [slots[a].row for a in nodes[i].reads()[::-1]])
+        sample = nodes[members[0]].dep is SAMPLE
+        start = n_v if sample else n_s
+        rows = slice(start, start + len(members))
+        if sample:
+            n_v = rows.stop
+        else:
+            n_s = rows.stop
+        for j, i in enumerate(members):
+            slots[i] = Slot(sample, rows.start + j)
+        out.append(_Group([nodes[i] for i in members], rows))
+    return out, n_v, n_s
+
+
+def _emit(groups: list[_Group], g: _Graph, layout: _Layout) -> list[_Step]:
+    """One step per group: an op step, a per-sample linear step or a shared one."""
+    steps: list[_Step] = []
+    for group in groups:
+        first = group.members[0]
+        if first.op is not None:
+            steps.append(_OpStep(group.members, group.rows, g.slots, g.grad))
+        elif first.dep is SAMPLE:
+            steps.append(_LinearStep(group.members, group.rows, g.slots, g.grad, layout))
+        else:
+            steps.append(_SharedLinearStep(group.members, group.rows, g.slots))
+    return steps
 
 
 # --- the tape --------------------------------------------------------------------------------------
-
-class _Node:
-    """A node of the lowered program: an op step member or a linear combination."""
-
-    __slots__ = ("args", "bias", "cls", "grad", "level", "op", "terms")
-
-    def __init__(self, cls: int, grad: bool, op: Op | None, args: tuple[int, ...]) -> None:
-        self.cls = cls        # SHARED or SAMPLE
-        self.grad = grad      # does it depend on a parameter (does backward need it)?
-        self.op = op          # the primitive, or None for a linear combination
-        self.args = args      # the op's arguments (node numbers)
-        self.terms: list[tuple[int, int]] = []  # linear: sum of w * x, w shared, x per-sample
-        self.bias = -1        # linear: the shared part (a node number), -1 for none
-        self.level = 0        # depth among nodes of the same class
-
 
 class Tape:
     """The program of one traced function for one sample shape, replayed on numpy batches."""
@@ -250,171 +589,18 @@ class Tape:
         self.scalar = t1.scalar
         self._local = threading.local()  # this thread's buffers (see _buffers)
         self.n_params = len(params)
-        self._lower(t1, t2, params, dots)
-
-    # -- from a trace to steps -------------------------------------------------------------------
-    def _lower(self, t1: _Trace, t2: _Trace, params: list[Value], dots: bool) -> None:
-        order = t1.order
-        pos = {v: i for i, v in enumerate(order)}
-        pos2 = {v: i for i, v in enumerate(t2.order)}
-        n = len(order)
-        inputs = {v: i for i, v in enumerate(t1.inputs)}
-        inputs2 = {v: i for i, v in enumerate(t2.inputs)}
-        pindex = {p: i for i, p in enumerate(params)}
-        if len(t2.order) != n or len(t2.outputs) != len(t1.outputs):
-            raise _depends_on_data()
-        cls = [CONST] * n
-        grad = [False] * n
-        kids: list[tuple[int, ...]] = [()] * n
-        external: list[Value] = []  # Values outliving the call that are not params: read, no grad
-        store: dict[int, tuple[str, int]] = {}  # node -> where its value lives at run time
-        consts: dict[int, float] = {}
-        for i, (v, w) in enumerate(zip(order, t2.order)):
-            if v._op is not w._op:
-                raise _depends_on_data()
-            if v._a is None:
-                if v in inputs:
-                    if inputs[v] != inputs2.get(w):
-                        raise _depends_on_data()
-                    cls[i] = SAMPLE
-                    store[i] = ("v", inputs[v])
-                elif v is w:  # the same object at both traces: a parameter or another live Value
-                    cls[i] = SHARED
-                    if v in pindex:
-                        grad[i] = True
-                        store[i] = ("s", pindex[v])
-                    else:
-                        store[i] = ("s", len(params) + len(external))
-                        external.append(v)
-                elif _float_key(v.data) == _float_key(w.data) and w not in inputs2:
-                    consts[i] = v.data
-                else:
-                    raise _depends_on_data()
-                continue
-            k = tuple(pos[c] for c in v._prev)
-            if k != tuple(pos2[c] for c in w._prev):
-                raise _depends_on_data()
-            kids[i] = k
-            cls[i] = max(cls[c] for c in k)
-            grad[i] = any(grad[c] for c in k)
-            if cls[i] == CONST:
-                consts[i] = v.data  # folded: the engine computed it while tracing
-        if [pos[o] for o in t1.outputs] != [pos2[o] for o in t2.outputs]:
-            raise _depends_on_data()
-        self.leaves = params + external
-
-        # shared-store rows: params, external Values, constants (with 1 and 0), computed nodes
-        n_fixed = len(params) + len(external)
-        const_values = [1.0, 0.0] + list(consts.values())
-        ONE, ZERO = n, n + 1  # two extra node numbers for the constants 1 and 0
-        for j, i in enumerate(consts):
-            store[i] = ("s", n_fixed + 2 + j)
-        store[ONE] = ("s", n_fixed)
-        store[ZERO] = ("s", n_fixed + 1)
-        cls += [CONST, CONST]
-        grad += [False, False]
-        self._consts = np.array(const_values)
-        self._const_rows = slice(n_fixed, n_fixed + len(const_values))
         self.n_inputs = len(t1.inputs)
-
-        # how many times each node is used, and by whom (for the linear fast path)
-        uses = [0] * n
-        user = [-1] * n
-        for i in range(n):
-            for c in kids[i]:
-                uses[c] += 1
-                user[c] = i
-        outs = [pos[o] for o in t1.outputs]
-        for o in outs:
-            uses[o] += 2  # an output is always materialised
-
-        def absorbed(i: int, op: Op) -> bool:  # used once, by an add of the same class
-            return (order[i]._op is op and uses[i] == 1 and order[user[i]]._op is ops.add
-                    and cls[user[i]] == cls[i] and (op is ops.add or _weighted(kids[i], cls, cls[i]) is not None))
-
-        nodes: dict[int, _Node] = {}
-        extra = n + 2  # numbers for nodes the lowering makes (the shared part of a linear node)
-        for i in range(n):
-            if cls[i] == CONST or not kids[i]:
-                continue
-            op = order[i]._op
-            if not dots or op is not ops.add:
-                if dots and absorbed(i, ops.mul):
-                    continue  # a term w * x of a linear node: no node of its own
-                nodes[i] = _Node(cls[i], grad[i], op, kids[i])
-                continue
-            if absorbed(i, ops.add):
-                continue  # part of the sum its user makes
-            terms: list[int] = []
-            stack = [i]
-            while stack:
-                j = stack.pop()
-                if j == i or absorbed(j, ops.add):
-                    stack.extend(reversed(kids[j]))
-                else:
-                    terms.append(j)
-            node = _Node(cls[i], grad[i], None, ())
-            shared_terms: list[tuple[int, int]] = []
-            for t in terms:
-                if t in consts and consts[t] == 0.0:
-                    continue  # the 0 that sum() starts from: adding it changes nothing
-                wx = (_weighted(kids[t], cls, cls[i]) if absorbed(t, ops.mul) else None) or (ONE, t)
-                if cls[wx[1]] == SAMPLE:
-                    node.terms.append(wx)
-                else:
-                    shared_terms.append(wx)
-            if node.cls == SHARED:
-                node.terms = shared_terms
-            elif len(shared_terms) == 1 and shared_terms[0][0] == ONE:
-                node.bias = shared_terms[0][1]
-            elif shared_terms:
-                bias = _Node(SHARED, any(grad[w] or grad[x] for w, x in shared_terms), None, ())
-                bias.terms = shared_terms
-                node.bias = extra
-                nodes[extra] = bias
-                cls.append(SHARED)
-                grad.append(bias.grad)
-                extra += 1
-            nodes[i] = node
-
-        # levels, then steps: nodes of one kind at one level of their class, together
-        def deps(nd: _Node) -> list[int]:
-            if nd.op is not None:
-                return list(nd.args)
-            return [x for _, x in nd.terms] + [w for w, _ in nd.terms] + ([nd.bias] if nd.bias >= 0 else [])
-
-        for i in sorted(nodes):  # (nodes made for a shared part are numbered last, after what they read)
-            nd = nodes[i]
-            nd.level = 1 + max((nodes[d].level for d in deps(nd) if d in nodes and cls[d] == nd.cls),
-                               default=0)
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for i in sorted(nodes, key=lambda j: (nodes[j].cls, nodes[j].level, j)):
-            nd = nodes[i]
-            if nd.op is not None:
-                kind: Any = (nd.op, tuple(cls[a] == SAMPLE for a in nd.args))
-            else:
-                kind = ("linear", len(nd.terms))
-            groups.setdefault((nd.cls, nd.level, kind), []).append(i)
-
-        n_v = self.n_inputs
-        n_s = n_fixed + len(const_values)
-        self.steps: list[_Step] = []
-        for (c, _, _), members in groups.items():
-            # in the order of their arguments' rows: a layer's neurons come out in the order of
-            # its parameters, so weight matrices and the next layer's inputs are views, not copies
-            members.sort(key=lambda i: [store[a][1] for a in deps(nodes[i])[::-1]])
-            if c == SAMPLE:
-                rows = slice(n_v, n_v + len(members))
-                n_v += len(members)
-            else:
-                rows = slice(n_s, n_s + len(members))
-                n_s += len(members)
-            for j, i in enumerate(members):
-                store[i] = ("v" if c == SAMPLE else "s", rows.start + j)
-            self.steps.append(_make_step([nodes[i] for i in members], rows, store, grad, store[ZERO][1],
-                                         n_fixed + len(const_values)))
-        self.n_v, self.n_s = n_v, n_s
-        self.out_refs = [store[o] for o in outs]
+        g = _classify(t1, t2, params)
+        _fold(g, t1.order)
+        self.leaves = params + g.external  # read from .data at each call, into S's first rows
+        nodes = _find_sums(g, dots)
+        _levels(nodes, g.dep)
+        layout, self._consts = _layout(g, len(params))
+        self._const_rows = layout.constants
+        groups, self.n_v, self.n_s = _allocate(nodes, _group(nodes, g.dep), g.slots,
+                                               self.n_inputs, layout.constants.stop)
+        self.steps = _emit(groups, g, layout)
+        self.out_refs = [g.slots[o] for o in g.outputs]  # where each output lives
         self._plan()
 
     def _plan(self) -> None:
@@ -423,8 +609,8 @@ class Tape:
         written = np.zeros(self.n_v, dtype=bool)
         zero: set[int] = set()
         all_rows = np.arange(self.n_v)
-        if self.scalar and self.out_refs[0][0] == "v":
-            written[self.out_refs[0][1]] = True
+        if self.scalar and self.out_refs[0].per_sample:
+            written[self.out_refs[0].row] = True
         for step in reversed(self.steps):
             if not step.grad:
                 continue
@@ -432,10 +618,10 @@ class Tape:
             zero.update(rows[~written[rows]].tolist())  # read before anything was written: zeros
             written[rows] = True
             for target in step.targets():
-                rows = all_rows[target[0]].ravel()
+                rows = all_rows[target.rows].ravel()
                 fresh = ~written[rows]
-                if target[1] is not ADD_AT and isinstance(target[0], slice) and fresh.all():
-                    target[1] = ASSIGN
+                if target.write is not Write.ADD_AT and isinstance(target.rows, slice) and fresh.all():
+                    target.write = Write.ASSIGN
                 else:
                     zero.update(rows[fresh].tolist())
                 written[rows] = True
@@ -472,12 +658,12 @@ class Tape:
 
     def mean(self, V: np.ndarray, S: np.ndarray) -> float:
         """The batch mean of a scalar output."""
-        (s, r), = self.out_refs
-        return float(V[r].sum() * (1.0 / V.shape[1])) if s == "v" else float(S[r])
+        (out,) = self.out_refs
+        return float(V[out.row].sum() * (1.0 / V.shape[1])) if out.per_sample else float(S[out.row])
 
     def outputs(self, V: np.ndarray, S: np.ndarray, batch: int) -> np.ndarray:
         """The function's outputs: (batch,) for a Value, (batch, k) for a list."""
-        cols = [V[r] if s == "v" else np.full(batch, S[r]) for s, r in self.out_refs]
+        cols = [V[o.row] if o.per_sample else np.full(batch, S[o.row]) for o in self.out_refs]
         if self.scalar:
             return cols[0].copy()
         return np.stack(cols, axis=1) if cols else np.empty((batch, 0))
@@ -488,11 +674,11 @@ class Tape:
         if self._zero is not None:
             G[self._zero] = 0.0
         gS.fill(0.0)
-        (s, r), = self.out_refs
-        if s == "v":
-            G[r] = 1.0 / batch
+        (out,) = self.out_refs
+        if out.per_sample:
+            G[out.row] = 1.0 / batch
         else:
-            gS[r] = 1.0
+            gS[out.row] = 1.0
         for backward in self._local.backward:
             backward()
         return gS
@@ -502,25 +688,6 @@ class Tape:
                  f"{self.n_v} per-sample rows, {self.n_s} shared")]
         lines += [f"  {step}" for step in self.steps]
         return "\n".join(lines)
-
-
-def _depends_on_data() -> TracingError:
-    return TracingError(
-        "micrograd.compile: the function built a different graph at another sample: it depends on "
-        "input values outside the graph (reading .data of a traced Value, random numbers, ...), "
-        "which a tape cannot replay")
-
-
-def _weighted(args: tuple[int, ...], cls: list[int], target: int) -> tuple[int, int] | None:
-    """A product w * x as (w, x), w shared or constant and x of class ``target``; else None."""
-    a, b = args
-    if target == SAMPLE:
-        if cls[a] != SAMPLE and cls[b] == SAMPLE:
-            return a, b
-        if cls[b] != SAMPLE and cls[a] == SAMPLE:
-            return b, a
-        return None
-    return a, b  # shared: both factors are shared or constant
 
 
 # --- steps ------------------------------------------------------------------------------------------
@@ -549,22 +716,41 @@ def _matrix_view(rows: np.ndarray, limit: int) -> tuple[int, int] | None:
     return None
 
 
-def _repeats(rows: Sequence[int]) -> bool:
-    return len(set(rows)) != len(rows)
+class Write(enum.Enum):
+    """How a step writes adjoints into rows (see Tape._plan)."""
+
+    ADD = enum.auto()     # arr[rows] += values: rows distinct
+    ADD_AT = enum.auto()  # np.add.at(arr, rows, values): rows repeat, each repeat adds
+    ASSIGN = enum.auto()  # arr[rows] = values: nothing was written to these rows yet
 
 
-ADD, ASSIGN, ADD_AT = "add", "assign", "add.at"  # how a step writes adjoints (see Tape._plan)
+def _adding(rows: Sequence[int]) -> Write:
+    """How to add values into ``rows``: ADD_AT when a row repeats, else ADD."""
+    return Write.ADD_AT if len(set(rows)) != len(rows) else Write.ADD
 
 
-def _mode(repeats: bool) -> str:
-    return ADD_AT if repeats else ADD
+@dataclass
+class _Target:
+    """A block of per-sample adjoint rows a step's backward writes (Tape._plan may make it ASSIGN)."""
+
+    rows: Index   # the rows of G
+    write: Write  # how
 
 
-def _accumulate(arr: np.ndarray, index: Index, values: Any, mode: str) -> None:
+@dataclass
+class _Arg:
+    """One argument of an op step: where its k values are, and how backward writes their adjoints."""
+
+    target: _Target   # its rows (of V if per sample, else of S) and how adjoints are written there
+    per_sample: bool  # rows of V, else shared values of S (a (k, 1) column in a per-sample step)
+    grad: bool        # does any of them need an adjoint?
+
+
+def _accumulate(arr: np.ndarray, index: Index, values: Any, write: Write) -> None:
     """arr[index] += values (np.add.at when the index repeats rows; = when nothing is there yet)."""
-    if mode is ADD:
+    if write is Write.ADD:
         arr[index] += values
-    elif mode is ASSIGN:
+    elif write is Write.ASSIGN:
         arr[index] = values
     else:
         np.add.at(arr, index, values)
@@ -577,8 +763,8 @@ class _Step:
     sample: bool  # per-sample rows of V (else shared values of S)
     rows: slice   # where its nodes' values go
 
-    def targets(self) -> list[list[Any]]:
-        """[rows, mode] of every block of per-sample adjoints backward writes, in order."""
+    def targets(self) -> list[_Target]:
+        """Every block of per-sample adjoints backward writes, in order."""
         return []
 
     def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
@@ -587,13 +773,13 @@ class _Step:
         raise NotImplementedError
 
 
-def _write(dst: np.ndarray, index: Index, mode: str) -> Callable[[Any], None]:
+def _write(dst: np.ndarray, index: Index, write: Write) -> Callable[[Any], None]:
     """A function adding values into dst[index] (or assigning them: see Tape._plan)."""
-    if mode is ADD_AT:
+    if write is Write.ADD_AT:
         return lambda values: np.add.at(dst, index, values)
     if isinstance(index, slice):
         view = dst[index]
-        if mode is ASSIGN:
+        if write is Write.ASSIGN:
             def assign(values: Any) -> None:
                 view[...] = values
             return assign
@@ -601,44 +787,55 @@ def _write(dst: np.ndarray, index: Index, mode: str) -> Callable[[Any], None]:
         def add(values: Any) -> None:
             view[...] += values
         return add
-    return lambda values: _accumulate(dst, index, values, mode)
+    return lambda values: _accumulate(dst, index, values, write)
+
+
+def _forward_on_arrays(op: Op, *args: Any) -> Any:
+    """op(*args) on numpy arrays: the op's forward, run by numpy."""
+    return op.forward_array(*args)
+
+
+def _rule_on_arrays(op: Op, g: Any, out: Any, *args: Any) -> Any:
+    """The adjoints g * d(out)/d(arg) on numpy arrays: the op's derivative rule, run by numpy."""
+    return op.derivative_array(g, out, *args)
 
 
 class _OpStep(_Step):
-    """k nodes of one primitive: its ``forward_array`` and ``derivative_array`` on all k rows."""
+    """k nodes of one primitive: its forward and derivative rule on all k rows at once."""
 
-    def __init__(self, members: list[_Node], rows: slice, store: dict[int, tuple[str, int]],
-                 grad: list[bool]) -> None:
+    def __init__(self, members: list[_Node], rows: slice, slots: dict[int, Slot], grad: list[bool]) -> None:
         op = members[0].op
         assert op is not None
         self.op, self.rows = op, rows
-        self.sample = members[0].cls == SAMPLE
+        self.sample = members[0].dep is SAMPLE
         self.grad = any(m.grad for m in members)
-        self.args: list[list[Any]] = []  # [rows, write mode, per sample, needs grad]
+        self.args: list[_Arg] = []
         for k in range(op.arity):
-            refs = [store[m.args[k]] for m in members]
-            at = [r for _, r in refs]
-            self.args.append([_index(at), _mode(_repeats(at)), refs[0][0] == "v",
-                              any(grad[m.args[k]] for m in members)])
+            at = [slots[m.args[k]].row for m in members]
+            self.args.append(_Arg(_Target(_index(at), _adding(at)), slots[members[0].args[k]].per_sample,
+                                  any(grad[m.args[k]] for m in members)))
 
-    def targets(self) -> list[list[Any]]:
-        return [arg for arg in self.args if arg[2] and arg[3]]
+    def targets(self) -> list[_Target]:
+        return [arg.target for arg in self.args if arg.per_sample and arg.grad]
 
     def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
              gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
-        sample, rule, forward_rule = self.sample, self.op.derivative_array, self.op.forward_array
+        sample, op = self.sample, self.op
         out, g = (V[self.rows], G[self.rows]) if sample else (S[self.rows], gS[self.rows])
         args: list[Any] = []  # a view per argument, or None where rows are gathered at each call
         gathers: list[tuple[int, np.ndarray, Index, bool]] = []
+        # per argument needing adjoints: (a function adding them, whether to sum the batch first)
         writes: list[tuple[Callable[[Any], None], bool] | None] = []
-        for k, (ix, mode, per_sample, needed) in enumerate(self.args):
-            src, widen = (V, False) if per_sample else (S, sample)  # a shared value: a (k, 1) column
+        for k, arg in enumerate(self.args):
+            ix = arg.target.rows
+            src, widen = (V, False) if arg.per_sample else (S, sample)  # a shared value: a (k, 1) column
             if isinstance(ix, slice):
                 args.append(src[ix][:, None] if widen else src[ix])
             else:
                 args.append(None)
                 gathers.append((k, src, ix, widen))
-            writes.append((_write(G if per_sample else gS, ix, mode), widen) if needed else None)
+            dst = G if arg.per_sample else gS
+            writes.append((_write(dst, ix, arg.target.write), widen) if arg.grad else None)
 
         def arguments() -> list[Any]:
             if not gathers:
@@ -649,54 +846,56 @@ class _OpStep(_Step):
             return now
 
         def forward() -> None:
-            out[...] = forward_rule(*arguments())
+            out[...] = _forward_on_arrays(op, *arguments())
 
         def backward() -> None:
-            grads = rule(g, out, *arguments())
+            grads = _rule_on_arrays(op, g, out, *arguments())
             for write, ga in zip(writes, grads if type(grads) is tuple else (grads,)):
                 if write is not None:
+                    add, summed = write
                     if getattr(ga, "shape", None) != g.shape:  # a rule may return a scalar
                         ga = np.broadcast_to(ga, g.shape)
-                    write[0](ga.sum(axis=1) if write[1] else ga)  # summed over the batch if shared
+                    add(ga.sum(axis=1) if summed else ga)  # summed over the batch if shared
 
         return forward, backward
 
     def __repr__(self) -> str:
         where = "per sample" if self.sample else "shared"
-        return f"{self.op.name}{'' if self.op.param is None else f'[{self.op.param:g}]'} x{self.rows.stop - self.rows.start} ({where})"
+        param = "" if self.op.param is None else f"[{self.op.param:g}]"
+        return f"{self.op.name}{param} x{self.rows.stop - self.rows.start} ({where})"
 
 
 class _LinearStep(_Step):
     """k per-sample sums b + w1 x1 + ... + wn xn (w, b shared): a matrix product when the k sums
     read the same x (a layer of neurons), else a batched one."""
 
-    def __init__(self, members: list[_Node], rows: slice, store: dict[int, tuple[str, int]],
-                 grad: list[bool], zero: int, limit: int) -> None:
+    def __init__(self, members: list[_Node], rows: slice, slots: dict[int, Slot], grad: list[bool],
+                 layout: _Layout) -> None:
         self.rows, self.sample = rows, True
         self.grad = any(m.grad for m in members)
-        w_rows = [[store[w][1] for w, _ in m.terms] for m in members]
-        x_rows = [[store[x][1] for _, x in m.terms] for m in members]
+        w_rows = [[slots[t.w].row for t in m.terms] for m in members]
+        x_rows = [[slots[t.x].row for t in m.terms] for m in members]
         self.m, self.n = len(members), len(w_rows[0])
         self.w = np.array(w_rows, dtype=np.intp)
-        self.w_view = _matrix_view(self.w, limit)
-        self.w_mode = _mode(_repeats(self.w.ravel().tolist()))
-        self.w_grad = any(grad[w] for m in members for w, _ in m.terms)
+        self.w_view = _matrix_view(self.w, layout.constants.stop)
+        self.w_write = _adding(self.w.ravel().tolist())
+        self.w_grad = any(grad[t.w] for m in members for t in m.terms)
         self.shared_x = all(r == x_rows[0] for r in x_rows)
         if self.shared_x:
             self.x: Index = _index(x_rows[0])
-            self.x_target = [self.x, _mode(_repeats(x_rows[0]))]
+            self.x_target = _Target(self.x, _adding(x_rows[0]))
         else:
             self.x = np.array(x_rows, dtype=np.intp)
-            self.x_target = [self.x.ravel(), _mode(_repeats(self.x.ravel().tolist()))]
+            self.x_target = _Target(self.x.ravel(), _adding(self.x.ravel().tolist()))
         self.w_flat: Index = _index(self.w.ravel().tolist())
-        self.x_grad = any(grad[x] for m in members for _, x in m.terms)
-        b_rows = [store[m.bias][1] if m.bias >= 0 else zero for m in members]
-        self.has_bias = any(m.bias >= 0 for m in members)
+        self.x_grad = any(grad[t.x] for m in members for t in m.terms)
+        b_rows = [layout.zero if m.bias is None else slots[m.bias].row for m in members]
+        self.has_bias = any(m.bias is not None for m in members)
         self.b = _index(b_rows)
-        self.b_mode = _mode(_repeats(b_rows))
-        self.b_grad = any(grad[m.bias] for m in members if m.bias >= 0)
+        self.b_write = _adding(b_rows)
+        self.b_grad = any(grad[m.bias] for m in members if m.bias is not None)
 
-    def targets(self) -> list[list[Any]]:
+    def targets(self) -> list[_Target]:
         return [self.x_target] if self.x_grad else []
 
     def _weights(self, S: np.ndarray) -> np.ndarray:
@@ -714,9 +913,9 @@ class _LinearStep(_Step):
         X_fixed = V[self.x] if isinstance(self.x, slice) else None
         b = S[self.b][:, None] if isinstance(self.b, slice) else None
         shared_x, has_bias, w, x, b_rows = self.shared_x, self.has_bias, self.w, self.x, self.b
-        write_w = None if w_view else _write(gS, self.w_flat, self.w_mode)
-        write_x = _write(G, *self.x_target) if self.x_grad else None
-        write_b = _write(gS, self.b, self.b_mode) if self.b_grad else None
+        write_w = None if w_view else _write(gS, self.w_flat, self.w_write)
+        write_x = _write(G, self.x_target.rows, self.x_target.write) if self.x_grad else None
+        write_b = _write(gS, self.b, self.b_write) if self.b_grad else None
         w_grad, m, n = self.w_grad, self.m, self.n
 
         def forward() -> None:
@@ -753,15 +952,14 @@ class _LinearStep(_Step):
 class _SharedLinearStep(_Step):
     """k sums w1 x1 + ... + wn xn of shared values (an L2 term): computed once per call."""
 
-    def __init__(self, members: list[_Node], rows: slice, store: dict[int, tuple[str, int]],
-                 grad: list[bool]) -> None:
+    def __init__(self, members: list[_Node], rows: slice, slots: dict[int, Slot]) -> None:
         self.rows, self.sample = rows, False
         self.grad = any(m.grad for m in members)
-        self.w = np.array([[store[w][1] for w, _ in m.terms] for m in members], dtype=np.intp)
-        self.x = np.array([[store[x][1] for _, x in m.terms] for m in members], dtype=np.intp)
+        self.w = np.array([[slots[t.w].row for t in m.terms] for m in members], dtype=np.intp)
+        self.x = np.array([[slots[t.x].row for t in m.terms] for m in members], dtype=np.intp)
         self.w_flat, self.x_flat = _index(self.w.ravel().tolist()), _index(self.x.ravel().tolist())
-        self.w_mode = _mode(_repeats(self.w.ravel().tolist()))
-        self.x_mode = _mode(_repeats(self.x.ravel().tolist()))
+        self.w_write = _adding(self.w.ravel().tolist())
+        self.x_write = _adding(self.x.ravel().tolist())
         self.shape = self.w.shape
 
     def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
@@ -769,23 +967,15 @@ class _SharedLinearStep(_Step):
         return functools.partial(self.forward, S), functools.partial(self.backward, S, gS)
 
     def forward(self, S: np.ndarray) -> None:
-        S[self.rows] = np.einsum("mn,mn->m", S[self.w_flat].reshape(self.shape), S[self.x_flat].reshape(self.shape))
+        w, x = S[self.w_flat].reshape(self.shape), S[self.x_flat].reshape(self.shape)
+        S[self.rows] = np.einsum("mn,mn->m", w, x)
 
     def backward(self, S: np.ndarray, gS: np.ndarray) -> None:
         g = gS[self.rows][:, None]
         w, x = S[self.w_flat].reshape(self.shape), S[self.x_flat].reshape(self.shape)
         gw, gx = (g * x).ravel(), (g * w).ravel()  # both before either is added
-        _accumulate(gS, self.w_flat, gw, self.w_mode)
-        _accumulate(gS, self.x_flat, gx, self.x_mode)
+        _accumulate(gS, self.w_flat, gw, self.w_write)
+        _accumulate(gS, self.x_flat, gx, self.x_write)
 
     def __repr__(self) -> str:
         return f"linear x{self.w.shape[0]}, {self.w.shape[1]} terms each (shared)"
-
-
-def _make_step(members: list[_Node], rows: slice, store: dict[int, tuple[str, int]], grad: list[bool],
-               zero: int, limit: int) -> _Step:
-    if members[0].op is not None:
-        return _OpStep(members, rows, store, grad)
-    if members[0].cls == SAMPLE:
-        return _LinearStep(members, rows, store, grad, zero, limit)
-    return _SharedLinearStep(members, rows, store, grad)

@@ -182,6 +182,63 @@ def test_linear_nodes_with_other_shapes_agree_with_the_generic_path():
     check_against_engine(fn, w, X)
 
 
+# --- ops are told apart by identity, never by their symbol text -------------------------------------
+
+def test_family_members_whose_symbols_print_alike_compile_as_themselves():
+    """x**2.5000001 and x**2.5 both print as '**2.5': one step for both would compute one of them."""
+    fn = lambda x: [x ** 2, x ** 2.5000001, x ** 2.5]  # noqa: E731
+    got = micrograd.compile(fn, params=[])(np.array([3.0]))[0].tolist()
+    assert got == [v.data for v in fn(Value(3.0))]  # [9.0, 15.588458980687058, 15.588457268119896]
+    check_against_engine(lambda x: sum(fn(x)), [], np.array([3.0, 0.5]))
+
+
+def test_a_user_op_with_the_symbol_of_mul_compiles_as_itself():
+    """A user op printed '*' computing 2ab is not ops.mul, in the fast path and out of it."""
+    twice = ops.primitive(ops.Op("*", "twice_mul_for_tape_test", 2, lambda a, b: 2.0 * a * b,
+                                 lambda g, out, a, b: (2.0 * g * b, 2.0 * g * a),
+                                 domain=((-2, 2), (-2, 2))))
+    try:
+        w = Value(0.75)
+        x, y = np.array([3.0, -1.0]), np.array([5.0, 0.25])
+        for dots in (True, False):
+            f = micrograd.compile(lambda a, b: [a * b, twice.apply(a, b)], params=[], dots=dots)
+            assert f(x, y).tolist() == [[15.0, 30.0], [-0.25, -0.5]]
+            f = micrograd.compile(lambda a, b: twice.apply(a, b), params=[], dots=dots)
+            assert f(x, y).tolist() == [30.0, -0.5]
+        check_against_engine(lambda a, b: a * w + twice.apply(w, b) + a * b + twice.apply(a, b), [w], x, y)
+    finally:
+        del ops.OPS[twice.name]
+        delattr(Value, twice.name)
+
+
+def _near(c):
+    """c and constants next to it whose symbols print alike (f"{c:g}"), or nearly."""
+    return [c, c * (1 + 1e-9) if c else 1e-9, float(np.nextafter(c, np.inf))]
+
+
+@pytest.mark.parametrize("name", list(ops.OPS))
+@settings(max_examples=10)
+@given(data=st.data())
+def test_every_table_entry_and_near_family_members_in_one_function_compile_exactly(name, data):
+    """Every op of the table, a family as several members with near-identical constants applied to
+    the same inputs in one function (one depth: one step each, not one for all)."""
+    entry = ops.OPS[name]
+    if isinstance(entry, ops.OpFamily):
+        members = [entry(c) for c in _near(data.draw(st.sampled_from(entry.examples)))]
+    else:
+        members = [entry, entry]
+    rows = [data.draw(op_inputs(members[0])) for _ in range(4)]
+    columns = [np.array([r[k] for r in rows]) for k in range(members[0].arity)]
+    p = Value(0.0)  # added to the first argument (exactly), so its gradient is every rule's
+
+    def outs(*xs):
+        args = [xs[0] + p, *xs[1:]]
+        return [m.apply(*args) for m in members]
+
+    check_against_engine(outs, [p], *columns)
+    check_against_engine(lambda *xs: sum(o * (k + 1.5) for k, o in enumerate(outs(*xs))), [p], *columns)
+
+
 # --- honest tracing ---------------------------------------------------------------------------
 
 def branchy(x):
