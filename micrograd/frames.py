@@ -1,0 +1,253 @@
+"""Backpropagation step by step: the backward (or forward) pass as a list of frames, one per rule.
+
+A frame records one step of the pass as ``backward()`` runs it: the node whose rule runs, what it
+sends to each child (``a.grad += out.grad * b.data = 1 * -3``) and every gradient known after it.
+The numbers are computed on a side table, in ``backward()``'s own order and with its own rules, so
+the last frame's gradients are exactly the ``.grad`` that ``root.backward()`` leaves (from zero),
+and the graph's ``.grad`` fields are never changed.
+
+How a node's local gradients are obtained is :func:`_contributions`, the one function here that
+knows the op table; everything else reads ``_prev``, ``data``, ``label`` and the symbol
+``str(node._op)``.
+
+:class:`Slides` holds the pictures of the frames (``micrograd.viz.backward_frames`` draws them):
+an animated GIF (:meth:`Slides.save_gif`, needs Pillow), a self-contained HTML page with
+Prev/Next and a slider (:meth:`Slides.to_html`), and a slider in Jupyter (ipywidgets if installed,
+else the HTML page).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .engine import Value, local_gradients, topological_order
+
+__all__ = ["Frame", "Slides", "backward_steps", "forward_steps", "node_names"]
+
+INSTALL_PILLOW = ('an animated GIF needs Pillow: pip install "micrograd[notebooks]" (Pillow comes with '
+                  "matplotlib), or pip install pillow")
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One step of a pass: ``node``'s rule ran on ``children``; ``known`` is every number known after it."""
+
+    node: Value                        # the node whose rule runs (the first backward frame: the root)
+    children: tuple[Value, ...]        # its arguments, in order (empty for the first frame)
+    rule: tuple[str, ...]              # the rule with its numbers, one line per child
+    known: dict[Value, float]          # grads (backward) or data (forward) known so far
+
+
+# --- the one place that knows how an op's rule is called ---------------------------------------
+
+def _contributions(node: Value, g: float) -> list[tuple[Value, float]]:
+    """d(root)/d(child) += g * d(node)/d(child), for each child of ``node`` in order: (child, amount).
+
+    Exactly what ``backward()`` adds (the op's float rule, IEEE special values as the engine).
+    A hand-built node with its own ``_backward`` closure runs it on a copy of the grads, restored.
+    """
+    op = node._op
+    children = node._prev
+    if op.custom is not None or op.arity != len(children):
+        saved = [(v, v.grad) for v in (node, *children)]
+        try:
+            for child in children:
+                child.grad = 0.0
+            node.grad = g
+            node._backward()
+            found = {child: float(child.grad) for child in children}
+        finally:
+            for v, grad in reversed(saved):
+                v.grad = grad
+        seen: set[Value] = set()  # a child given twice: its whole amount on its first position
+        amounts = []
+        for child in children:
+            amounts.append((child, 0.0 if child in seen else found[child]))
+            seen.add(child)
+        return amounts
+    out = local_gradients(node, g)
+    return list(zip(children, (out,) if len(children) == 1 else out))
+
+
+# --- names and numbers as the rule lines show them ----------------------------------------------
+
+def node_names(order: Sequence[Value]) -> dict[Value, str]:
+    """A name per node: its label, else #k (k its place in ``order``)."""
+    return {v: v.label or f"#{k}" for k, v in enumerate(order)}
+
+
+def _num(x: float) -> str:
+    """A number short enough for a rule line: 4 significant digits, integers without '.0'."""
+    if math.isnan(x) or math.isinf(x):
+        return str(x)
+    return f"{x:.4g}"
+
+
+# readable local derivatives by symbol: (out, child, other) -> text; others read d(out)/d(child)
+_LOCAL_TEXT = {
+    "+": lambda out, child, other: "1",
+    "*": lambda out, child, other: f"{other}.data",
+    "tanh": lambda out, child, other: f"(1 - {out}.data²)",
+    "exp": lambda out, child, other: f"{out}.data",
+}
+
+
+def _backward_line(node: Value, i: int, g: float, amount: float, local: float,
+                   names: dict[Value, str]) -> str:
+    """``child.grad += node.grad * local = g * local = amount`` for the ``i``-th child."""
+    prev = node._prev
+    out, name = names[node], names[prev[i]]
+    other = names[prev[1 - i]] if len(prev) == 2 else ""
+    text = _LOCAL_TEXT.get(str(node._op))
+    local_text = text(out, name, other) if text else f"∂{out}/∂{name}"
+    return f"{name}.grad += {out}.grad * {local_text} = {_num(g)} * {_num(local)} = {_num(amount)}"
+
+
+# --- the passes -------------------------------------------------------------------------------
+
+def backward_steps(root: Value, gradient: float = 1.0) -> list[Frame]:
+    """The backward pass from ``root``: a first frame ``root.grad = 1``, then one per node with children.
+
+    Nodes run in ``backward()``'s order (the topological order, reversed); a frame's ``known`` holds
+    the grads accumulated so far, so the last one equals ``.grad`` after ``root.backward()`` from zero.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_steps steps through a Value's graph, got {type(root).__name__}")
+    order = topological_order(root)
+    names = node_names(order)
+    grads: dict[Value, float] = {root: float(gradient)}
+    frames = [Frame(root, (), (f"{names[root]}.grad = {_num(float(gradient))}",), dict(grads))]
+    for node in reversed(order):
+        children = node._prev
+        if not children:
+            continue
+        g = grads[node]
+        amounts = _contributions(node, g)
+        locals_ = _contributions(node, 1.0)
+        lines = []
+        for i, ((child, amount), (_, local)) in enumerate(zip(amounts, locals_)):
+            grads[child] = grads.get(child, 0.0) + amount  # as backward(): 0.0 + first amount
+            lines.append(_backward_line(node, i, g, amount, local, names))
+        frames.append(Frame(node, children, tuple(lines), dict(grads)))
+    return frames
+
+
+def forward_steps(root: Value) -> list[Frame]:
+    """The forward pass to ``root``: a first frame with the leaves' data, then one per node made by an op."""
+    if not isinstance(root, Value):
+        raise TypeError(f"forward_steps steps through a Value's graph, got {type(root).__name__}")
+    order = topological_order(root)
+    names = node_names(order)
+    known = {v: v.data for v in order if not v._prev}
+    leaves = ", ".join(f"{names[v]} = {_num(v.data)}" for v in order if not v._prev)
+    frames = [Frame(order[0], (), (f"inputs: {leaves}",), dict(known))]
+    for node in order:
+        children = node._prev
+        if not children:
+            continue
+        known[node] = node.data
+        frames.append(Frame(node, children, (_forward_line(node, names),), dict(known)))
+    return frames
+
+
+def _forward_line(node: Value, names: dict[Value, str]) -> str:
+    """``n = a + b = 1 + 2 = 3`` (infix for + and *, else symbol(args))."""
+    symbol = str(node._op)
+    args = node._prev
+    if len(args) == 2 and symbol in ("+", "*"):
+        formula = f" {symbol} ".join(names[a] for a in args)
+        numbers = f" {symbol} ".join(_num(a.data) for a in args)
+    else:
+        formula = f"{symbol}({', '.join(names[a] for a in args)})"
+        numbers = f"{symbol}({', '.join(_num(a.data) for a in args)})"
+    return f"{names[node]} = {formula} = {numbers} = {_num(node.data)}"
+
+
+# --- the pictures of the frames: GIF, HTML, Jupyter -----------------------------------------
+
+class Slides(list):  # type: ignore[type-arg]
+    """The pictures of a pass, one per frame (graphviz Digraphs, or anything with ``.pipe``)."""
+
+    def svgs(self) -> list[str]:
+        """Each frame as an SVG string (needs Graphviz's ``dot``)."""
+        return [p.pipe(format="svg", encoding="utf-8") for p in self]
+
+    def sources(self) -> list[str]:
+        """Each frame's DOT source."""
+        return [p.source for p in self]
+
+    def save_gif(self, path: str | Path, seconds: float = 1.5) -> Path:
+        """An animated GIF of the frames, ``seconds`` per frame (needs Pillow and ``dot``)."""
+        try:
+            from PIL import Image
+        except ImportError as exc:
+            raise ImportError(INSTALL_PILLOW) from exc
+        images = [Image.open(io.BytesIO(p.pipe(format="png"))).convert("RGB") for p in self]
+        width = max(im.width for im in images)
+        height = max(im.height for im in images)
+        pages = []
+        for im in images:  # one size for every page, the picture at the top left on white
+            page = Image.new("RGB", (width, height), "white")
+            page.paste(im, (0, 0))
+            pages.append(page.convert("P", palette=Image.Palette.ADAPTIVE))
+        path = Path(path)
+        pages[0].save(path, save_all=True, append_images=pages[1:], duration=int(seconds * 1000),
+                      loop=0, disposal=1)
+        return path
+
+    def to_html(self, title: str = "backpropagation, step by step") -> str:
+        """A self-contained HTML page: every frame's SVG inline, Prev/Next buttons and a slider."""
+        slides = "\n".join(f'<div class="frame" style="display:{"block" if i == 0 else "none"}">{svg}</div>'
+                           for i, svg in enumerate(self.svgs()))
+        n = len(self)
+        return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>
+<body style="font-family:Helvetica,sans-serif">
+<div class="mg-frames">
+<button class="prev">Prev</button> <button class="next">Next</button>
+<input class="slider" type="range" min="0" max="{n - 1}" value="0" style="width:20em">
+<span class="count">1 / {n}</span>
+{slides}
+</div>
+<script>
+for (const box of document.querySelectorAll(".mg-frames")) {{
+  const frames = box.querySelectorAll(".frame"), slider = box.querySelector(".slider");
+  const show = k => {{
+    k = Math.max(0, Math.min(frames.length - 1, k));
+    frames.forEach((f, i) => f.style.display = i === k ? "block" : "none");
+    slider.value = k; box.querySelector(".count").textContent = (k + 1) + " / " + frames.length;
+  }};
+  box.querySelector(".prev").onclick = () => show(+slider.value - 1);
+  box.querySelector(".next").onclick = () => show(+slider.value + 1);
+  slider.oninput = () => show(+slider.value);
+}}
+</script>
+</body></html>
+"""
+
+    def _ipython_display_(self) -> None:
+        """In Jupyter: a slider over the frames (ipywidgets), else the HTML page with its own slider."""
+        from IPython.display import HTML, SVG, display
+        try:
+            import ipywidgets
+        except ImportError:
+            display(HTML(self.to_html()))
+            return
+        svgs = self.svgs()
+        out = ipywidgets.Output()
+        slider = ipywidgets.IntSlider(value=0, min=0, max=len(svgs) - 1, description="frame")
+
+        def show(k: int) -> None:
+            out.clear_output(wait=True)
+            with out:
+                display(SVG(svgs[k]))
+
+        slider.observe(lambda change: show(change["new"]), names="value")
+        show(0)
+        display(ipywidgets.VBox([slider, out]))
