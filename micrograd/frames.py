@@ -111,8 +111,10 @@ def _backward_line(node: Value, i: int, g: float, amount: float, local: float,
 
 # --- the passes -------------------------------------------------------------------------------
 
-def backward_steps(root: Value, gradient: float = 1.0) -> list[Frame]:
+def backward_steps(root: Value, gradient: float = 1.0, names: dict[Value, str] | None = None) -> list[Frame]:
     """The backward pass from ``root``: a first frame ``root.grad = 1``, then one per node with children.
+
+    ``names``: what the rule lines call each node (default :func:`node_names`).
 
     Nodes run in ``backward()``'s order (the topological order, reversed); a frame's ``known`` holds
     the grads accumulated so far, so the last one equals ``.grad`` after ``root.backward()`` from zero.
@@ -120,7 +122,7 @@ def backward_steps(root: Value, gradient: float = 1.0) -> list[Frame]:
     if not isinstance(root, Value):
         raise TypeError(f"backward_steps steps through a Value's graph, got {type(root).__name__}")
     order = topological_order(root)
-    names = node_names(order)
+    names = node_names(order) if names is None else names
     grads: dict[Value, float] = {root: float(gradient)}
     frames = [Frame(root, (), (f"{names[root]}.grad = {_num(float(gradient))}",), dict(grads))]
     for node in reversed(order):
@@ -138,12 +140,12 @@ def backward_steps(root: Value, gradient: float = 1.0) -> list[Frame]:
     return frames
 
 
-def forward_steps(root: Value) -> list[Frame]:
+def forward_steps(root: Value, names: dict[Value, str] | None = None) -> list[Frame]:
     """The forward pass to ``root``: a first frame with the leaves' data, then one per node made by an op."""
     if not isinstance(root, Value):
         raise TypeError(f"forward_steps steps through a Value's graph, got {type(root).__name__}")
     order = topological_order(root)
-    names = node_names(order)
+    names = node_names(order) if names is None else names
     known = {v: v.data for v in order if not v._prev}
     leaves = ", ".join(f"{names[v]} = {_num(v.data)}" for v in order if not v._prev)
     frames = [Frame(order[0], (), (f"inputs: {leaves}",), dict(known))]

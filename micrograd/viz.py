@@ -13,6 +13,9 @@ here). Edges into an op whose arguments do not commute carry the argument's posi
   inputs and outputs); past ``max_nodes`` drawn nodes the picture collapses by itself, coarser
   and coarser, and as a last resort shows only the nodes nearest the output. It says so in its
   title.
+- ``backward_frames(root)`` draws the backward pass step by step, one picture per rule applied
+  (the node whose rule runs and its arguments highlighted, the rule with its numbers above, the
+  grads known so far filled in); ``forward=True`` the forward pass. See ``micrograd.frames``.
 - Traversal is iterative and the DOT source is deterministic: nodes are numbered in traversal
   order, so the same graph gives the same source byte for byte.
 
@@ -30,10 +33,11 @@ from typing import Any
 
 from . import provenance
 from .engine import Value, topological_order
+from .frames import Slides, backward_steps, forward_steps
 from .nn import Layer, Neuron
 from .ops import CONSTANT
 
-__all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "draw_dot"]
+__all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "Slides", "backward_frames", "draw_dot"]
 
 INSTALL_PACKAGE = 'drawing graphs needs the graphviz Python package: pip install "micrograd[viz]"'
 INSTALL_DOT = ("rendering needs Graphviz's `dot` program, which is not on PATH. Install Graphviz: "
@@ -449,10 +453,10 @@ def _record_text(text: str) -> str:
     return "".join("\\" + ch if ch in '{}|<>\\"' else ch for ch in text.replace("\n", " "))
 
 
-def _grad_scale(values: Iterable[Value]) -> list[float]:
-    """Bin edges (upper bounds) of |grad| on a log scale over the drawn values."""
+def _grad_scale(values: Iterable[Any]) -> list[float]:
+    """Bin edges (upper bounds) of |grad| on a log scale over the drawn values' grads."""
     # (a grad may be an int, karpathy-style, or a Value after backward(create_graph=True))
-    grads = [float(v.grad) for v in values]
+    grads = [float(g) for g in values]
     mags = [abs(g) for g in grads if math.isfinite(g) and g]
     if not mags:
         return []
@@ -515,13 +519,43 @@ def _legend(edges: list[float], any_nonfinite: bool, positions: bool) -> str:
             f'<tr><td>{inner}<tr>{grads}</tr>{note}</table></td></tr></table>> shape=plaintext fontsize=8]\n')
 
 
+@dataclass(frozen=True)
+class _FrameView:
+    """What a frame of a pass shows instead of the graph's own numbers."""
+
+    known: dict[Value, float]      # the numbers known so far (the others are drawn blank)
+    field: str                     # "grad" (backward) or "data" (forward)
+    focus: frozenset[Value]        # the node whose rule runs
+    children: frozenset[Value]     # its arguments
+    scale: list[float]             # the |grad| colour scale of the whole pass (its last frame)
+
+
+FOCUS_STYLE = 'color="#d6336c" penwidth=4'     # the node whose rule runs
+CHILD_STYLE = 'color="#f08c00" penwidth=3'     # its arguments, which receive
+BLANK = "?"
+
+
+def _fields(v: Value, view: _FrameView | None, edges: list[float]) -> tuple[str, str, str, str]:
+    """data text, grad text, fill colour and extra style of a value's record."""
+    if view is None:
+        return _num(v.data), _num(float(v.grad)), _fill(v.grad, edges), ""
+    style = FOCUS_STYLE if v in view.focus else CHILD_STYLE if v in view.children else ""
+    known = view.known.get(v)
+    if view.field == "data":
+        return (_num(known) if known is not None else BLANK), "", ZERO_COLOUR, style  # no grads yet
+    if known is None:
+        return _num(v.data), BLANK, ZERO_COLOUR, style
+    return _num(v.data), _num(known), _fill(known, edges), style
+
+
 def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str],
-               names: dict[Value, str], rankdir: str, legend: bool) -> list[str]:
-    """The body of the DOT source: clusters, nodes, edges, legend."""
+               names: dict[Value, str], rankdir: str, legend: bool,
+               view: _FrameView | None = None) -> list[str]:
+    """The body of the DOT source: clusters, nodes, edges, legend (``view``: a frame's numbers)."""
     for i, unit in enumerate(units):
         unit.name = f"n{i}"
     drawn_values = [u.value for u in units if u.kind == "value" and u.value is not None]
-    edges = _grad_scale(drawn_values)
+    edges = _grad_scale(v.grad for v in drawn_values) if view is None else view.scale
     brace = ("{ ", " }") if rankdir in ("LR", "RL") else ("", "")
     node_lines: dict[int | None, list[str]] = {}
     edge_lines: list[str] = []
@@ -533,19 +567,21 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
             role = roles[v]
             name = v.label or names.get(v, "")
             fields = [_record_text(name)] if name else []
-            fields += [f"data {_record_text(_num(v.data))}", f"grad {_record_text(_num(float(v.grad)))}"]
+            data, grad, fill, extra = _fields(v, view, edges)
+            fields += [f"data {_record_text(data)}", f"grad {_record_text(grad)}"]
             if role == "dead":
                 fields.append("dead")
             label = brace[0] + " | ".join(fields) + brace[1]
             lines.append(f'\t{unit.name} [label="{label}" shape=record style=filled '
-                         f'fillcolor="{_fill(v.grad, edges)}" {ROLE_STYLE[role]}]\n')
+                         f'fillcolor="{fill}" {ROLE_STYLE[role]} {extra}]\n')
             if unit.via_op:
                 op = v._op
                 symbol = str(op) or op.name
                 if unit.folds:
                     symbol = f"{symbol} of {unit.nargs}"
+                lit = f' style=filled fillcolor="#fcc2d7" {FOCUS_STYLE}' if view and v in view.focus else ""
                 lines.append(f"\t{unit.name}op [label={_quote(symbol)} shape=ellipse fontsize=9 "
-                             f"height=0.3 margin=0.02]\n")
+                             f"height=0.3 margin=0.02{lit}]\n")
                 edge_lines.append(f"\t{unit.name}op -> {unit.name}\n")
             target = unit.name + "op" if unit.via_op else unit.name
         elif unit.kind == "box":
@@ -566,8 +602,11 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
             lines.append(f'\t{unit.name} [label={_quote("⋯ " + what)} shape=note fontsize=8 '
                          f'color="#adb5bd" fontcolor="#868e96"]\n')
             target = unit.name
+        lit = view is not None and unit.value is not None and unit.value in view.focus
         for child, pos in unit.children:
-            attr = f" [label={pos} fontsize=8]" if pos is not None else ""
+            attrs = ([f"label={pos} fontsize=8"] if pos is not None else []) + (
+                ['color="#d6336c" penwidth=2.5'] if lit else [])
+            attr = f" [{' '.join(attrs)}]" if attrs else ""
             edge_lines.append(f"\t{child.name} -> {target}{attr}\n")
     body: list[str] = []
     # clusters nest: write them depth first, with an explicit stack
@@ -596,7 +635,8 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
     body.extend(edge_lines)
     if legend:
         positions = any(pos is not None for u in units for _, pos in u.children)
-        body.append(_legend(edges, any(not math.isfinite(float(v.grad)) for v in drawn_values), positions))
+        grads = [v.grad for v in drawn_values] if view is None else list(view.known.values())
+        body.append(_legend(edges, any(not math.isfinite(float(g)) for g in grads), positions))
     return body
 
 
@@ -627,17 +667,59 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     units, clusters, roles, notes = _layout(root, params=params, collapse=collapse, max_nodes=max_nodes)
     lines = _dot_lines(units, clusters, roles, _param_names(clusters), rankdir, legend)
     heading = [title] if title else []
-    heading += notes
+    return _digraph(picture_class, lines, rankdir, format, heading + notes)
+
+
+def _digraph(picture_class: Any, lines: list[str], rankdir: str, format: str, heading: list[str],
+             justify: str = "n") -> Any:
+    """The picture: ``lines`` under ``heading`` (lines centred, or left-justified with ``justify="l"``)."""
     graph_attr = {"rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.15", "ranksep": "0.3"}
     if heading:
         # (graphviz quotes the text but leaves backslashes to dot, which reads \N, \G, \l as escapes)
         heading = [line.replace("\\", "\\\\") for text in heading for line in text.splitlines()]
-        graph_attr.update(label="\\n".join(heading), labelloc="t", fontsize="11")
+        end = "\\l" if justify == "l" else ""
+        graph_attr.update(label=f"\\{justify}".join(heading) + end, labelloc="t", fontsize="11")
     dot = picture_class(format=format, graph_attr=graph_attr,
                         node_attr={"fontname": "Helvetica", "fontsize": "10"},
                         edge_attr={"arrowsize": "0.6", "color": "#495057", "fontname": "Helvetica"})
     dot.body.extend(lines)
     return dot
+
+
+def backward_frames(root: Value, forward: bool = False, *, params: Iterable[Value] | None = None,
+                    rankdir: str = "LR", format: str = "svg", legend: bool = True) -> Slides:
+    """The backward pass from ``root`` as pictures, one per rule applied: a :class:`Slides` list.
+
+    Each picture highlights the node whose rule runs (red) and its arguments (orange), shows the
+    grads known so far (the rest '?') and writes the rule with its numbers above. The last one's
+    grads equal ``.grad`` after ``root.backward()``; the graph's ``.grad`` is not changed.
+    ``forward=True``: the forward pass instead, filling in data in topological order.
+    Show it in Jupyter (a slider), ``.save_gif(path)``, ``.to_html()``, or ``.sources()``.
+    """
+    picture_class = _picture(_graphviz())
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_frames draws a Value's graph, got {type(root).__name__}")
+    if rankdir not in ("LR", "RL", "TB", "BT"):
+        raise ValueError(f"rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
+    units, clusters, roles, notes = _layout(root, params=params, max_nodes=None)
+    order = topological_order(root)
+    param_names = _param_names(clusters)
+    names = {v: v.label or param_names.get(v) or f"#{k}" for k, v in enumerate(order)}
+    if forward:
+        steps, what = forward_steps(root, names), "forward pass"
+    else:
+        steps, what = backward_steps(root, names=names), "backward pass"
+    scale = _grad_scale(steps[-1].known.values()) if not forward else []
+    slides = Slides()
+    for k, step in enumerate(steps):
+        # (the first forward frame only lists the inputs; the first backward one gives the root its grad)
+        focus = frozenset() if forward and k == 0 else frozenset((step.node,))
+        view = _FrameView(step.known, "data" if forward else "grad", focus, frozenset(step.children), scale)
+        # unlabelled nodes get their #k names drawn, so the rule lines can be read off the picture
+        lines = _dot_lines(units, clusters, roles, names, rankdir, legend and not forward, view)
+        heading = [f"{what}, step {k + 1} of {len(steps)}", *step.rule]
+        slides.append(_digraph(picture_class, lines, rankdir, format, heading, justify="l"))
+    return slides
 
 
 def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | None = None,

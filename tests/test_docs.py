@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 MKDOCS_YML = (ROOT / "mkdocs.yml").read_text()
 PUBLIC_MODULES = ("engine", "ops", "autograd", "func", "nn", "losses", "optim", "schedules", "data",
-                  "metrics", "train", "viz", "plot", "interop", "testing", "tape")
+                  "metrics", "train", "viz", "frames", "plot", "interop", "testing", "tape")
 BUILD_TIME_LIMIT = 300  # seconds: a build takes ~10 s of CPU; this only stops a hung one
 
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import re
+import shutil
+import sys
+from pathlib import Path
 
+import pytest
 from hypothesis import given
 
-from micrograd import Value
+from micrograd import Value, viz
 from micrograd.frames import backward_steps, forward_steps
 from micrograd.testing import expressions
+from micrograd.viz import backward_frames, draw_dot
 
 
 def neuron() -> Value:
@@ -116,3 +123,106 @@ def test_a_hand_built_node_runs_its_own_closure_on_a_copy() -> None:
     assert a.grad == 7.0 and b.grad == 0.0 and out.grad == 0.0
     assert frames[-1].known[a] == 5.0 and frames[-1].known[b] == 2.0
     assert frames[-1].rule[0] == "a.grad += out.grad * ∂out/∂a = 1 * 5 = 5"
+
+
+# --- the pictures -----------------------------------------------------------------------------
+
+needs_graphviz = pytest.mark.skipif(importlib.util.find_spec("graphviz") is None,
+                                    reason='the pictures need the graphviz package: pip install "micrograd[viz]"')
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
+                               reason="Graphviz's dot program is not installed (apt-get install graphviz)")
+RECORD = re.compile(r'\[label="(\{ [^"]* \})"')
+
+
+def records(source: str) -> list[str]:
+    return RECORD.findall(source)
+
+
+@needs_graphviz
+def test_one_picture_per_frame_and_the_last_one_is_draw_dot_after_backward() -> None:
+    o = neuron()
+    slides = backward_frames(o)
+    assert len(slides) == len(backward_steps(o)) == 6
+    assert all(v.grad == 0.0 for v in o.nodes())
+    first, last = slides.sources()[0], slides.sources()[-1]
+    assert "{ o | data 0.7071 | grad 1 }" in first
+    assert "{ w1 | data -3 | grad ? }" in first  # not known yet: blank
+    assert "step 1 of 6" in first and "o.grad = 1" in first
+    o.backward()
+    assert records(last) == records(draw_dot(o).source)  # the same boxes, the same numbers
+    assert "w1.grad += x1w1.grad * x1.data = 0.5 * 2 = 1" in slides.sources()[4]
+
+
+@needs_graphviz
+def test_the_frame_highlights_the_node_whose_rule_runs_and_its_children() -> None:
+    o = neuron()
+    source = backward_frames(o).sources()[4]  # x1w1's rule
+    lines = {line.split("[label=")[0].strip(): line for line in source.splitlines() if "[label=" in line}
+    by_name = {RECORD.search(line).group(1).split(" | ")[0][2:]: line  # type: ignore[union-attr]
+               for line in lines.values() if RECORD.search(line)}
+    assert viz.FOCUS_STYLE in by_name["x1w1"]
+    assert viz.CHILD_STYLE in by_name["x1"] and viz.CHILD_STYLE in by_name["w1"]
+    assert viz.FOCUS_STYLE not in by_name["n"] and viz.CHILD_STYLE not in by_name["n"]
+
+
+@needs_graphviz
+def test_forward_frames_fill_in_data() -> None:
+    o = neuron()
+    sources = backward_frames(o, forward=True).sources()
+    assert len(sources) == 6
+    assert "{ o | data ? | grad  }" in sources[0] and "{ x1 | data 2 | grad  }" in sources[0]
+    assert "{ o | data 0.7071 | grad  }" in sources[-1]
+
+
+@needs_graphviz
+def test_unlabelled_nodes_are_named_in_the_picture_as_in_the_rules() -> None:
+    a = Value(3.0, label="a")
+    b = (a * a).exp()
+    sources = backward_frames(b).sources()
+    assert "{ #1 | data 9 |" in sources[0] and "#1.grad += #2.grad * #2.data" in sources[1]
+
+
+@needs_graphviz
+@needs_dot
+def test_svgs_and_a_self_contained_html_page() -> None:
+    slides = backward_frames(neuron())
+    svgs = slides.svgs()
+    assert len(svgs) == 6 and all(s.lstrip().startswith(("<?xml", "<svg", "<!--")) for s in svgs)
+    page = slides.to_html()
+    assert page.count("<svg") == 6 and page.count('class="frame"') == 6
+    assert "Prev" in page and "Next" in page and 'type="range"' in page
+    assert "<script src" not in page and "<link" not in page  # no network
+
+
+@needs_graphviz
+@needs_dot
+def test_an_animated_gif(tmp_path: Path) -> None:
+    image = pytest.importorskip("PIL.Image")
+    path = backward_frames(neuron()).save_gif(tmp_path / "backprop.gif")
+    with image.open(path) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 6
+
+
+@needs_graphviz
+def test_a_gif_without_pillow_says_which_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    with pytest.raises(ImportError, match=re.escape('micrograd[notebooks]')):
+        backward_frames(neuron()).save_gif(tmp_path / "x.gif")
+
+
+@needs_graphviz
+@needs_dot
+@pytest.mark.parametrize("widgets", [True, False])
+def test_jupyter_shows_a_slider_or_every_frame(widgets: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    display_module = pytest.importorskip("IPython.display")
+    if widgets:
+        pytest.importorskip("ipywidgets")
+    else:
+        monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    shown: list[object] = []
+    monkeypatch.setattr(display_module, "display", lambda *objs: shown.extend(objs))
+    backward_frames(neuron())._ipython_display_()
+    if widgets:
+        assert type(shown[-1]).__name__ == "VBox"
+    else:
+        assert shown[0].data.count("<svg") == 6  # type: ignore[attr-defined]
