@@ -1,7 +1,8 @@
 """Command line: ``python -m micrograd demo`` trains micrograd's moons demo and reports progress.
 
 ``python -m micrograd demo spiral`` trains a 3-class spiral with softmax cross-entropy and Adam;
-``python -m micrograd draw`` writes the picture of a small graph.
+``python -m micrograd draw`` writes the picture of a small graph; ``draw --frames`` its backward
+pass step by step, as an animated GIF or an HTML page.
 """
 
 from __future__ import annotations
@@ -77,13 +78,14 @@ def _report(history: History, out: TextIO) -> tuple[float, float]:
 def draw_command(args: argparse.Namespace) -> int:
     """``python -m micrograd draw``: write the picture of an expression or of the demo's neuron."""
     from .expression import ExpressionError, evaluate
-    from .viz import draw_dot
+    from .viz import backward_frames, draw_dot
 
     path = Path(args.output)
     fmt = path.suffix.lstrip(".").lower()
-    if fmt not in DRAW_FORMATS:
+    formats = FRAMES_FORMATS if args.frames else DRAW_FORMATS
+    if fmt not in formats:
         raise SystemExit(f"draw: cannot write {path.name!r}: the file name must end in one of "
-                         f"{', '.join('.' + f for f in DRAW_FORMATS)}")
+                         f"{', '.join('.' + f for f in formats)}{' with --frames' if args.frames else ''}")
     if args.neuron:
         if args.expression is not None:
             raise SystemExit("draw: give an expression or --neuron, not both")
@@ -114,6 +116,8 @@ def draw_command(args: argparse.Namespace) -> int:
         params, what = [], repr(args.expression)
     else:
         raise SystemExit("draw: give an expression (e.g. \"a*b + c\" --values a=2 b=-3 c=10) or --neuron")
+    if args.frames:
+        return _write_frames(backward_frames(root, rankdir=args.rankdir, params=params), path, fmt, what)
     if not args.no_backward:
         root.backward()
     picture = draw_dot(root, rankdir=args.rankdir, params=params)
@@ -129,7 +133,21 @@ def draw_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_frames(slides: Any, path: Path, fmt: str, what: str) -> int:
+    """Write the frames of a backward pass as an animated GIF or a self-contained HTML page."""
+    try:
+        if fmt == "gif":
+            slides.save_gif(path)
+        else:
+            path.write_text(slides.to_html(), encoding="utf-8")
+    except (RuntimeError, ImportError) as exc:  # no dot program, or no Pillow: say how to install it
+        raise SystemExit(f"draw: {exc}") from None
+    print(f"wrote {path} ({len(slides)} frames of the backward pass: {what})")
+    return 0
+
+
 DRAW_FORMATS = ("svg", "png", "pdf", "dot", "gv")
+FRAMES_FORMATS = ("gif", "html")
 
 
 def _add_draw_parser(sub: Any) -> None:
@@ -143,6 +161,8 @@ def _add_draw_parser(sub: Any) -> None:
     draw.add_argument("-o", "--output", required=True, help="output file: .svg, .png, .pdf or .dot")
     draw.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="layout direction")
     draw.add_argument("--no-backward", action="store_true", help="do not fill in gradients first")
+    draw.add_argument("--frames", action="store_true",
+                      help="the backward pass step by step, one frame per rule: -o file.gif or file.html")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 
 from micrograd import Value, viz
+from micrograd.__main__ import main
 from micrograd.frames import backward_steps, forward_steps
 from micrograd.testing import expressions
 from micrograd.viz import backward_frames, draw_dot
@@ -226,3 +227,17 @@ def test_jupyter_shows_a_slider_or_every_frame(widgets: bool, monkeypatch: pytes
         assert type(shown[-1]).__name__ == "VBox"
     else:
         assert shown[0].data.count("<svg") == 6  # type: ignore[attr-defined]
+
+
+@needs_graphviz
+@needs_dot
+def test_the_command_line_writes_the_frames_as_a_gif_or_a_page(tmp_path: Path) -> None:
+    image = pytest.importorskip("PIL.Image")
+    args = ["draw", "tanh(x1*w1 + x2*w2 + b)", "--values", "x1=2", "x2=0", "w1=-3", "w2=1", "b=6.88", "--frames"]
+    assert main([*args, "-o", str(tmp_path / "bp.gif")]) == 0
+    with image.open(tmp_path / "bp.gif") as gif:
+        assert gif.n_frames == 6
+    assert main([*args, "-o", str(tmp_path / "bp.html")]) == 0
+    assert (tmp_path / "bp.html").read_text().count("<svg") == 6
+    with pytest.raises(SystemExit, match=r"\.gif, \.html with --frames"):
+        main([*args, "-o", str(tmp_path / "bp.svg")])
