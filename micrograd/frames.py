@@ -77,24 +77,37 @@ def _contributions(node: Value, g: float) -> list[tuple[Value, float]]:
 
 # --- names and numbers as the rule lines show them ----------------------------------------------
 
-def node_names(order: Sequence[Value]) -> dict[Value, str]:
-    """A name per node: its label, else #k (k its place in ``order``)."""
-    return {v: v.label or f"#{k}" for k, v in enumerate(order)}
+def node_names(order: Sequence[Value], given: dict[Value, str] | None = None) -> dict[Value, str]:
+    """A name per node: ``given[v]``, else its label, else #1, #2, ... in ``order``."""
+    given = given or {}
+    names: dict[Value, str] = {}
+    unnamed = 0
+    for v in order:
+        name = given.get(v) or v.label
+        if not name:
+            unnamed += 1
+            name = f"#{unnamed}"
+        names[v] = name
+    return names
 
 
 def _num(x: float) -> str:
-    """A number short enough for a rule line: 4 significant digits, integers without '.0'."""
+    """A number short enough for a rule line: 4 significant digits, integers without '.0', no -0."""
     if math.isnan(x) or math.isinf(x):
         return str(x)
-    return f"{x:.4g}"
+    return "0" if x == 0 else f"{x:.4g}"
 
 
-# readable local derivatives by symbol: (out, child, other) -> text; others read d(out)/d(child)
+# readable local derivatives by symbol: (out, child, other) -> text; others read ∂out/∂child
 _LOCAL_TEXT = {
     "+": lambda out, child, other: "1",
     "*": lambda out, child, other: f"{other}.data",
     "tanh": lambda out, child, other: f"(1 - {out}.data²)",
     "exp": lambda out, child, other: f"{out}.data",
+    "log": lambda out, child, other: f"(1 / {child}.data)",
+    "ReLU": lambda out, child, other: f"({out}.data > 0)",
+    "sigmoid": lambda out, child, other: f"{out}.data * (1 - {out}.data)",
+    "**2": lambda out, child, other: f"2 * {child}.data",
 }
 
 

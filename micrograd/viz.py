@@ -33,7 +33,7 @@ from typing import Any
 
 from . import provenance
 from .engine import Value, topological_order
-from .frames import Slides, backward_steps, forward_steps
+from .frames import Slides, backward_steps, forward_steps, node_names
 from .nn import Layer, Neuron
 from .ops import CONSTANT
 
@@ -704,7 +704,7 @@ def backward_frames(root: Value, forward: bool = False, *, params: Iterable[Valu
     units, clusters, roles, notes = _layout(root, params=params, max_nodes=None)
     order = topological_order(root)
     param_names = _param_names(clusters)
-    names = {v: v.label or param_names.get(v) or f"#{k}" for k, v in enumerate(order)}
+    names = node_names(order, {v: v.label or param_names.get(v, "") for v in order})
     if forward:
         steps, what = forward_steps(root, names), "forward pass"
     else:

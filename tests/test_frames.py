@@ -181,6 +181,15 @@ def test_unlabelled_nodes_are_named_in_the_picture_as_in_the_rules() -> None:
     b = (a * a).exp()
     sources = backward_frames(b).sources()
     assert "{ #1 | data 9 |" in sources[0] and "#1.grad += #2.grad * #2.data" in sources[1]
+    assert "a.grad += #1.grad * a.data = 8103 * 3 = 2.431e+04" in sources[2]
+
+
+def test_zero_reads_0_not_minus_0() -> None:
+    a, b = Value(-0.0, label="a"), Value(-3.0, label="b")
+    c = a * b
+    c.label = "c"
+    assert backward_steps(c)[-1].known[b] == -0.0  # the number is kept; only its text drops the sign
+    assert backward_steps(c)[1].rule[1] == "b.grad += c.grad * a.data = 1 * 0 = 0"
 
 
 @needs_graphviz
