@@ -28,7 +28,7 @@ from typing import Any
 
 from .engine import Value, local_gradients, topological_order
 
-__all__ = ["Frame", "Slides", "backward_steps", "forward_steps", "node_names"]
+__all__ = ["Frame", "Group", "Slides", "backward_steps", "forward_steps", "group_steps", "node_names"]
 
 INSTALL_PILLOW = ('an animated GIF needs Pillow: pip install "micrograd[notebooks]" (Pillow comes with '
                   "matplotlib), or pip install pillow")
@@ -42,6 +42,17 @@ class Frame:
     children: tuple[Value, ...]        # its arguments, in order (empty for the first frame)
     rule: tuple[str, ...]              # the rule with its numbers, one line per child
     known: dict[Value, float]          # grads (backward) or data (forward) known so far
+    amounts: tuple[float, ...] = ()    # backward: what each child received
+
+
+@dataclass(frozen=True, eq=False)
+class Group:
+    """Consecutive rules shown as one frame (a whole neuron's backward): its steps and their sums."""
+
+    key: Any                           # what the steps have in common (a module call)
+    steps: tuple[Frame, ...]           # in the order they ran
+    known: dict[Value, float]          # every grad known after the group
+    sent: dict[Value, float]           # what the group's steps sent to nodes made outside it, summed
 
 
 # --- the one place that knows how an op's rule is called ---------------------------------------
@@ -149,8 +160,38 @@ def backward_steps(root: Value, gradient: float = 1.0, names: dict[Value, str] |
         for i, ((child, amount), (_, local)) in enumerate(zip(amounts, locals_)):
             grads[child] = grads.get(child, 0.0) + amount  # as backward(): 0.0 + first amount
             lines.append(_backward_line(node, i, g, amount, local, names))
-        frames.append(Frame(node, children, tuple(lines), dict(grads)))
+        frames.append(Frame(node, children, tuple(lines), dict(grads), tuple(a for _, a in amounts)))
     return frames
+
+
+def group_steps(steps: Sequence[Frame], key: Any) -> list[Group]:
+    """Backward ``steps`` gathered by ``key(node)`` (None: a group of its own), ordered by first step.
+
+    ``known`` after each group adds the group's amounts in order; the last group's is the last
+    step's table itself, so it is ``backward()``'s exactly even where groups' steps interleaved.
+    """
+    keys = [key(step.node) for step in steps]
+    members: dict[Any, list[int]] = {}
+    for k, group in enumerate(keys):
+        members.setdefault(group if group is not None else ("step", k), []).append(k)
+    groups: list[Group] = []
+    known: dict[Value, float] = {}
+    for group, indices in members.items():
+        sent: dict[Value, float] = {}
+        inside = {steps[k].node for k in indices}
+        for k in indices:
+            step = steps[k]
+            if not step.children:  # the first step: the root's own grad
+                known.update(step.known)
+            for child, amount in zip(step.children, step.amounts):
+                known[child] = known.get(child, 0.0) + amount
+                if child not in inside:
+                    sent[child] = sent.get(child, 0.0) + amount
+        groups.append(Group(group, tuple(steps[k] for k in indices), dict(known), sent))
+    if groups:
+        last = groups[-1]
+        groups[-1] = Group(last.key, last.steps, dict(steps[-1].known), last.sent)
+    return groups
 
 
 def forward_steps(root: Value, names: dict[Value, str] | None = None) -> list[Frame]:

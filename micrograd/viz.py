@@ -33,7 +33,7 @@ from typing import Any
 
 from . import provenance
 from .engine import Value, topological_order
-from .frames import Slides, backward_steps, forward_steps, node_names
+from .frames import Slides, backward_steps, forward_steps, group_steps, node_names
 from .nn import Layer, Neuron
 from .ops import CONSTANT
 
@@ -528,6 +528,7 @@ class _FrameView:
     focus: frozenset[Value]        # the node whose rule runs
     children: frozenset[Value]     # its arguments
     scale: list[float]             # the |grad| colour scale of the whole pass (its last frame)
+    boxes: frozenset[int] = frozenset()  # collapsed calls whose rules run (ids of their _Call)
 
 
 FOCUS_STYLE = 'color="#d6336c" penwidth=4'     # the node whose rule runs
@@ -589,8 +590,9 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
             assert call is not None
             text = (f"{_call_title(call)}\n{unit.hidden - unit.params:,} nodes"
                     + (f" + {unit.params} parameters" if unit.params else "") + " inside")
+            lit_box = f" {FOCUS_STYLE}" if view is not None and id(call) in view.boxes else ""
             lines.append(f'\t{unit.name} [label={_quote(text)} shape=box3d style=filled '
-                         f'fillcolor="{BOX_COLOUR}" fontsize=9]\n')
+                         f'fillcolor="{BOX_COLOUR}" fontsize=9{lit_box}]\n')
             target = unit.name
         else:
             if unit.call is not None:
@@ -602,7 +604,8 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
             lines.append(f'\t{unit.name} [label={_quote("⋯ " + what)} shape=note fontsize=8 '
                          f'color="#adb5bd" fontcolor="#868e96"]\n')
             target = unit.name
-        lit = view is not None and unit.value is not None and unit.value in view.focus
+        lit = view is not None and (unit.value in view.focus if unit.kind == "value" else
+                                    unit.call is not None and id(unit.call) in view.boxes)
         for child, pos in unit.children:
             attrs = ([f"label={pos} fontsize=8"] if pos is not None else []) + (
                 ['color="#d6336c" penwidth=2.5'] if lit else [])
@@ -687,13 +690,16 @@ def _digraph(picture_class: Any, lines: list[str], rankdir: str, format: str, he
 
 
 def backward_frames(root: Value, forward: bool = False, *, params: Iterable[Value] | None = None,
-                    rankdir: str = "LR", format: str = "svg", legend: bool = True) -> Slides:
+                    collapse: str | None = None, rankdir: str = "LR", format: str = "svg",
+                    legend: bool = True) -> Slides:
     """The backward pass from ``root`` as pictures, one per rule applied: a :class:`Slides` list.
 
     Each picture highlights the node whose rule runs (red) and its arguments (orange), shows the
     grads known so far (the rest '?') and writes the rule with its numbers above. The last one's
     grads equal ``.grad`` after ``root.backward()``; the graph's ``.grad`` is not changed.
     ``forward=True``: the forward pass instead, filling in data in topological order.
+    ``collapse="neuron"`` (or "layer", "model"): each such module call is one box, as in
+    :func:`draw_dot`, and one frame runs all its rules (backward only).
     Show it in Jupyter (a slider), ``.save_gif(path)``, ``.to_html()``, or ``.sources()``.
     """
     picture_class = _picture(_graphviz())
@@ -701,15 +707,27 @@ def backward_frames(root: Value, forward: bool = False, *, params: Iterable[Valu
         raise TypeError(f"backward_frames draws a Value's graph, got {type(root).__name__}")
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
-    units, clusters, roles, notes = _layout(root, params=params, max_nodes=None)
+    if collapse is not None and collapse not in COLLAPSE_LEVELS:
+        raise ValueError(f"collapse must be None or one of {COLLAPSE_LEVELS}, got {collapse!r}")
+    if collapse is not None and forward:
+        raise ValueError("collapse steps whole module calls through the backward pass; forward=True "
+                         "draws every node, without collapse")
+    units, clusters, roles, notes = _layout(root, params=params, collapse=collapse, max_nodes=None)
     order = topological_order(root)
-    param_names = _param_names(clusters)
-    names = node_names(order, {v: v.label or param_names.get(v, "") for v in order})
+    # parameters named per neuron (w0, w1, b) even inside boxes; #1, #2, ... for what is drawn first
+    param_names = _param_names(_find_calls(order, {v: i for i, v in enumerate(order)}))
+    drawn = [u.value for u in units if u.kind == "value" and u.value is not None]
+    in_picture = set(drawn)
+    names = node_names(drawn + [v for v in order if v not in in_picture],
+                       {v: v.label or param_names.get(v, "") for v in order})
     if forward:
         steps, what = forward_steps(root, names), "forward pass"
     else:
         steps, what = backward_steps(root, names=names), "backward pass"
     scale = _grad_scale(steps[-1].known.values()) if not forward else []
+    if collapse is not None:
+        return _collapsed_frames(picture_class, steps, units, clusters, roles, names, rankdir, format,
+                                 legend, scale)
     slides = Slides()
     for k, step in enumerate(steps):
         # (the first forward frame only lists the inputs; the first backward one gives the root its grad)
@@ -720,6 +738,51 @@ def backward_frames(root: Value, forward: bool = False, *, params: Iterable[Valu
         heading = [f"{what}, step {k + 1} of {len(steps)}", *step.rule]
         slides.append(_digraph(picture_class, lines, rankdir, format, heading, justify="l"))
     return slides
+
+
+def _collapsed_frames(picture_class: Any, steps: list[Any], units: list[_Unit], clusters: list[_Call],
+                      roles: dict[Value, str], names: dict[Value, str], rankdir: str, format: str,
+                      legend: bool, scale: list[float]) -> Slides:
+    """The backward frames when module calls are boxes: one frame per box runs all its rules."""
+    box_of: dict[Value, _Unit] = {}
+    drawn: set[Value] = set()
+    for unit in units:
+        if unit.kind == "box" and unit.call is not None:
+            for v in unit.call.region:
+                box_of[v] = unit
+        elif unit.kind == "value" and unit.value is not None:
+            drawn.add(unit.value)
+    groups = group_steps(steps, lambda v: id(box_of[v]) if v in box_of else None)
+    slides = Slides()
+    for k, group in enumerate(groups):
+        box = box_of.get(group.steps[0].node)
+        if box is None or box.call is None:  # a node drawn as itself: its rule, as without collapse
+            step = group.steps[0]
+            view = _FrameView(group.known, "grad", frozenset((step.node,)), frozenset(step.children), scale)
+            rule = list(step.rule)
+        else:
+            ran = {s.node for s in group.steps}
+            view = _FrameView(group.known, "grad", frozenset(ran & drawn), frozenset(group.sent), scale,
+                              frozenset((id(box.call),)))
+            sent = sorted(group.sent.items(), key=lambda item: item[0] not in drawn)  # drawn ones first
+            rule = [f"{_call_title(box.call)}: its {len(group.steps)} rules at once", *_sent_lines(sent, names)]
+        lines = _dot_lines(units, clusters, roles, names, rankdir, legend, view)
+        heading = [f"backward pass, step {k + 1} of {len(groups)}", *rule]
+        slides.append(_digraph(picture_class, lines, rankdir, format, heading, justify="l"))
+    return slides
+
+
+def _sent_lines(sent: list[tuple[Value, float]], names: dict[Value, str], width: int = 100) -> list[str]:
+    """``a.grad += 0.5, b.grad += -1`` for what a box sent out, wrapped to ``width`` characters."""
+    lines: list[str] = []
+    line = ""
+    for v, amount in sent:
+        item = f"{names[v]}.grad += {_num(amount)}"
+        if line and len(line) + len(item) + 2 > width:
+            lines.append(line + ",")
+            line = ""
+        line = f"{line}, {item}" if line else item
+    return lines + ([line] if line else [])
 
 
 def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import random
 import re
 import shutil
 import sys
@@ -11,10 +12,12 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from micrograd import Value, viz
 from micrograd.__main__ import main
-from micrograd.frames import backward_steps, forward_steps
+from micrograd.frames import backward_steps, forward_steps, group_steps
+from micrograd.nn import MLP
 from micrograd.testing import expressions
 from micrograd.viz import backward_frames, draw_dot
 
@@ -250,3 +253,51 @@ def test_the_command_line_writes_the_frames_as_a_gif_or_a_page(tmp_path: Path) -
     assert (tmp_path / "bp.html").read_text().count("<svg") == 6
     with pytest.raises(SystemExit, match=r"\.gif, \.html with --frames"):
         main([*args, "-o", str(tmp_path / "bp.svg")])
+
+
+# --- a model drawn collapsed: one frame per neuron ------------------------------------------
+
+@given(expressions(), st.integers(1, 4))
+def test_grouped_steps_end_on_backward_exactly(program, groups: int) -> None:  # type: ignore[no-untyped-def]
+    inputs = [Value(x) for x in program.point]
+    nodes = program.values(inputs)
+    out = nodes[-1]
+    position = {v: i for i, v in enumerate(out.nodes())}
+    grouped = group_steps(backward_steps(out), lambda v: position[v] % groups)  # interleaved groups
+    out.backward()
+    assert len(grouped) <= groups and sum(len(g.steps) for g in grouped) == len(backward_steps(out))
+    for v in out.nodes():
+        assert same(grouped[-1].known[v], v.grad)
+
+
+def small_mlp_loss() -> Value:
+    random.seed(0)
+    model = MLP(2, [3, 1])
+    y = model([Value(1.0, label="x1"), Value(-2.0, label="x2")])
+    loss = (y - 1.0) ** 2
+    loss.label = "loss"
+    return loss
+
+
+@needs_graphviz
+def test_a_collapsed_mlp_steps_whole_neurons() -> None:
+    loss = small_mlp_loss()
+    slides = backward_frames(loss, collapse="neuron")
+    # loss's **2, the +, then the output neuron and the three hidden ones: one frame each
+    assert len(slides) == 1 + 2 + 4
+    sources = slides.sources()
+    assert "neuron 0 · LinearNeuron(3): its 6 rules at once" in sources[3]
+    assert "b.grad += -2.671" in sources[3]
+    assert sources[3].count(viz.FOCUS_STYLE) == 2  # the box and its output
+    assert all(v.grad == 0.0 for v in loss.nodes())
+    loss.backward()
+    unnamed = [re.sub(r"^\{ #\d+ \| ", "{ ", r) for r in records(sources[-1])]  # draw_dot names none
+    assert unnamed == records(draw_dot(loss, collapse="neuron").source)
+
+
+@needs_graphviz
+def test_collapse_is_checked() -> None:
+    with pytest.raises(ValueError, match="collapse must be"):
+        backward_frames(neuron(), collapse="neurons")
+    with pytest.raises(ValueError, match="forward=True"):
+        backward_frames(neuron(), forward=True, collapse="neuron")
