@@ -764,20 +764,37 @@ def _collapsed_frames(picture_class: Any, steps: list[Any], units: list[_Unit], 
             ran = {s.node for s in group.steps}
             view = _FrameView(group.known, "grad", frozenset(ran & drawn), frozenset(group.sent), scale,
                               frozenset((id(box.call),)))
-            sent = sorted(group.sent.items(), key=lambda item: item[0] not in drawn)  # drawn ones first
-            rule = [f"{_call_title(box.call)}: its {len(group.steps)} rules at once", *_sent_lines(sent, names)]
+            rule = [f"{_box_title(box.call)}: its {len(group.steps)} rules at once",
+                    *_sent_lines(group.sent, drawn, names)]
         lines = _dot_lines(units, clusters, roles, names, rankdir, legend, view)
         heading = [f"backward pass, step {k + 1} of {len(groups)}", *rule]
         slides.append(_digraph(picture_class, lines, rankdir, format, heading, justify="l"))
     return slides
 
 
-def _sent_lines(sent: list[tuple[Value, float]], names: dict[Value, str], width: int = 100) -> list[str]:
-    """``a.grad += 0.5, b.grad += -1`` for what a box sent out, wrapped to ``width`` characters."""
+def _box_title(call: _Call) -> str:
+    """``neuron 1 · ReLUNeuron(4) in layer 2 of 3``: a call, and the one it sits in."""
+    parent = call.parent
+    return _call_title(call) + (f" in {_call_title(parent).split(' · ')[0]}" if parent is not None else "")
+
+
+def _sent_lines(sent: dict[Value, float], drawn: set[Value], names: dict[Value, str],
+                width: int = 100) -> list[str]:
+    """``a.grad += 0.5, b.grad += -1`` for what a box sent out, wrapped to ``width`` characters.
+
+    The drawn receivers first; the box's own parameters by name, or counted if names repeat
+    (a layer's neurons each have a w.0).
+    """
+    shown = [(v, a) for v, a in sent.items() if v in drawn]
+    hidden = [(v, a) for v, a in sent.items() if v not in drawn]
+    items = [f"{names[v]}.grad += {_num(a)}" for v, a in shown]
+    if len({names[v] for v, _ in hidden}) == len(hidden):
+        items += [f"{names[v]}.grad += {_num(a)}" for v, a in hidden]
+    elif hidden:
+        items.append(f"and the grads of its {len(hidden)} parameters")
     lines: list[str] = []
     line = ""
-    for v, amount in sent:
-        item = f"{names[v]}.grad += {_num(amount)}"
+    for item in items:
         if line and len(line) + len(item) + 2 > width:
             lines.append(line + ",")
             line = ""

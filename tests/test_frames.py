@@ -286,13 +286,22 @@ def test_a_collapsed_mlp_steps_whole_neurons() -> None:
     # loss's **2, the +, then the output neuron and the three hidden ones: one frame each
     assert len(slides) == 1 + 2 + 4
     sources = slides.sources()
-    assert "neuron 0 · LinearNeuron(3): its 6 rules at once" in sources[3]
+    assert "neuron 0 · LinearNeuron(3) in layer 2 of 2: its 6 rules at once" in sources[3]
     assert "b.grad += -2.671" in sources[3]
     assert sources[3].count(viz.FOCUS_STYLE) == 2  # the box and its output
     assert all(v.grad == 0.0 for v in loss.nodes())
     loss.backward()
     unnamed = [re.sub(r"^\{ #\d+ \| ", "{ ", r) for r in records(sources[-1])]  # draw_dot names none
     assert unnamed == records(draw_dot(loss, collapse="neuron").source)
+
+
+@needs_graphviz
+def test_a_layer_box_counts_its_parameters_whose_names_repeat() -> None:
+    loss = small_mlp_loss()
+    sources = backward_frames(loss, collapse="layer").sources()
+    assert len(sources) == 1 + 2 + 2
+    assert "layer 1 of 2 · 3 neurons in MLP 2-3-1: its 15 rules at once" in sources[-1]
+    assert "x1.grad += " in sources[-1] and "and the grads of its 9 parameters" in sources[-1]
 
 
 @needs_graphviz
