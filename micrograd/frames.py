@@ -4,7 +4,8 @@ A frame records one step of the pass as ``backward()`` runs it: the node whose r
 sends to each child (``a.grad += out.grad * b.data = 1 * -3``) and every gradient known after it.
 The numbers are computed on a side table, in ``backward()``'s own order and with its own rules, so
 the last frame's gradients are exactly the ``.grad`` that ``root.backward()`` leaves (from zero),
-and the graph's ``.grad`` fields are never changed.
+and the graph's ``.grad`` fields are never changed. (Hooks added with ``register_hook`` are not
+run: the frames show the rules alone.)
 
 How a node's local gradients are obtained is :func:`_contributions`, the one function here that
 knows the op table; everything else reads ``_prev``, ``data``, ``label`` and the symbol
@@ -259,8 +260,9 @@ class Slides(list):  # type: ignore[type-arg]
 
     def to_html(self, title: str = "backpropagation, step by step") -> str:
         """A self-contained HTML page: every frame's SVG inline, Prev/Next buttons and a slider."""
+        svgs = [svg[svg.find("<svg"):] for svg in self.svgs()]  # inline: without the XML prolog
         slides = "\n".join(f'<div class="frame" style="display:{"block" if i == 0 else "none"}">{svg}</div>'
-                           for i, svg in enumerate(self.svgs()))
+                           for i, svg in enumerate(svgs))
         n = len(self)
         return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>

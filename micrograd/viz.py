@@ -691,7 +691,7 @@ def _digraph(picture_class: Any, lines: list[str], rankdir: str, format: str, he
 
 def backward_frames(root: Value, forward: bool = False, *, params: Iterable[Value] | None = None,
                     collapse: str | None = None, rankdir: str = "LR", format: str = "svg",
-                    legend: bool = True) -> Slides:
+                    legend: bool = True, max_frames: int | None = 200) -> Slides:
     """The backward pass from ``root`` as pictures, one per rule applied: a :class:`Slides` list.
 
     Each picture highlights the node whose rule runs (red) and its arguments (orange), shows the
@@ -699,7 +699,8 @@ def backward_frames(root: Value, forward: bool = False, *, params: Iterable[Valu
     grads equal ``.grad`` after ``root.backward()``; the graph's ``.grad`` is not changed.
     ``forward=True``: the forward pass instead, filling in data in topological order.
     ``collapse="neuron"`` (or "layer", "model"): each such module call is one box, as in
-    :func:`draw_dot`, and one frame runs all its rules (backward only).
+    :func:`draw_dot`, and one frame runs all its rules (backward only). ``max_frames``: past it,
+    an error says how many frames it would be (each is a whole picture) instead of drawing them.
     Show it in Jupyter (a slider), ``.save_gif(path)``, ``.to_html()``, or ``.sources()``.
     """
     picture_class = _picture(_graphviz())
@@ -712,7 +713,7 @@ def backward_frames(root: Value, forward: bool = False, *, params: Iterable[Valu
     if collapse is not None and forward:
         raise ValueError("collapse steps whole module calls through the backward pass; forward=True "
                          "draws every node, without collapse")
-    units, clusters, roles, notes = _layout(root, params=params, collapse=collapse, max_nodes=None)
+    units, clusters, roles, _ = _layout(root, params=params, collapse=collapse, max_nodes=None)
     order = topological_order(root)
     # parameters named per neuron (w0, w1, b) even inside boxes; #1, #2, ... for what is drawn first
     param_names = _param_names(_find_calls(order, {v: i for i, v in enumerate(order)}))
@@ -725,9 +726,12 @@ def backward_frames(root: Value, forward: bool = False, *, params: Iterable[Valu
     else:
         steps, what = backward_steps(root, names=names), "backward pass"
     scale = _grad_scale(steps[-1].known.values()) if not forward else []
+    if max_frames is not None and len(steps) > max_frames and collapse is None:
+        raise ValueError(f"{len(steps):,} frames, one per node, is more than max_frames={max_frames}: "
+                         "collapse=\"neuron\" steps a model's neurons whole, or pass max_frames=None")
     if collapse is not None:
         return _collapsed_frames(picture_class, steps, units, clusters, roles, names, rankdir, format,
-                                 legend, scale)
+                                 legend, scale, max_frames)
     slides = Slides()
     for k, step in enumerate(steps):
         # (the first forward frame only lists the inputs; the first backward one gives the root its grad)
@@ -742,7 +746,7 @@ def backward_frames(root: Value, forward: bool = False, *, params: Iterable[Valu
 
 def _collapsed_frames(picture_class: Any, steps: list[Any], units: list[_Unit], clusters: list[_Call],
                       roles: dict[Value, str], names: dict[Value, str], rankdir: str, format: str,
-                      legend: bool, scale: list[float]) -> Slides:
+                      legend: bool, scale: list[float], max_frames: int | None) -> Slides:
     """The backward frames when module calls are boxes: one frame per box runs all its rules."""
     box_of: dict[Value, _Unit] = {}
     drawn: set[Value] = set()
@@ -753,6 +757,9 @@ def _collapsed_frames(picture_class: Any, steps: list[Any], units: list[_Unit], 
         elif unit.kind == "value" and unit.value is not None:
             drawn.add(unit.value)
     groups = group_steps(steps, lambda v: id(box_of[v]) if v in box_of else None)
+    if max_frames is not None and len(groups) > max_frames:
+        raise ValueError(f"{len(groups):,} frames is more than max_frames={max_frames}: a coarser collapse "
+                         "(\"layer\", \"model\") has fewer, or pass max_frames=None")
     slides = Slides()
     for k, group in enumerate(groups):
         box = box_of.get(group.steps[0].node)

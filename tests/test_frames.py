@@ -310,3 +310,5 @@ def test_collapse_is_checked() -> None:
         backward_frames(neuron(), collapse="neurons")
     with pytest.raises(ValueError, match="forward=True"):
         backward_frames(neuron(), forward=True, collapse="neuron")
+    with pytest.raises(ValueError, match=r"6 frames, one per node, is more than max_frames=5: collapse="):
+        backward_frames(neuron(), max_frames=5)
