@@ -259,18 +259,25 @@ class Slides(list):  # type: ignore[type-arg]
         return path
 
     def to_html(self, title: str = "backpropagation, step by step") -> str:
-        """A self-contained HTML page: every frame's SVG inline, Prev/Next buttons and a slider."""
+        """A self-contained HTML page: every frame's SVG inline, Prev/Next buttons and a slider.
+
+        Without JavaScript the page shows every frame, one under the other.
+        """
         svgs = [svg[svg.find("<svg"):] for svg in self.svgs()]  # inline: without the XML prolog
-        slides = "\n".join(f'<div class="frame" style="display:{"block" if i == 0 else "none"}">{svg}</div>'
-                           for i, svg in enumerate(svgs))
+        # Without JavaScript (an untrusted notebook, a static page) every frame shows, one after
+        # another; the script hides all but one and shows the controls.
+        slides = "\n".join(f'<div class="frame">{svg}</div>' for svg in svgs)
         n = len(self)
         return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>.mg-frames svg {{ max-width: 100%; height: auto; }}</style></head>
 <body style="font-family:Helvetica,sans-serif">
 <div class="mg-frames">
+<div class="controls" style="display:none">
 <button class="prev">Prev</button> <button class="next">Next</button>
 <input class="slider" type="range" min="0" max="{n - 1}" value="0" style="width:20em">
 <span class="count">1 / {n}</span>
+</div>
 {slides}
 </div>
 <script>
@@ -284,6 +291,8 @@ for (const box of document.querySelectorAll(".mg-frames")) {{
   box.querySelector(".prev").onclick = () => show(+slider.value - 1);
   box.querySelector(".next").onclick = () => show(+slider.value + 1);
   slider.oninput = () => show(+slider.value);
+  box.querySelector(".controls").style.display = "block";
+  show(+slider.value);
 }}
 </script>
 </body></html>

@@ -205,6 +205,7 @@ def test_svgs_and_a_self_contained_html_page() -> None:
     assert page.count("<svg") == 6 and page.count('class="frame"') == 6
     assert "Prev" in page and "Next" in page and 'type="range"' in page
     assert "<script src" not in page and "<link" not in page  # no network
+    assert '<div class="controls" style="display:none">' in page  # without JavaScript: every frame
 
 
 @needs_graphviz
