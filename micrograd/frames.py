@@ -9,7 +9,8 @@ run: the frames show the rules alone.)
 
 How a node's local gradients are obtained is :func:`_contributions`, the one function here that
 knows the op table; everything else reads ``_prev``, ``data``, ``label`` and the symbol
-``str(node._op)``.
+``str(node._op)``. :func:`group_steps` gathers steps into one frame each (a whole neuron's, when
+a picture draws module calls as boxes).
 
 :class:`Slides` holds the pictures of the frames (``micrograd.viz.backward_frames`` draws them):
 an animated GIF (:meth:`Slides.save_gif`, needs Pillow), a self-contained HTML page with
@@ -48,7 +49,7 @@ class Frame:
 
 @dataclass(frozen=True, eq=False)
 class Group:
-    """Consecutive rules shown as one frame (a whole neuron's backward): its steps and their sums."""
+    """Rules shown as one frame (a whole neuron's backward): its steps and what they sent out, summed."""
 
     key: Any                           # what the steps have in common (a module call)
     steps: tuple[Frame, ...]           # in the order they ran
