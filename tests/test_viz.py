@@ -458,8 +458,9 @@ def test_draw_command_writes_the_demo_neuron(tmp_path):
     (["draw", "a", "--values", "a=2", "-o", "x.txt"], "must end in"),
     (["draw", "-o", "x.svg"], "give an expression"),
 ])
-def test_draw_command_rejects_bad_input(argv, message, tmp_path, monkeypatch):
+def test_draw_command_rejects_bad_input(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(SystemExit) as exc:
         main(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err  # (one line: test_main)
     assert list(tmp_path.iterdir()) == []
