@@ -138,20 +138,35 @@ def _draw_graph(args: argparse.Namespace) -> tuple[Value, list[Value], str]:
         return neuron(x), neuron.parameters(), "the moons demo's first neuron on its first point"
     if args.expression is None:
         raise CommandError("give an expression (e.g. \"a*b + c\" --values a=2 b=-3 c=10) or --neuron")
-    values: dict[str, float] = {}
-    for item in args.values:
-        name, sep, number = item.partition("=")
-        try:
-            if not (sep and name.isidentifier()):
-                raise ValueError
-            values[name] = float(number)
-        except ValueError:
-            raise CommandError(f"--values takes name=number pairs, got {item!r}") from None
+    values, given = _parse_values(args.values)
     try:
         root = evaluate(args.expression, values)
     except ExpressionError as exc:
         raise CommandError(str(exc)) from None
+    used = {v.label for v in root.nodes()}  # (only the variables' leaves carry labels)
+    for name, item in given.items():
+        if name not in used:
+            uses = ", ".join(sorted(used - {""})) or "no variables"
+            raise CommandError(f"--values {item}: the expression has no variable {name!r} (it uses {uses})")
     return root, [], repr(args.expression)
+
+
+def _parse_values(items: Sequence[str]) -> tuple[dict[str, float], dict[str, str]]:
+    """``--values a=2 b=-3``: ({name: number}, {name: the item as given})."""
+    values: dict[str, float] = {}
+    given: dict[str, str] = {}
+    for item in items:
+        name, sep, number = item.partition("=")
+        try:
+            if not (sep and name.isidentifier()):
+                raise ValueError
+            value = float(number)
+        except ValueError:
+            raise CommandError(f"--values takes name=number pairs, got {item!r}") from None
+        if name in given:
+            raise CommandError(f"--values: {name!r} is given twice ({given[name]} and {item})")
+        values[name], given[name] = value, item
+    return values, given
 
 
 def _picture_bytes(root: Value, params: list[Value], rankdir: str, fmt: str) -> bytes:

@@ -91,6 +91,9 @@ def run(argv, capsys):
     (["draw", "lambda: " * 1000 + "1", "-o", "x.dot"], "draw: error: not allowed in an expression: 'lambda:"),
     (["draw", "a", "-o", "x.dot"], "draw: error: unknown name 'a': give its value, e.g. --values a=1.5"),
     (["draw", "--neuron", "--seed", "-1", "-o", "x.dot"], "draw: error: --seed must be in [0, 2**32), got -1"),
+    (["draw", "x*2", "--values", "x=1", "y=2", "-o", "x.dot"],
+     "draw: error: --values y=2: the expression has no variable 'y'"),
+    (["draw", "x*2", "--values", "x=1", "x=2", "-o", "x.dot"], "draw: error: --values: 'x' is given twice"),
     (["draw", "x"], "draw: error: the following arguments are required: -o/--output"),
     (["demo", "--steps", "-5"], "demo: error: --steps must be at least 1, got -5"),
     (["demo", "--steps", "many"], "demo: error: argument --steps: invalid int value: 'many'"),
@@ -117,3 +120,4 @@ def test_a_newcomer_at_the_terminal_gets_help_and_one_line_errors(tmp_path):
     assert failed.returncode == 2 and failed.stdout == "" and "Traceback" not in failed.stderr
     assert failed.stderr == ("python -m micrograd draw: error: cannot write /nonexistent/dir/x.svg: "
                              "No such file or directory (see python -m micrograd draw --help)\n")
+
