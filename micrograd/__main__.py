@@ -116,7 +116,8 @@ def draw_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
         root.backward()
     data = _picture_bytes(root, params, args.rankdir, fmt)
     _write_whole(path, data)
-    print(f"wrote {path} ({len(root.nodes())} nodes: {what})", file=out)
+    count = len(root.nodes())
+    print(f"wrote {path} ({count} node{'' if count == 1 else 's'}: {what})", file=out)
     return 0
 
 

@@ -121,3 +121,9 @@ def test_a_newcomer_at_the_terminal_gets_help_and_one_line_errors(tmp_path):
     assert failed.stderr == ("python -m micrograd draw: error: cannot write /nonexistent/dir/x.svg: "
                              "No such file or directory (see python -m micrograd draw --help)\n")
 
+
+@pytest.mark.parametrize("expression, values, nodes", [("2", [], "1 node"), ("x*2", ["x=1"], "3 nodes")])
+def test_draw_says_how_many_nodes_it_wrote(expression, values, nodes, capsys, tmp_path):
+    path = tmp_path / "graph.dot"
+    code, out, err = run(["draw", expression, "--values", *values, "-o", str(path)], capsys)
+    assert code == 0 and err == "" and out == f"wrote {path} ({nodes}: {expression!r})\n"
