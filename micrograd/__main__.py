@@ -23,7 +23,7 @@ from .nn import MLP, Neuron
 from .optim import SGD, Adam
 from .schedules import LinearDecay
 from .train import History, fit
-from .viz import GraphvizMissing, draw_dot
+from .viz import GraphvizMissing, dot_source, draw_dot
 
 
 def linear_decay(step: int, steps: int) -> float:
@@ -172,11 +172,10 @@ def _parse_values(items: Sequence[str]) -> tuple[dict[str, float], dict[str, str
 
 def _picture_bytes(root: Value, params: list[Value], rankdir: str, fmt: str) -> bytes:
     """The picture of ``root`` as the bytes of a ``fmt`` file."""
+    if fmt in ("dot", "gv"):  # DOT text: no graphviz package needed
+        return dot_source(root, rankdir=rankdir, params=params).encode("utf-8")
     try:
-        picture = draw_dot(root, rankdir=rankdir, params=params)
-        if fmt in ("dot", "gv"):
-            return bytes(picture.source, "utf-8")
-        return bytes(picture.pipe(format=fmt))
+        return bytes(draw_dot(root, rankdir=rankdir, params=params).pipe(format=fmt))
     except (ImportError, GraphvizMissing) as exc:  # no graphviz package or no dot program: say how to install it
         raise CommandError(str(exc)) from None
 

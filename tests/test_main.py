@@ -127,3 +127,23 @@ def test_draw_says_how_many_nodes_it_wrote(expression, values, nodes, capsys, tm
     path = tmp_path / "graph.dot"
     code, out, err = run(["draw", expression, "--values", *values, "-o", str(path)], capsys)
     assert code == 0 and err == "" and out == f"wrote {path} ({nodes}: {expression!r})\n"
+
+
+WITHOUT_GRAPHVIZ = ("import sys; sys.modules['graphviz'] = None; "  # the core install: no graphviz package
+                    "from micrograd.__main__ import main; sys.exit(main(sys.argv[1:]))")
+
+
+def test_dot_text_needs_no_graphviz_package_and_other_formats_name_the_extra(tmp_path, capsys):
+    def cli(*argv):
+        return subprocess.run([sys.executable, "-c", WITHOUT_GRAPHVIZ, *argv], capture_output=True,
+                              text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    wrote = cli("draw", "x*2", "--values", "x=1", "-o", "x.dot")
+    assert wrote.returncode == 0 and wrote.stderr == "" and wrote.stdout == "wrote x.dot (3 nodes: 'x*2')\n"
+    reference = tmp_path / "reference.dot"
+    assert main(["draw", "x*2", "--values", "x=1", "-o", str(reference)]) == 0  # with graphviz
+    assert (tmp_path / "x.dot").read_text() == reference.read_text()
+    refused = cli("draw", "x*2", "--values", "x=1", "-o", "x.svg")
+    assert refused.returncode == 2 and refused.stdout == "" and not (tmp_path / "x.svg").exists()
+    assert refused.stderr == ('python -m micrograd draw: error: drawing graphs needs the graphviz Python '
+                              'package: pip install "micrograd[viz]" (see python -m micrograd draw --help)\n')

@@ -391,6 +391,18 @@ def test_dot_source_is_identical_across_runs():
     assert draw_dot(L1).source == draw_dot(L2).source
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"rankdir": "TB", "legend": False},
+                                    {"collapse": "neuron", "title": 'a "quoted" \\ title\non two lines'}])
+def test_dot_source_is_draw_dots_source_without_the_graphviz_package(kwargs, monkeypatch):
+    random.seed(0)
+    model = MLP(2, [3, 1])
+    out = model([Value(2.0, label="a"), Value(-1.0, label="b")])
+    out.backward()
+    expected = draw_dot(out, **kwargs).source
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # (an import would now fail)
+    assert viz.dot_source(out, **kwargs) == expected
+
+
 # --- errors --------------------------------------------------------------------------------
 
 def test_without_dot_building_works_and_rendering_says_how_to_install(monkeypatch, tmp_path):
