@@ -169,6 +169,21 @@ def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Cal
                              f"got {T.min()}..{T.max()}")
         T = np.eye(k[0])[T]  # class i -> one-hot row: cross_entropy takes class probabilities
 
+    if T.ndim == 1 and len(T):
+        # The traced loss sees each target as a Value and cannot check it: show it the smallest and
+        # the largest as numbers first, so a label convention it refuses (hinge and 0/1) is named
+        # before training, as in the scalar path.
+        # Only its ValueError stops here: a loss that needs a Value target fails in the trace below,
+        # which says so.
+        first = model([Value(v) for v in X[0]])
+        for t in sorted({T.min().item(), T.max().item()}):
+            try:
+                loss(first, t)
+            except ValueError:
+                raise
+            except Exception:  # noqa: BLE001 (reported by the trace, with the line)
+                break
+
     def per_sample(x: list[Value], t: Any) -> Value:
         out = loss(model(x), t)
         return out if penalty is None else out + penalty()  # parameter-only: computed once a call

@@ -9,7 +9,7 @@ import pytest
 
 from micrograd import TracingError
 from micrograd.data import make_blobs, make_moons
-from micrograd.losses import cross_entropy, hinge, l2_penalty, log_softmax, mse
+from micrograd.losses import binary_cross_entropy_with_logits, cross_entropy, hinge, l2_penalty, log_softmax, mse
 from micrograd.nn import MLP
 from micrograd.optim import SGD, Adam
 from micrograd.schedules import LinearDecay
@@ -279,3 +279,18 @@ def test_compiled_fit_names_bad_targets(y, loss, error, match):
     model = MLP(2, [4, 3], rng=0)
     with pytest.raises(error, match=match):
         fit(model, [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], y, loss, Adam(model), progress=False, compiled=True)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("labels, loss, match", [
+    ("0/1", hinge, r"hinge: targets must be -1 or \+1, got 0 .*pass y \* 2 - 1"),
+    ("-1/+1", binary_cross_entropy_with_logits, r"targets must be in \[0, 1\], got -1 .*pass \(y \+ 1\) / 2"),
+])
+def test_targets_of_the_wrong_label_convention_are_named_before_training(labels, loss, match, compiled):
+    X, y = make_moons(30, noise=0.1, random_state=0)  # labels 0/1
+    y = y if labels == "0/1" else y * 2 - 1
+    model = MLP(2, [4, 1], rng=0)
+    start = weights(model)
+    with pytest.raises(ValueError, match=match):
+        fit(model, X, y, loss, SGD(model, lr=0.1), epochs=2, progress=False, compiled=compiled)
+    assert weights(model) == start
