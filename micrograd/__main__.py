@@ -109,7 +109,7 @@ def draw_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     path = Path(args.output)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in DRAW_FORMATS:
-        raise CommandError(f"cannot write {path.name!r}: the file name must end in one of "
+        raise CommandError(f"cannot write {str(path)!r}: the file name must end in one of "
                            f"{', '.join('.' + f for f in DRAW_FORMATS)}")
     root, params, what = _draw_graph(args)
     if not args.no_backward:
