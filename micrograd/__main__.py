@@ -187,8 +187,9 @@ def _write_whole(path: Path, data: bytes) -> None:
         partial.write_bytes(data)
         os.replace(partial, path)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:  # (an error or a Ctrl-C leaves no partial file; after os.replace there is none)
+        partial.unlink(missing_ok=True)
 
 
 DRAW_FORMATS = ("svg", "png", "pdf", "dot", "gv")

@@ -148,3 +148,21 @@ def test_dot_text_needs_no_graphviz_package_and_other_formats_name_the_extra(tmp
     assert refused.returncode == 2 and refused.stdout == "" and not (tmp_path / "x.svg").exists()
     assert refused.stderr == ('python -m micrograd draw: error: drawing graphs needs the graphviz Python '
                               'package: pip install "micrograd[viz]" (see python -m micrograd draw --help)\n')
+
+
+def test_a_picture_that_cannot_be_written_leaves_no_partial_file(tmp_path, capsys):
+    taken = tmp_path / "taken.dot"
+    taken.mkdir()  # a directory where the file should go: the rename fails after the data is written
+    code, out, err = run(["draw", "x*2", "--values", "x=1", "-o", str(taken)], capsys)
+    assert code == 2 and out == "" and err.startswith(f"python -m micrograd draw: error: cannot write {taken}: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.dot"] and list(taken.iterdir()) == []
+
+
+def test_ctrl_c_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
+    def interrupted(src, dst):
+        raise KeyboardInterrupt  # Ctrl-C between writing the data and moving it into place
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(["draw", "x*2", "--values", "x=1", "-o", str(tmp_path / "x.dot")])
+    assert list(tmp_path.iterdir()) == []
