@@ -173,6 +173,22 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
     return step
 
 
+def _check_targets_as_numbers(loss: Callable[[Any, Any], Any], T: np.ndarray, k: tuple[int, ...]) -> None:
+    """Show ``loss`` the smallest and the largest target as plain numbers, with a stand-in output
+    (0 for one output, ``k`` zeros for several), so a loss that refuses a label convention (hinge
+    and 0/1) says so before training, as in the scalar path: a traced loss sees every target as a
+    Value and cannot check it. Only its ValueError stops here; anything else is left to the trace,
+    which names the line."""
+    output: Any = Value(0.0) if not k else [Value(0.0) for _ in range(k[0])]
+    for t in sorted({T.min().item(), T.max().item()}):
+        try:
+            loss(output, t)
+        except ValueError:
+            raise
+        except Exception:  # noqa: BLE001
+            return
+
+
 def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Callable[[Any, Any], Any],
                    optimizer: Optimizer, penalty: Callable[[], Value] | None) -> Step:
     """A step through :func:`micrograd.compile`: ``loss(model(x), t) + penalty()`` traced once
@@ -192,20 +208,8 @@ def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Cal
                              f"got {T.min()}..{T.max()}")
         T = np.eye(k[0])[T]  # class i -> one-hot row: cross_entropy takes class probabilities
 
-    if T.ndim == 1 and len(T):
-        # The traced loss sees each target as a Value and cannot check it: show it the smallest and
-        # the largest as numbers first, so a label convention it refuses (hinge and 0/1) is named
-        # before training, as in the scalar path.
-        # Only its ValueError stops here: a loss that needs a Value target fails in the trace below,
-        # which says so.
-        first = model([Value(v) for v in X[0]])
-        for t in sorted({T.min().item(), T.max().item()}):
-            try:
-                loss(first, t)
-            except ValueError:
-                raise
-            except Exception:  # noqa: BLE001 (reported by the trace, with the line)
-                break
+    if T.ndim == 1:
+        _check_targets_as_numbers(loss, T, k)
 
     def per_sample(x: list[Value], t: Any) -> Value:
         out = loss(model(x), t)
