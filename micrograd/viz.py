@@ -17,13 +17,15 @@ here). Edges into an op whose arguments do not commute carry the argument's posi
   order, so the same graph gives the same source byte for byte.
 
 Requires the ``graphviz`` Python package (``pip install "micrograd[viz]"``), imported only when a
-picture is drawn; rendering needs Graphviz's ``dot`` program as well.
+picture is drawn; rendering needs Graphviz's ``dot`` program as well. ``dot_source(root)``, the
+DOT text alone, needs neither.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +35,7 @@ from .engine import Value, topological_order
 from .nn import Layer, Neuron
 from .ops import CONSTANT
 
-__all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "draw_dot"]
+__all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "dot_source", "draw_dot"]
 
 INSTALL_PACKAGE = 'drawing graphs needs the graphviz Python package: pip install "micrograd[viz]"'
 INSTALL_DOT = ("rendering needs Graphviz's `dot` program, which is not on PATH. Install Graphviz: "
@@ -616,6 +618,37 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     ``title``: a line above the picture.
     """
     picture_class = _picture(_graphviz())  # (imported at every call: a missing package is named)
+    graph_attr, lines = _graph_parts(root, rankdir, params, collapse, max_nodes, legend, title)
+    dot = picture_class(format=format, graph_attr=graph_attr, node_attr=NODE_ATTR, edge_attr=EDGE_ATTR)
+    dot.body.extend(lines)
+    return dot
+
+
+def dot_source(root: Value, rankdir: str = "LR", *, params: Iterable[Value] | None = None,
+               collapse: str | None = None, max_nodes: int | None = 400, legend: bool = True,
+               title: str | None = None) -> str:
+    """``draw_dot(root, ...).source``, the DOT text, made without the graphviz package."""
+    graph_attr, lines = _graph_parts(root, rankdir, params, collapse, max_nodes, legend, title)
+    head = [f"\t{kind} [{' '.join(f'{k}={_dot_id(v)}' for k, v in sorted(attr.items()))}]\n"
+            for kind, attr in (("graph", graph_attr), ("node", NODE_ATTR), ("edge", EDGE_ATTR))]
+    return "digraph {\n" + "".join(head + lines) + "}\n"
+
+
+NODE_ATTR = {"fontname": "Helvetica", "fontsize": "10"}
+EDGE_ATTR = {"arrowsize": "0.6", "color": "#495057", "fontname": "Helvetica"}
+
+
+def _dot_id(text: str) -> str:
+    """An attribute value as graphviz writes it: bare if a DOT identifier or number, else quoted."""
+    keyword = text.lower() in ("node", "edge", "graph", "digraph", "subgraph", "strict")
+    if not keyword and re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*|-?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)", text):
+        return text
+    return '"' + text.replace('"', '\\"') + '"'  # (backslashes come doubled: see _graph_parts)
+
+
+def _graph_parts(root: Value, rankdir: str, params: Iterable[Value] | None, collapse: str | None,
+                 max_nodes: int | None, legend: bool, title: str | None) -> tuple[dict[str, str], list[str]]:
+    """The graph attributes and the body lines of the DOT source of ``root``'s picture."""
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot draws a Value's graph, got {type(root).__name__}")
     if rankdir not in ("LR", "RL", "TB", "BT"):
@@ -633,11 +666,7 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
         # (graphviz quotes the text but leaves backslashes to dot, which reads \N, \G, \l as escapes)
         heading = [line.replace("\\", "\\\\") for text in heading for line in text.splitlines()]
         graph_attr.update(label="\\n".join(heading), labelloc="t", fontsize="11")
-    dot = picture_class(format=format, graph_attr=graph_attr,
-                        node_attr={"fontname": "Helvetica", "fontsize": "10"},
-                        edge_attr={"arrowsize": "0.6", "color": "#495057", "fontname": "Helvetica"})
-    dot.body.extend(lines)
-    return dot
+    return graph_attr, lines
 
 
 def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | None = None,
