@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -41,8 +42,9 @@ def evaluate(text: str, values: Mapping[str, float]) -> Value:
     """The Value computed by ``text``, with each name in ``values`` a labelled leaf."""
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression too long ({len(text)} characters, at most {MAX_LENGTH})")
+    text = text.strip()
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"not an expression: {text[:60]!r} ({exc.msg})") from None
     except (RecursionError, MemoryError):
@@ -56,7 +58,7 @@ def evaluate(text: str, values: Mapping[str, float]) -> Value:
         node, ready = stack.pop()
         if not ready:
             stack.append((node, True))
-            stack.extend((child, False) for child in reversed(_operands(node, allowed)))
+            stack.extend((child, False) for child in reversed(_operands(node, allowed, text)))
             continue
         results[id(node)] = _apply(node, results, leaves)
     out = results[id(tree.body)]
@@ -65,13 +67,25 @@ def evaluate(text: str, values: Mapping[str, float]) -> Value:
     return out
 
 
-def _operands(node: ast.AST, allowed: set[str]) -> list[ast.AST]:
+def _snippet(text: str, node: ast.AST, limit: int = 60) -> str:
+    """The source of ``node``, cut to ``limit`` characters (no ``ast.unparse``: it recurses)."""
+    source = ast.get_source_segment(text, node) or type(node).__name__
+    return source if len(source) <= limit else source[:limit] + "…"
+
+
+def _operands(node: ast.AST, allowed: set[str], text: str) -> list[ast.AST]:
     """The sub-expressions ``node`` needs, after checking that it is allowed."""
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         return [node.left, node.right]
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return [node.operand]
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        if abs(node.value) > sys.float_info.max:  # only an int literal can be: float() would raise
+            digits = _snippet(text, node, limit=1_000_000)
+            shown = digits if len(digits) <= 20 else f"{digits[:12]}…{digits[-3:]}"
+            unit = "digits" if digits.isdigit() else "characters"  # (0x..., 1_000...)
+            raise ExpressionError(f"integer {shown} ({len(digits)} {unit}) is too large for a float "
+                                  f"(at most about {sys.float_info.max:.1e})")
         return []
     if isinstance(node, ast.Name):
         return []
@@ -83,7 +97,7 @@ def _operands(node: ast.AST, allowed: set[str]) -> list[ast.AST]:
             return [func.value, *node.args]
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "?")
         raise ExpressionError(f"unknown function {name!r}: use one of {', '.join(sorted(allowed))}")
-    raise ExpressionError(f"not allowed in an expression: {ast.unparse(node)!r} "
+    raise ExpressionError(f"not allowed in an expression: {_snippet(text, node)!r} "
                           "(numbers, names, + - * / **, and unary functions only)")
 
 

@@ -32,8 +32,8 @@ from .engine import Value, local_gradients, topological_order
 
 __all__ = ["Frame", "Group", "Slides", "backward_steps", "forward_steps", "group_steps", "node_names"]
 
-INSTALL_PILLOW = ('an animated GIF needs Pillow: pip install "micrograd[notebooks]" (Pillow comes with '
-                  "matplotlib), or pip install pillow")
+INSTALL_PILLOW = ('an animated GIF needs Pillow, which comes with matplotlib: pip install "micrograd[plot]" '
+                  '(or "micrograd[notebooks]")')
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,6 +241,12 @@ class Slides(list):  # type: ignore[type-arg]
         return [p.source for p in self]
 
     def save_gif(self, path: str | Path, seconds: float = 1.5) -> Path:
+        """Write :meth:`gif` to ``path``."""
+        path = Path(path)
+        path.write_bytes(self.gif(seconds))
+        return path
+
+    def gif(self, seconds: float = 1.5) -> bytes:
         """An animated GIF of the frames, ``seconds`` per frame (needs Pillow and ``dot``)."""
         try:
             from PIL import Image
@@ -254,10 +260,10 @@ class Slides(list):  # type: ignore[type-arg]
             page = Image.new("RGB", (width, height), "white")
             page.paste(im, (0, 0))
             pages.append(page.convert("P", palette=Image.Palette.ADAPTIVE))
-        path = Path(path)
-        pages[0].save(path, save_all=True, append_images=pages[1:], duration=int(seconds * 1000),
-                      loop=0, disposal=1)
-        return path
+        data = io.BytesIO()
+        pages[0].save(data, format="GIF", save_all=True, append_images=pages[1:],
+                      duration=int(seconds * 1000), loop=0, disposal=1)
+        return data.getvalue()
 
     def to_html(self, title: str = "backpropagation, step by step") -> str:
         """A self-contained HTML page: every frame's SVG inline, Prev/Next buttons and a slider.

@@ -77,6 +77,23 @@ def _pairs(pred: Scalars, target: Scalars, what: str) -> list[tuple[Value, Any]]
     return [(p if isinstance(p, Value) else Value(p), t) for p, t in zip(preds, targets)]
 
 
+def _check_signs(pairs: list[tuple[Value, Any]], what: str) -> None:
+    """Targets given as numbers must be -1 or +1 (a Value target, as a compiled tape passes, is not read)."""
+    for _, t in pairs:
+        if not isinstance(t, Value) and t not in (-1, 1):
+            hint = (" (0/1 labels, as make_moons returns, train to chance here): pass y * 2 - 1"
+                    if t == 0 else "")
+            raise ValueError(f"{what}: targets must be -1 or +1, got {t!r}{hint}")
+
+
+def _check_probabilities(pairs: list[tuple[Value, Any]], what: str) -> None:
+    """Targets given as numbers must lie in [0, 1] (a Value target is not read)."""
+    for _, t in pairs:
+        if not isinstance(t, Value) and not 0 <= t <= 1:
+            hint = " (-1/+1 labels): pass (y + 1) / 2" if t == -1 else ""
+            raise ValueError(f"{what}: targets must be in [0, 1], got {t!r}{hint}")
+
+
 def _is_scalar(x: object) -> bool:
     return isinstance(x, (Value, int, float)) or (hasattr(x, "ndim") and x.ndim == 0)
 
@@ -102,8 +119,15 @@ def mae(pred: Scalars, target: Scalars, reduction: str = "mean") -> Value | list
 
 
 def hinge(score: Scalars, target: Scalars, reduction: str = "mean") -> Value | list[Value]:
-    """Max-margin loss of micrograd's demo: mean(relu(1 - target * score)), targets -1 or +1."""
-    return _reduce([(1 + -t * s).relu() for s, t in _pairs(score, target, "hinge")], reduction)
+    """Max-margin loss of micrograd's demo: mean(relu(1 - target * score)), targets -1 or +1.
+
+    A target given as a number must be -1 or +1: with 0/1 labels (``make_moons``) every 0 would
+    add a constant 1, and training would stop at chance, so they raise ValueError naming the fix,
+    ``y * 2 - 1``.
+    """
+    pairs = _pairs(score, target, "hinge")
+    _check_signs(pairs, "hinge")
+    return _reduce([(1 + -t * s).relu() for s, t in pairs], reduction)
 
 
 def binary_cross_entropy(prob: Scalars, target: Scalars, reduction: str = "mean") -> Value | list[Value]:
@@ -114,8 +138,9 @@ def binary_cross_entropy(prob: Scalars, target: Scalars, reduction: str = "mean"
     """
     def clamped_log(q: Value) -> Value:
         return (_LOG_FLOOR + (q - _LOG_FLOOR).relu()).log()  # log(max(q, e^-100)), no comparison
-    return _reduce([-(t * clamped_log(p) + (1 - t) * clamped_log(1 - p))
-                    for p, t in _pairs(prob, target, "binary_cross_entropy")], reduction)
+    pairs = _pairs(prob, target, "binary_cross_entropy")
+    _check_probabilities(pairs, "binary_cross_entropy")
+    return _reduce([-(t * clamped_log(p) + (1 - t) * clamped_log(1 - p)) for p, t in pairs], reduction)
 
 
 def _softplus(x: Value) -> Value:
@@ -126,8 +151,9 @@ def _softplus(x: Value) -> Value:
 def binary_cross_entropy_with_logits(logit: Scalars, target: Scalars,
                                      reduction: str = "mean") -> Value | list[Value]:
     """Binary cross-entropy of sigmoid(x): t softplus(-x) + (1 - t) softplus(x), stable for any x."""
-    return _reduce([t * _softplus(-x) + (1 - t) * _softplus(x)
-                    for x, t in _pairs(logit, target, "binary_cross_entropy_with_logits")], reduction)
+    pairs = _pairs(logit, target, "binary_cross_entropy_with_logits")
+    _check_probabilities(pairs, "binary_cross_entropy_with_logits")
+    return _reduce([t * _softplus(-x) + (1 - t) * _softplus(x) for x, t in pairs], reduction)
 
 
 def _logits(logits: Sequence[Scalar], what: str) -> list[Value]:

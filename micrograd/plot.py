@@ -1,4 +1,4 @@
-"""Pictures of training runs and models, with matplotlib (from the ``notebooks`` extra).
+"""Pictures of training runs and models, with matplotlib (the ``plot`` extra).
 
 matplotlib is not a dependency of the library: it is imported when a plot is first drawn, and a
 clear ImportError says how to install it. Every function draws on the Axes it is given (``ax=``),
@@ -30,7 +30,7 @@ def _pyplot() -> Any:
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise ImportError("micrograd.plot needs matplotlib: pip install 'micrograd[notebooks]'",
+        raise ImportError("micrograd.plot needs matplotlib: pip install 'micrograd[plot]'",
                           name="matplotlib") from exc
     return plt
 

@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -29,38 +30,60 @@ from .metrics import predicted_class
 from .optim import Optimizer
 from .schedules import Schedule
 
+try:  # the progress extra: a bar in a terminal or a notebook; without it, plain lines
+    from tqdm.auto import tqdm as auto_tqdm  # Jupyter's widget in a notebook, else the text bar
+    from tqdm.notebook import tqdm as notebook_tqdm
+    from tqdm.std import tqdm as terminal_tqdm
+except ImportError:
+    auto_tqdm = notebook_tqdm = terminal_tqdm = None
+
+INSTALL_TQDM = ('fit draws its progress bar with tqdm: pip install "micrograd[progress]" '
+                "(until then, a line per tenth of the run)")
+
 __all__ = ["History", "ProgressBar", "fit"]
 
 
 class ProgressBar:
-    """A one-line progress bar: ``step  40/100 [############        ] loss 0.1234 accuracy 97%``.
+    """fit's progress, step ``done`` of ``total`` with the running loss and accuracy.
 
-    In a terminal the line is redrawn in place; in a log (not a tty) every tenth of the run gets
-    a line of its own.
+    Where someone watches, a tqdm bar: ``tqdm.auto`` picks Jupyter's widget in a notebook (writing
+    to the notebook's stdout), and a terminal (``out.isatty()``) gets tqdm's text bar. In a log (a
+    file, a pipe, a captured stream) every tenth of the run gets a plain line of its own:
+    ``step  40/100 [############                  ] loss 0.1234 accuracy 97%``. Without tqdm (the
+    ``progress`` extra) a terminal gets those lines too, and a one-time hint says how to install it.
     """
 
     def __init__(self, total: int, out: TextIO | None = None, width: int = 30, label: str = "step") -> None:
         self.total, self.width, self.label = total, width, label
         self.out = sys.stdout if out is None else out
-        self.interactive = hasattr(self.out, "isatty") and self.out.isatty()
         self.marks = {-(-k * total // 10) for k in range(1, 11)}  # ceil(k total / 10): the tenths
-        self.line = ""
+        self.bar: Any = None
+        # tqdm.auto chose Jupyter's widget: fit's default stream is the notebook's
+        notebook = auto_tqdm is not None and issubclass(auto_tqdm, notebook_tqdm) and self.out is sys.stdout
+        terminal = hasattr(self.out, "isatty") and self.out.isatty()
+        if notebook:
+            self.bar = auto_tqdm(total=total, desc=label)
+        elif terminal and terminal_tqdm is not None:
+            self.bar = terminal_tqdm(total=total, desc=label, file=self.out, dynamic_ncols=True)
+        elif terminal:
+            warnings.warn(INSTALL_TQDM, stacklevel=2)  # shown once per place (fit's line): a hint, not a nag
 
     def update(self, done: int, **metrics: float) -> None:
         """Show ``done`` steps of ``total`` and the metrics (a name ending in accuracy shows as %)."""
-        bar = "#" * (self.width * done // self.total)
-        shown = " ".join(f"{k} {v:.0%}" if k.endswith("accuracy") else f"{k} {v:.4f}" for k, v in metrics.items())
-        digits = len(str(self.total))
-        self.line = f"{self.label} {done:{max(3, digits)}d}/{self.total} [{bar:<{self.width}}] {shown}"
-        if self.interactive:
-            print("\r" + self.line, end="", file=self.out, flush=True)
+        shown = {k: f"{v:.0%}" if k.endswith("accuracy") else f"{v:.4f}" for k, v in metrics.items()}
+        if self.bar is not None:
+            self.bar.set_postfix(shown, refresh=False)
+            self.bar.update(done - self.bar.n)
         elif done in self.marks:
-            print(self.line, file=self.out, flush=True)
+            bar = "#" * (self.width * done // self.total)
+            digits = len(str(self.total))
+            print(f"{self.label} {done:{max(3, digits)}d}/{self.total} [{bar:<{self.width}}] "
+                  + " ".join(f"{k} {v}" for k, v in shown.items()), file=self.out, flush=True)
 
     def close(self) -> None:
-        """End the line in a terminal."""
-        if self.interactive and self.line:
-            print(file=self.out, flush=True)
+        """Finish the bar (its last state stays on screen)."""
+        if self.bar is not None:
+            self.bar.close()
 
 
 @dataclass
@@ -150,6 +173,22 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
     return step
 
 
+def _check_targets_as_numbers(loss: Callable[[Any, Any], Any], T: np.ndarray, k: tuple[int, ...]) -> None:
+    """Show ``loss`` the smallest and the largest target as plain numbers, with a stand-in output
+    (0 for one output, ``k`` zeros for several), so a loss that refuses a label convention (hinge
+    and 0/1) says so before training, as in the scalar path: a traced loss sees every target as a
+    Value and cannot check it. Only its ValueError stops here; anything else is left to the trace,
+    which names the line."""
+    output: Any = Value(0.0) if not k else [Value(0.0) for _ in range(k[0])]
+    for t in sorted({T.min().item(), T.max().item()}):
+        try:
+            loss(output, t)
+        except ValueError:
+            raise
+        except Exception:  # noqa: BLE001
+            return
+
+
 def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Callable[[Any, Any], Any],
                    optimizer: Optimizer, penalty: Callable[[], Value] | None) -> Step:
     """A step through :func:`micrograd.compile`: ``loss(model(x), t) + penalty()`` traced once
@@ -168,6 +207,9 @@ def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Cal
             raise ValueError(f"class targets must be in 0..{k[0] - 1} for a model with {k[0]} outputs, "
                              f"got {T.min()}..{T.max()}")
         T = np.eye(k[0])[T]  # class i -> one-hot row: cross_entropy takes class probabilities
+
+    if T.ndim == 1:
+        _check_targets_as_numbers(loss, T, k)
 
     def per_sample(x: list[Value], t: Any) -> Value:
         out = loss(model(x), t)

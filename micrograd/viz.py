@@ -20,13 +20,15 @@ here). Edges into an op whose arguments do not commute carry the argument's posi
   order, so the same graph gives the same source byte for byte.
 
 Requires the ``graphviz`` Python package (``pip install "micrograd[viz]"``), imported only when a
-picture is drawn; rendering needs Graphviz's ``dot`` program as well.
+picture is drawn; rendering needs Graphviz's ``dot`` program as well. ``dot_source(root)``, the
+DOT text alone, needs neither.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +39,7 @@ from .frames import Slides, backward_steps, forward_steps, group_steps, node_nam
 from .nn import Layer, Neuron
 from .ops import CONSTANT
 
-__all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "Slides", "backward_frames", "draw_dot"]
+__all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "Slides", "backward_frames", "dot_source", "draw_dot"]
 
 INSTALL_PACKAGE = 'drawing graphs needs the graphviz Python package: pip install "micrograd[viz]"'
 INSTALL_DOT = ("rendering needs Graphviz's `dot` program, which is not on PATH. Install Graphviz: "
@@ -659,6 +661,37 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     ``title``: a line above the picture.
     """
     picture_class = _picture(_graphviz())  # (imported at every call: a missing package is named)
+    graph_attr, lines = _graph_parts(root, rankdir, params, collapse, max_nodes, legend, title)
+    dot = picture_class(format=format, graph_attr=graph_attr, node_attr=NODE_ATTR, edge_attr=EDGE_ATTR)
+    dot.body.extend(lines)
+    return dot
+
+
+def dot_source(root: Value, rankdir: str = "LR", *, params: Iterable[Value] | None = None,
+               collapse: str | None = None, max_nodes: int | None = 400, legend: bool = True,
+               title: str | None = None) -> str:
+    """``draw_dot(root, ...).source``, the DOT text, made without the graphviz package."""
+    graph_attr, lines = _graph_parts(root, rankdir, params, collapse, max_nodes, legend, title)
+    head = [f"\t{kind} [{' '.join(f'{k}={_dot_id(v)}' for k, v in sorted(attr.items()))}]\n"
+            for kind, attr in (("graph", graph_attr), ("node", NODE_ATTR), ("edge", EDGE_ATTR))]
+    return "digraph {\n" + "".join(head + lines) + "}\n"
+
+
+NODE_ATTR = {"fontname": "Helvetica", "fontsize": "10"}
+EDGE_ATTR = {"arrowsize": "0.6", "color": "#495057", "fontname": "Helvetica"}
+
+
+def _dot_id(text: str) -> str:
+    """An attribute value as graphviz writes it: bare if a DOT identifier or number, else quoted."""
+    keyword = text.lower() in ("node", "edge", "graph", "digraph", "subgraph", "strict")
+    if not keyword and re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*|-?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)", text):
+        return text
+    return '"' + text.replace('"', '\\"') + '"'  # (backslashes come doubled: see _graph_attr)
+
+
+def _graph_parts(root: Value, rankdir: str, params: Iterable[Value] | None, collapse: str | None,
+                 max_nodes: int | None, legend: bool, title: str | None) -> tuple[dict[str, str], list[str]]:
+    """The graph attributes and the body lines of the DOT source of ``root``'s picture."""
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot draws a Value's graph, got {type(root).__name__}")
     if rankdir not in ("LR", "RL", "TB", "BT"):
@@ -670,21 +703,24 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     units, clusters, roles, notes = _layout(root, params=params, collapse=collapse, max_nodes=max_nodes)
     lines = _dot_lines(units, clusters, roles, _param_names(clusters), rankdir, legend)
     heading = [title] if title else []
-    return _digraph(picture_class, lines, rankdir, format, heading + notes)
+    return _graph_attr(rankdir, heading + notes), lines
 
 
-def _digraph(picture_class: Any, lines: list[str], rankdir: str, format: str, heading: list[str],
-             justify: str = "n") -> Any:
-    """The picture: ``lines`` under ``heading`` (lines centred, or left-justified with ``justify="l"``)."""
+def _graph_attr(rankdir: str, heading: list[str], justify: str = "n") -> dict[str, str]:
+    """The graph's attributes: ``heading`` above it (lines centred, or left-justified: ``justify="l"``)."""
     graph_attr = {"rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.15", "ranksep": "0.3"}
     if heading:
         # (graphviz quotes the text but leaves backslashes to dot, which reads \N, \G, \l as escapes)
         heading = [line.replace("\\", "\\\\") for text in heading for line in text.splitlines()]
         end = "\\l" if justify == "l" else ""
         graph_attr.update(label=f"\\{justify}".join(heading) + end, labelloc="t", fontsize="11")
-    dot = picture_class(format=format, graph_attr=graph_attr,
-                        node_attr={"fontname": "Helvetica", "fontsize": "10"},
-                        edge_attr={"arrowsize": "0.6", "color": "#495057", "fontname": "Helvetica"})
+    return graph_attr
+
+
+def _frame_picture(picture_class: Any, lines: list[str], rankdir: str, format: str, heading: list[str]) -> Any:
+    """One frame's picture: ``lines`` under its left-justified ``heading``."""
+    dot = picture_class(format=format, graph_attr=_graph_attr(rankdir, heading, "l"), node_attr=NODE_ATTR,
+                        edge_attr=EDGE_ATTR)
     dot.body.extend(lines)
     return dot
 
@@ -740,7 +776,7 @@ def backward_frames(root: Value, forward: bool = False, *, params: Iterable[Valu
         # unlabelled nodes get their #k names drawn, so the rule lines can be read off the picture
         lines = _dot_lines(units, clusters, roles, names, rankdir, legend and not forward, view)
         heading = [f"{what}, step {k + 1} of {len(steps)}", *step.rule]
-        slides.append(_digraph(picture_class, lines, rankdir, format, heading, justify="l"))
+        slides.append(_frame_picture(picture_class, lines, rankdir, format, heading))
     return slides
 
 
@@ -775,7 +811,7 @@ def _collapsed_frames(picture_class: Any, steps: list[Any], units: list[_Unit], 
                     *_sent_lines(group.sent, drawn, names)]
         lines = _dot_lines(units, clusters, roles, names, rankdir, legend, view)
         heading = [f"backward pass, step {k + 1} of {len(groups)}", *rule]
-        slides.append(_digraph(picture_class, lines, rankdir, format, heading, justify="l"))
+        slides.append(_frame_picture(picture_class, lines, rankdir, format, heading))
     return slides
 
 

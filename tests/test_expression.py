@@ -52,6 +52,9 @@ def test_shared_names_are_one_node_and_numbers_follow_ieee():
     ("relu(a, 2)", "relu()"),
     pytest.param("a" + "+a" * 3000, "nested too deeply", id="deep"),
     pytest.param("a" * 20_000, "too long", id="long"),
+    pytest.param("not " * 2400 + "a", "not allowed in an expression: 'not not not", id="deep-not"),
+    pytest.param("lambda: " * 1000 + "1", "not allowed in an expression: 'lambda: lambda:", id="deep-lambda"),
+    pytest.param("9" * 400, "integer 999999999999…999 (400 digits) is too large for a float", id="huge-int"),
 ])
 def test_rejects_anything_else_with_a_clear_error(text, message):
     with pytest.raises(ExpressionError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -220,7 +220,7 @@ def test_an_animated_gif(tmp_path: Path) -> None:
 @needs_graphviz
 def test_a_gif_without_pillow_says_which_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "PIL", None)
-    with pytest.raises(ImportError, match=re.escape('micrograd[notebooks]')):
+    with pytest.raises(ImportError, match=re.escape('pip install "micrograd[plot]"')):
         backward_frames(neuron()).save_gif(tmp_path / "x.gif")
 
 
@@ -244,7 +244,8 @@ def test_jupyter_shows_a_slider_or_every_frame(widgets: bool, monkeypatch: pytes
 
 @needs_graphviz
 @needs_dot
-def test_the_command_line_writes_the_frames_as_a_gif_or_a_page(tmp_path: Path) -> None:
+def test_the_command_line_writes_the_frames_as_a_gif_or_a_page(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
     image = pytest.importorskip("PIL.Image")
     args = ["draw", "tanh(x1*w1 + x2*w2 + b)", "--values", "x1=2", "x2=0", "w1=-3", "w2=1", "b=6.88", "--frames"]
     assert main([*args, "-o", str(tmp_path / "bp.gif")]) == 0
@@ -252,8 +253,10 @@ def test_the_command_line_writes_the_frames_as_a_gif_or_a_page(tmp_path: Path) -
         assert gif.n_frames == 6
     assert main([*args, "-o", str(tmp_path / "bp.html")]) == 0
     assert (tmp_path / "bp.html").read_text().count("<svg") == 6
-    with pytest.raises(SystemExit, match=r"\.gif, \.html with --frames"):
+    with pytest.raises(SystemExit) as exit_:
         main([*args, "-o", str(tmp_path / "bp.svg")])
+    assert exit_.value.code == 2 and ".gif, .html with --frames" in capsys.readouterr().err
+    assert not (tmp_path / "bp.svg").exists()
 
 
 # --- a model drawn collapsed: one frame per neuron ------------------------------------------

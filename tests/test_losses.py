@@ -160,3 +160,17 @@ def test_losses_use_value_operations_only():
 def test_bad_arguments_are_named(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("loss, targets, message", [
+    (losses.hinge, [1, 0, 1], r"hinge: targets must be -1 or \+1, got 0 .*pass y \* 2 - 1"),
+    (losses.hinge, 2.0, r"hinge: targets must be -1 or \+1, got 2.0"),
+    (losses.binary_cross_entropy, [1, -1, 1], r"binary_cross_entropy: targets must be in \[0, 1\], got -1 "
+                                              r".*pass \(y \+ 1\) / 2"),
+    (losses.binary_cross_entropy_with_logits, [0, 1, math.nan], r"_with_logits: targets must be in \[0, 1\], got nan"),
+])
+def test_a_target_of_another_label_convention_is_named_with_the_fix(loss, targets, message):
+    probabilities = [Value(0.2), Value(0.5), Value(0.9)]
+    with pytest.raises(ValueError, match=message):
+        loss(probabilities, targets)
+    assert losses.hinge(probabilities, [Value(0.0)] * 3).data == 1.0  # a Value target is not read

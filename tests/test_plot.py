@@ -13,7 +13,7 @@ from micrograd.nn import MLP
 from micrograd.train import History
 
 needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
-                                      reason="needs matplotlib: pip install -e '.[notebooks]'")
+                                      reason="needs matplotlib: pip install -e '.[plot]'")
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_a_missing_matplotlib_says_how_to_install_it(monkeypatch):
     from micrograd import plot
 
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # import raises ImportError
-    with pytest.raises(ImportError, match=r"pip install 'micrograd\[notebooks\]'") as info:
+    with pytest.raises(ImportError, match=r"pip install 'micrograd\[plot\]'") as info:
         plot.loss_curve(History(loss=[1.0], accuracy=[0.5]))
     assert info.value.name == "matplotlib"  # names the missing module, as Python's own ImportError does
 
@@ -318,8 +318,8 @@ def test_without_matplotlib_confusion_matrix_and_images_say_what_to_install(monk
     from micrograd import plot
 
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # import matplotlib.pyplot fails
-    with pytest.raises(ImportError, match=r"pip install 'micrograd\[notebooks\]'") as info:
+    with pytest.raises(ImportError, match=r"pip install 'micrograd\[plot\]'") as info:
         plot.confusion_matrix([0, 1], [0, 1])
     assert info.value.name == "matplotlib"  # (what a notebook runner reads to skip on a missing extra)
-    with pytest.raises(ImportError, match=r"pip install 'micrograd\[notebooks\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'micrograd\[plot\]'"):
         plot.images(np.zeros((1, 64)))

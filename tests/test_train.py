@@ -3,13 +3,16 @@
 import io
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from micrograd import TracingError
 from micrograd.data import make_blobs, make_moons
-from micrograd.losses import cross_entropy, hinge, l2_penalty, log_softmax, mse
+from micrograd.losses import binary_cross_entropy_with_logits, cross_entropy, hinge, l2_penalty, log_softmax, mse
 from micrograd.nn import MLP
 from micrograd.optim import SGD, Adam
 from micrograd.schedules import LinearDecay
@@ -139,18 +142,48 @@ def test_progress_bar_in_a_log_writes_a_line_per_tenth_of_the_run(total, lines):
     assert len(written) == lines and written[-1].startswith(f"step {total:3d}/{total} ")
 
 
-def test_progress_bar_redraws_one_line_in_a_terminal():
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
 
+
+def test_progress_bar_in_a_terminal_is_tqdms_with_the_running_loss_and_accuracy():
     out = Terminal()
     bar = ProgressBar(4, out, width=8)
     for k in range(1, 5):
         bar.update(k, loss=1.0 / k, accuracy=k / 4)
     bar.close()
-    text = out.getvalue()
-    assert text.count("\r") == 4 and text.endswith("step   4/4 [########] loss 0.2500 accuracy 100%\n")
+    last = out.getvalue().split("\r")[-1]  # tqdm redraws its line in place
+    assert last.startswith("step: 100%|") and " 4/4 [" in last
+    assert last.endswith(", loss=0.2500, accuracy=100%]\n")
+
+
+WITHOUT_TQDM = """
+import io, sys
+sys.modules["tqdm"] = None  # the core install: no progress extra
+from micrograd.losses import mse
+from micrograd.nn import MLP
+from micrograd.optim import SGD
+from micrograd.train import fit
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+for run in range(2):
+    model, out = MLP(1, [2, 1], rng=0), Terminal()
+    history = fit(model, [[0.0], [1.0]], [0.0, 1.0], mse, SGD(model, lr=0.1), epochs=20, out=out)
+    print(len(history.loss), repr(out.getvalue().splitlines()[-1]))
+"""
+
+
+def test_without_tqdm_a_terminal_gets_plain_lines_and_a_one_time_hint():
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TQDM], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 0, done.stderr
+    runs = done.stdout.splitlines()
+    assert len(runs) == 2 and all(line.startswith("20 'step  20/20 [" + "#" * 30 + "] loss ") for line in runs)
+    assert done.stderr.count('pip install "micrograd[progress]"') == 1  # two fits, one hint
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -279,3 +312,18 @@ def test_compiled_fit_names_bad_targets(y, loss, error, match):
     model = MLP(2, [4, 3], rng=0)
     with pytest.raises(error, match=match):
         fit(model, [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], y, loss, Adam(model), progress=False, compiled=True)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("labels, loss, match", [
+    ("0/1", hinge, r"hinge: targets must be -1 or \+1, got 0 .*pass y \* 2 - 1"),
+    ("-1/+1", binary_cross_entropy_with_logits, r"targets must be in \[0, 1\], got -1 .*pass \(y \+ 1\) / 2"),
+])
+def test_targets_of_the_wrong_label_convention_are_named_before_training(labels, loss, match, compiled):
+    X, y = make_moons(30, noise=0.1, random_state=0)  # labels 0/1
+    y = y if labels == "0/1" else y * 2 - 1
+    model = MLP(2, [4, 1], rng=0)
+    start = weights(model)
+    with pytest.raises(ValueError, match=match):
+        fit(model, X, y, loss, SGD(model, lr=0.1), epochs=2, progress=False, compiled=compiled)
+    assert weights(model) == start

@@ -394,6 +394,18 @@ def test_dot_source_is_identical_across_runs():
     assert draw_dot(L1).source == draw_dot(L2).source
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"rankdir": "TB", "legend": False},
+                                    {"collapse": "neuron", "title": 'a "quoted" \\ title\non two lines'}])
+def test_dot_source_is_draw_dots_source_without_the_graphviz_package(kwargs, monkeypatch):
+    random.seed(0)
+    model = MLP(2, [3, 1])
+    out = model([Value(2.0, label="a"), Value(-1.0, label="b")])
+    out.backward()
+    expected = draw_dot(out, **kwargs).source
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # (an import would now fail)
+    assert viz.dot_source(out, **kwargs) == expected
+
+
 # --- errors --------------------------------------------------------------------------------
 
 def test_without_dot_building_works_and_rendering_says_how_to_install(monkeypatch, tmp_path):
@@ -461,8 +473,9 @@ def test_draw_command_writes_the_demo_neuron(tmp_path):
     (["draw", "a", "--values", "a=2", "-o", "x.txt"], "must end in"),
     (["draw", "-o", "x.svg"], "give an expression"),
 ])
-def test_draw_command_rejects_bad_input(argv, message, tmp_path, monkeypatch):
+def test_draw_command_rejects_bad_input(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(SystemExit) as exc:
         main(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err  # (one line: test_main)
     assert list(tmp_path.iterdir()) == []
