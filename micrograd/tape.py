@@ -7,8 +7,8 @@ batch), *parameters* (shared by every sample, read from ``.data`` at each call) 
 
 - per-sample nodes live in rows of a matrix ``V`` of shape (nodes, batch); nodes that depend on
   parameters only (an L2 term) are computed once per call, in a vector ``S``;
-- nodes of one op at one depth form one *step*: one call of the op's ``forward_array`` (and, going
-  back, its ``derivative_array``) on all their rows at once, so derivative rules come from the op
+- nodes of one op at one depth form one *step*: one call of the op's forward on ARRAYS (and, going
+  back, its rule on ARRAYS) on all their rows at once, so derivative rules come from the op
   table and a new op compiles with no edit here;
 - sums of products with a shared factor (``act = b; act = act + w_i * x_i``, as a Neuron builds
   them) become one *linear* step, and neurons reading the same inputs one matrix product. This is
@@ -32,9 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from . import engine, ops
+from . import engine, modes, ops
+from .backward import order as _order
 from .engine import Value
 from .ops import Op
+from .scalars import is_real
+from .xp import ARRAYS
 
 __all__ = ["Compiled", "Tape", "TracingError", "compile"]
 
@@ -178,19 +181,8 @@ class _Trace:
                 vs = [Value(x) for x in row.tolist()]
                 self.inputs.extend(vs)
                 args.append(vs)
-        me = threading.get_ident()
-        depth = getattr(engine._mode, "depth", 0)
-        engine._mode.depth = 0  # record a graph even when called inside no_grad()
-        outer = engine._trace_hooks.get(me)  # (a function compiled while another is traced)
-        engine._trace_hooks[me] = _refuse
-        try:
+        with modes.tracing(_refuse):  # (records a graph even when called inside no_grad())
             result = fn(*args)
-        finally:
-            if outer is None:
-                del engine._trace_hooks[me]
-            else:
-                engine._trace_hooks[me] = outer
-            engine._mode.depth = depth
         self.scalar = type(result) is Value
         outs = [result] if self.scalar else result
         if not isinstance(outs, (list, tuple)):
@@ -200,13 +192,13 @@ class _Trace:
             if type(o) is not Value:
                 raise TypeError(f"the compiled function must return a Value or a list of Values; item {k} "
                                 f"of the {type(result).__name__} it returned is a {type(o).__name__}"
-                                + (" (make a constant output Value(c))" if engine._is_real(o) else ""))
+                                + (" (make a constant output Value(c))" if is_real(o) else ""))
         self.outputs: list[Value] = list(outs)
         # one traversal of them all; _order pops the last root first, so the first output comes first
-        self.order: list[Value] = engine._order(*reversed(self.outputs))
+        self.order: list[Value] = _order(*reversed(self.outputs))
         for v in self.order:
-            if v._a is not None and (v._op.arity == 0 or v._op.custom is not None):
-                raise TracingError(f"micrograd.compile: cannot compile the hand-built node {str(v._op)!r}; "
+            if v._a is not None and (v.op.arity == 0 or v.op.closure is not None):
+                raise TracingError(f"micrograd.compile: cannot compile the hand-built node {v._op!r}; "
                                    "declare it as a primitive in the op table (micrograd/ops.py)")
 
 
@@ -270,7 +262,7 @@ class Tape:
         store: dict[int, tuple[str, int]] = {}  # node -> where its value lives at run time
         consts: dict[int, float] = {}
         for i, (v, w) in enumerate(zip(order, t2.order)):
-            if v._op is not w._op:
+            if v.op is not w.op:
                 raise _depends_on_data()
             if v._a is None:
                 if v in inputs:
@@ -329,7 +321,7 @@ class Tape:
             uses[o] += 2  # an output is always materialised
 
         def absorbed(i: int, op: Op) -> bool:  # used once, by an add of the same class
-            return (order[i]._op is op and uses[i] == 1 and order[user[i]]._op is ops.add
+            return (order[i].op is op and uses[i] == 1 and order[user[i]].op is ops.add
                     and cls[user[i]] == cls[i] and (op is ops.add or _weighted(kids[i], cls, cls[i]) is not None))
 
         nodes: dict[int, _Node] = {}
@@ -337,7 +329,7 @@ class Tape:
         for i in range(n):
             if cls[i] == CONST or not kids[i]:
                 continue
-            op = order[i]._op
+            op = order[i].op
             if not dots or op is not ops.add:
                 if dots and absorbed(i, ops.mul):
                     continue  # a term w * x of a linear node: no node of its own
@@ -605,7 +597,7 @@ def _write(dst: np.ndarray, index: Index, mode: str) -> Callable[[Any], None]:
 
 
 class _OpStep(_Step):
-    """k nodes of one primitive: its ``forward_array`` and ``derivative_array`` on all k rows."""
+    """k nodes of one primitive: its forward and rule on ARRAYS, on all k rows."""
 
     def __init__(self, members: list[_Node], rows: slice, store: dict[int, tuple[str, int]],
                  grad: list[bool]) -> None:
@@ -626,7 +618,8 @@ class _OpStep(_Step):
 
     def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
              gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
-        sample, rule, forward_rule = self.sample, self.op.derivative_array, self.op.forward_array
+        sample, op = self.sample, self.op
+        rule, forward_rule = functools.partial(op.rule, ARRAYS), functools.partial(op.forward, ARRAYS)
         out, g = (V[self.rows], G[self.rows]) if sample else (S[self.rows], gS[self.rows])
         args: list[Any] = []  # a view per argument, or None where rows are gathered at each call
         gathers: list[tuple[int, np.ndarray, Index, bool]] = []

@@ -9,7 +9,7 @@ import pytest
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-EXCERPTS = [b for b in BLOCKS if "primitive(" in b and "import" not in b]  # shown for reading, not run
+EXCERPTS = [b for b in BLOCKS if "enter(Op(" in b and "import" not in b]  # shown for reading, not run
 EXAMPLES = [b for b in BLOCKS if b not in EXCERPTS]
 
 
