@@ -323,13 +323,6 @@ def _unary(x: Value, op: Op) -> Value:
     return _node(data, x, None, op)
 
 
-def _constant(data: float) -> Value:
-    """A constant leaf: its op, CONSTANT, tells it apart from leaves users make."""
-    v = _new(Value)
-    v.data, v.grad, v._a, v._b, v.op = data, 0.0, None, None, CONSTANT
-    return v
-
-
 def _link(a: Value, b: Value) -> Value:
     """A glue node (glue.py) linking a hand-built node's extra children."""
     v = _new(Value)
@@ -349,9 +342,18 @@ def _operand(x: Any) -> Any:
 
 
 def _lift(x: Any) -> Any:
-    """A Value as it is, a plain number as a constant leaf; NotImplemented for anything else."""
-    x = _operand(x)
-    return _constant(x) if type(x) is float else x
+    """A Value as it is, a plain number as a constant leaf (op CONSTANT, told apart from leaves
+    users make); NotImplemented for anything else."""
+    if type(x) is not float:
+        x = _operand(x)
+        if type(x) is not float:
+            return x
+    v = _new(Value)
+    v.data = x
+    v.grad = 0.0
+    v._a = v._b = None
+    v.op = CONSTANT
+    return v
 
 
 def _number(x: Any) -> float:
