@@ -306,9 +306,10 @@ def _node(data: float, a: Value, b: Value | None, op: Op) -> Value:
     out._b = b
     out.op = op
     if modes.open_blocks:  # a no_grad() or detect_anomaly() block is open in some thread
-        if modes.is_anomaly_enabled():
+        state = modes.state  # this thread's
+        if state.anomaly:
             anomaly.check_forward(out, op, (a,) if b is None else (a, b))
-        if not modes.is_grad_enabled():
+        if state.no_grad:
             out._a = out._b = None
             out.op = LEAF
     return out
@@ -366,6 +367,6 @@ def _reciprocal(c: float) -> float:
 
 
 def _traced(value: Value, what: str) -> None:
-    hook = modes.tracer()
+    hook = modes.state.tracer
     if hook is not None:
         hook(value, what)

@@ -1,17 +1,17 @@
 """The engine's modes: grad mode, anomaly mode and tracing, each one piece of per-thread state.
 
-Each is switched by a context manager here and read by one function here:
+Each is one field of ``state`` (this thread's), switched by a context manager here:
 
-- ``no_grad()``: Values made inside record no graph. Read by ``is_grad_enabled()``, which the
-  engine calls when it makes a node (``engine._node``).
-- ``detect_anomaly()``: ops check their results for nan and inf. Read by ``is_anomaly_enabled()``,
-  which the engine calls when it makes a node and ``backward.run`` when it picks a pass.
-- ``tracing(hook)``: ``micrograd.compile`` is tracing a function on this thread. Read by
-  ``tracer()``, which Value's conversions and comparisons call (they would bake one branch).
+- ``no_grad()`` sets ``state.no_grad``: Values made inside record no graph. Read where a node is
+  made (``engine._node``) and by ``is_grad_enabled()``.
+- ``detect_anomaly()`` sets ``state.anomaly``: ops check their results for nan and inf. Read where
+  a node is made and where ``backward.run`` picks a pass (``is_anomaly_enabled()``).
+- ``tracing(hook)`` sets ``state.tracer``: ``micrograd.compile`` is tracing a function on this
+  thread. Read by Value's conversions and comparisons (they would bake one branch), ``tracer()``.
 
 Reading a thread-local on every op would cost more than the op, so ``open_blocks`` counts the
 ``no_grad()`` and ``detect_anomaly()`` blocks open in any thread: while it is 0 the engine makes
-nodes without asking. Nothing here changes what any other module's objects are.
+nodes without looking at ``state``. Nothing here changes what any other module's objects are.
 """
 
 from __future__ import annotations
@@ -22,9 +22,18 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["no_grad", "is_grad_enabled", "detect_anomaly", "is_anomaly_enabled", "tracing", "tracer",
-           "open_blocks"]
+           "open_blocks", "state"]
 
-_state = threading.local()  # this thread's no_grad depth, anomaly depth and tracer
+
+class State(threading.local):
+    """This thread's modes (a threading.local: each thread sees its own fields)."""
+
+    no_grad = 0                                       # open no_grad() blocks
+    anomaly = 0                                       # open detect_anomaly() blocks
+    tracer: Callable[[Any, str], None] | None = None  # compile's hook while it traces
+
+
+state = State()
 _lock = threading.Lock()
 open_blocks = 0  # no_grad() and detect_anomaly() blocks open in any thread
 
@@ -37,17 +46,17 @@ def _count(delta: int) -> None:
 
 def is_grad_enabled() -> bool:
     """True unless this thread is inside ``no_grad()`` (tracing records a graph regardless)."""
-    return not getattr(_state, "no_grad", 0)
+    return not state.no_grad
 
 
 def is_anomaly_enabled() -> bool:
     """True while this thread is inside ``detect_anomaly()``."""
-    return getattr(_state, "anomaly", 0) > 0
+    return state.anomaly > 0
 
 
 def tracer() -> Callable[[Any, str], None] | None:
     """The hook of the tracing ``micrograd.compile`` on this thread, or None."""
-    return getattr(_state, "tracer", None)
+    return state.tracer
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -61,12 +70,12 @@ class no_grad(contextlib.ContextDecorator):
     """
 
     def __enter__(self) -> no_grad:
-        _state.no_grad = getattr(_state, "no_grad", 0) + 1
+        state.no_grad += 1
         _count(1)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _state.no_grad -= 1
+        state.no_grad -= 1
         _count(-1)
 
 
@@ -89,12 +98,12 @@ class detect_anomaly(contextlib.ContextDecorator):
     """
 
     def __enter__(self) -> detect_anomaly:
-        _state.anomaly = getattr(_state, "anomaly", 0) + 1
+        state.anomaly += 1
         _count(1)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _state.anomaly -= 1
+        state.anomaly -= 1
         _count(-1)
 
 
@@ -102,9 +111,9 @@ class detect_anomaly(contextlib.ContextDecorator):
 def tracing(hook: Callable[[Any, str], None]) -> Iterator[None]:
     """While ``micrograd.compile`` traces on this thread: ``hook`` is the tracer, and a graph is
     recorded even inside ``no_grad()``. Nests (a function compiled while another is traced)."""
-    outer, depth = tracer(), getattr(_state, "no_grad", 0)
-    _state.tracer, _state.no_grad = hook, 0
+    outer, depth = state.tracer, state.no_grad
+    state.tracer, state.no_grad = hook, 0
     try:
         yield
     finally:
-        _state.tracer, _state.no_grad = outer, depth
+        state.tracer, state.no_grad = outer, depth
