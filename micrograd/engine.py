@@ -307,7 +307,7 @@ def _node(data: float, a: Value, b: Value | None, op: Op) -> Value:
     out.op = op
     if modes.open_blocks:  # a no_grad() or detect_anomaly() block is open in some thread
         state = modes.state  # this thread's
-        if state.anomaly:
+        if modes.anomaly_blocks and state.anomaly:
             anomaly.check_forward(out, op, (a,) if b is None else (a, b))
         if state.no_grad:
             out._a = out._b = None

@@ -11,7 +11,8 @@ Each is one field of ``state`` (this thread's), switched by a context manager he
 
 Reading a thread-local on every op would cost more than the op, so ``open_blocks`` counts the
 ``no_grad()`` and ``detect_anomaly()`` blocks open in any thread: while it is 0 the engine makes
-nodes without looking at ``state``. Nothing here changes what any other module's objects are.
+nodes without looking at ``state`` (and ``anomaly_blocks`` counts the detect_anomaly() ones).
+Nothing here changes what any other module's objects are.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ class State(threading.local):
 
 state = State()
 _lock = threading.Lock()
-open_blocks = 0  # no_grad() and detect_anomaly() blocks open in any thread
+open_blocks = 0     # no_grad() and detect_anomaly() blocks open in any thread
+anomaly_blocks = 0  # the detect_anomaly() ones among them
 
 
-def _count(delta: int) -> None:
-    global open_blocks
+def _count(delta: int, anomaly: bool = False) -> None:
+    global open_blocks, anomaly_blocks
     with _lock:
         open_blocks += delta
+        anomaly_blocks += delta if anomaly else 0
 
 
 def is_grad_enabled() -> bool:
@@ -99,12 +102,12 @@ class detect_anomaly(contextlib.ContextDecorator):
 
     def __enter__(self) -> detect_anomaly:
         state.anomaly += 1
-        _count(1)
+        _count(1, anomaly=True)
         return self
 
     def __exit__(self, *exc: object) -> None:
         state.anomaly -= 1
-        _count(-1)
+        _count(-1, anomaly=True)
 
 
 @contextlib.contextmanager
