@@ -2,10 +2,12 @@
 
 from .engine import Value, gc_paused, is_grad_enabled, no_grad
 from . import ops
+from .declare import primitive  # micrograd.primitive(ops.Op(...)): a new op, checked and in the table
 from . import autograd, func  # micrograd.autograd.grad / detect_anomaly, micrograd.func.hessian ...
 from .tape import TracingError
 from .tape import compile as compile  # re-exported: micrograd.compile
 
 # compile is left out of __all__: `from micrograd import *` must not hide the builtin compile()
-__all__ = ["Value", "no_grad", "is_grad_enabled", "gc_paused", "ops", "autograd", "func", "TracingError"]
+__all__ = ["Value", "no_grad", "is_grad_enabled", "gc_paused", "ops", "primitive", "autograd", "func",
+           "TracingError"]
 __version__ = "0.2.0"

@@ -35,7 +35,7 @@ class ExpressionError(ValueError):
 def functions() -> list[str]:
     """The function names an expression may call: the op table's one-argument primitives."""
     return sorted(name for name, entry in ops.OPS.items()
-                  if entry.arity == 1 and hasattr(Value, name))
+                  if entry.arity == 1 and (hasattr(Value, name) or isinstance(entry, ops.Op)))
 
 
 def evaluate(text: str, values: Mapping[str, float]) -> Value:
@@ -132,6 +132,8 @@ def _apply(node: ast.AST, results: dict[int, Any], leaves: Mapping[str, Value]) 
     if any(isinstance(c, Value) for c in consts):
         raise ExpressionError(f"{name}()'s second argument must be a number")
     try:
-        return getattr(target, name)(*consts)
+        if hasattr(Value, name):  # a method (leaky_relu takes its slope)
+            return getattr(target, name)(*consts)
+        return target.apply(ops.OPS[name], *consts)  # an op declared with micrograd.primitive
     except TypeError as exc:
         raise ExpressionError(f"{name}(): {exc}") from None

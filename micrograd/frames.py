@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .engine import Value, local_gradients, topological_order
+from .backward import local_gradients
+from .engine import Value, topological_order
 
 __all__ = ["Frame", "Group", "Slides", "backward_steps", "forward_steps", "group_steps", "node_names"]
 
@@ -65,9 +66,9 @@ def _contributions(node: Value, g: float) -> list[tuple[Value, float]]:
     Exactly what ``backward()`` adds (the op's float rule, IEEE special values as the engine).
     A hand-built node with its own ``_backward`` closure runs it on a copy of the grads, restored.
     """
-    op = node._op
+    op = node.op
     children = node._prev
-    if op.custom is not None or op.arity != len(children):
+    if op.closure is not None or op.arity != len(children):
         saved = [(v, v.grad) for v in (node, *children)]
         try:
             for child in children:

@@ -29,7 +29,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import autograd
-from .engine import Value, _is_real, is_grad_enabled
+from .engine import Value, is_grad_enabled
+from .scalars import is_real as _is_real
 
 __all__ = ["grad", "hessian", "hvp", "jacobian", "jacrev", "value_and_grad"]
 

@@ -50,9 +50,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import engine, ops
+from . import engine, modes, ops
+from .backward import order as _order
 from .engine import Value
 from .ops import Op
+from .scalars import is_real
+from .xp import ARRAYS
 
 __all__ = ["Compiled", "Tape", "TracingError", "compile"]
 
@@ -194,19 +197,8 @@ class _Trace:
                 vs = [Value(x) for x in row.tolist()]
                 self.inputs.extend(vs)
                 args.append(vs)
-        me = threading.get_ident()
-        depth = getattr(engine._mode, "depth", 0)
-        engine._mode.depth = 0  # record a graph even when called inside no_grad()
-        outer = engine._trace_hooks.get(me)  # (a function compiled while another is traced)
-        engine._trace_hooks[me] = _refuse
-        try:
+        with modes.tracing(_refuse):  # (records a graph even when called inside no_grad())
             result = fn(*args)
-        finally:
-            if outer is None:
-                del engine._trace_hooks[me]
-            else:
-                engine._trace_hooks[me] = outer
-            engine._mode.depth = depth
         self.scalar = type(result) is Value
         outs = [result] if self.scalar else result
         if not isinstance(outs, (list, tuple)):
@@ -216,13 +208,13 @@ class _Trace:
             if type(o) is not Value:
                 raise TypeError(f"the compiled function must return a Value or a list of Values; item {k} "
                                 f"of the {type(result).__name__} it returned is a {type(o).__name__}"
-                                + (" (make a constant output Value(c))" if engine._is_real(o) else ""))
+                                + (" (make a constant output Value(c))" if is_real(o) else ""))
         self.outputs: list[Value] = list(outs)
         # one traversal of them all; _order pops the last root first, so the first output comes first
-        self.order: list[Value] = engine._order(*reversed(self.outputs))
+        self.order: list[Value] = _order(*reversed(self.outputs))
         for v in self.order:
-            if v._a is not None and (v._op.arity == 0 or v._op.custom is not None):
-                raise TracingError(f"micrograd.compile: cannot compile the hand-built node {str(v._op)!r}; "
+            if v._a is not None and (v.op.arity == 0 or v.op.closure is not None):
+                raise TracingError(f"micrograd.compile: cannot compile the hand-built node {v._op!r}; "
                                    "declare it as a primitive in the op table (micrograd/ops.py)")
 
 
@@ -351,7 +343,7 @@ def _pair(t1: _Trace, t2: _Trace) -> tuple[list[tuple[int, ...]], list[int]]:
         raise _depends_on_data()
     kids: list[tuple[int, ...]] = []
     for v, w in zip(t1.order, t2.order):
-        if v._op is not w._op:
+        if v.op is not w.op:
             raise _depends_on_data()
         if v._a is None:  # a leaf (the same op in both traces: a leaf there too)
             kids.append(())
@@ -371,7 +363,7 @@ def _classify(t1: _Trace, t2: _Trace, params: list[Value]) -> _Graph:
     parameter or another live Value (an entry of S), or a constant."""
     kids, outputs = _pair(t1, t2)
     n = len(kids)
-    g = _Graph([v._op for v in t1.order], kids, outputs, [CONST] * n, [False] * n)
+    g = _Graph([v.op for v in t1.order], kids, outputs, [CONST] * n, [False] * n)
     inputs = {v: i for i, v in enumerate(t1.inputs)}
     inputs2 = {v: i for i, v in enumerate(t2.inputs)}
     pindex = {p: i for i, p in enumerate(params)}
@@ -792,12 +784,12 @@ def _write(dst: np.ndarray, index: Index, write: Write) -> Callable[[Any], None]
 
 def _forward_on_arrays(op: Op, *args: Any) -> Any:
     """op(*args) on numpy arrays: the op's forward, run by numpy."""
-    return op.forward_array(*args)
+    return op.forward(ARRAYS, *args)
 
 
 def _rule_on_arrays(op: Op, g: Any, out: Any, *args: Any) -> Any:
     """The adjoints g * d(out)/d(arg) on numpy arrays: the op's derivative rule, run by numpy."""
-    return op.derivative_array(g, out, *args)
+    return op.rule(ARRAYS, g, out, *args)
 
 
 class _OpStep(_Step):

@@ -38,8 +38,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the test
     raise ImportError("micrograd.testing needs hypothesis: pip install 'micrograd[test]'") from exc
 
 from . import autograd, ops
-from .engine import Value, _is_real, _number, _order
+from .backward import order as _order
+from .engine import Value
 from .ops import Op, OpFamily
+from .scalars import is_real as _is_real
+from .scalars import to_float
+from .xp import FLOATS
 
 __all__ = [
     "GradcheckError",
@@ -72,6 +76,10 @@ def all_ops() -> list[Op]:
         else:
             out.append(entry)
     return out
+
+
+def _number(x: Any) -> float:
+    return x.data if isinstance(x, Value) else to_float(x, "output")
 
 
 def _away_from_kinks(op: Op, x: float) -> bool:
@@ -150,7 +158,7 @@ def expressions(draw: Any, min_inputs: int = 1, max_inputs: int = 4, max_steps: 
         if not all(candidates):
             continue
         args = tuple(draw(st.sampled_from(c)) for c in candidates)
-        out = op.forward(*[values[i] for i in args])
+        out = op.forward(FLOATS, *[values[i] for i in args])
         if not (math.isfinite(out) and abs(out) <= bound):
             continue
         steps.append((op, args))
@@ -429,6 +437,10 @@ class TorchScalar:
     def __gt__(self, o: Any) -> bool: return self.data > float(o)  # noqa: E704
     def __ge__(self, o: Any) -> bool: return self.data >= float(o)  # noqa: E704
 
+    def apply(self, op: Op, *others: Any) -> TorchScalar:
+        """``op`` through its PyTorch counterpart, as ``Value.apply``."""
+        return _apply_op(op, self, *others)  # type: ignore[no-any-return]
+
     def __getattr__(self, name: str) -> Callable[..., Any]:
         entry = ops.OPS.get(name)
         if entry is None:
@@ -453,7 +465,7 @@ def _value_to_torch(v: Value, memo: dict[Value, Any]) -> Any:
     for node in _order(v):
         if node in memo:
             continue
-        op = node._op
+        op = node.op
         if node._a is None or op.torch is None:  # a leaf (or a hand-built node): a torch leaf
             memo[node] = torch.tensor(node.data, dtype=torch.float64, requires_grad=True)
         else:

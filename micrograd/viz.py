@@ -38,6 +38,7 @@ from .engine import Value, topological_order
 from .frames import Slides, backward_steps, forward_steps, group_steps, node_names
 from .nn import Layer, Neuron
 from .ops import CONSTANT
+from .xp import FLOATS
 
 __all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "Slides", "backward_frames", "dot_source", "draw_dot"]
 
@@ -234,7 +235,7 @@ def _roles(order: list[Value], root: Value, params: set[Value]) -> dict[Value, s
         if v._a is None:
             if v in params:
                 roles[v] = "parameter"
-            elif v._op is CONSTANT:
+            elif v.op is CONSTANT:
                 roles[v] = "constant"
             else:
                 roles[v] = "input"
@@ -248,11 +249,11 @@ def _roles(order: list[Value], root: Value, params: set[Value]) -> dict[Value, s
 
 def _dead(v: Value) -> bool:
     """0 and passes no gradient back whatever comes in: a dead ReLU (or a saturated sigmoid)."""
-    op = v._op
+    op = v.op
     if v.data != 0.0 or op.arity != 1 or v._a is None:
         return False
     try:
-        return bool(op.derivative(1.0, v.data, v._a.data) == 0.0)
+        return bool(op.rule(FLOATS, 1.0, v.data, v._a.data) == 0.0)
     except (ArithmeticError, ValueError, TypeError):  # a rule that cannot run here: not judged
         return False
 
@@ -328,7 +329,7 @@ def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list
         elif v._a is not None:
             unit.via_op = True
             prev = v._prev
-            label = len(prev) > 1 and not getattr(v._op, "commutative", False)
+            label = len(prev) > 1 and not v.op.commutative
             unit.children.extend((unit_of[index[c]], i if label else None) for i, c in enumerate(prev))
         unit_of.append(unit)
         drawn.append(unit)
@@ -361,10 +362,10 @@ def _fold_chains(units: list[_Unit], root: _Unit) -> list[_Unit]:
     folded: set[int] = set()
     for unit in units:  # children before parents: a link is folded before its reader looks at it
         v = unit.value
-        if not unit.via_op or v is None or not getattr(v._op, "commutative", False):
+        if not unit.via_op or v is None or not v.op.commutative:
             continue
         links = [child for child, _ in unit.children
-                 if child.via_op and child.value is not None and child.value._op is v._op
+                 if child.via_op and child.value is not None and child.value.op is v.op
                  and readers[id(child)] == 1 and not child.value.label and child is not root]
         if not links:
             continue
@@ -578,7 +579,7 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
             lines.append(f'\t{unit.name} [label="{label}" shape=record style=filled '
                          f'fillcolor="{fill}" {ROLE_STYLE[role]} {extra}]\n')
             if unit.via_op:
-                op = v._op
+                op = v.op
                 symbol = str(op) or op.name
                 if unit.folds:
                     symbol = f"{symbol} of {unit.nargs}"
@@ -600,7 +601,7 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
             if unit.call is not None:
                 what = _call_title(unit.call)
             elif unit.value is not None:
-                what = str(unit.value._op) or roles[unit.value]
+                what = unit.value._op or roles[unit.value]
             else:
                 what = f"{unit.hidden:,} more"
             lines.append(f'\t{unit.name} [label={_quote("⋯ " + what)} shape=note fontsize=8 '

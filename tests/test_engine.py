@@ -109,7 +109,7 @@ def test_leaky_relu_slope_by_position_keyword_or_default():
     x = Value(-2.0)
     assert x.leaky_relu().data == -0.02 and x.leaky_relu(0.5).data == -1.0
     assert x.leaky_relu(slope=0.25).data == -0.5 and x.leaky_relu(slope=0.25)._op == "LeakyReLU(0.25)"
-    with pytest.raises(TypeError, match="slope"):
+    with pytest.raises(TypeError, match="alpha"):
         x.leaky_relu(alpha=0.1)
     with pytest.raises(TypeError, match="slope"):
         x.leaky_relu("0.1")
@@ -662,3 +662,36 @@ def test_builtin_abs_and_unary_plus_follow_torch(torch):
         t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
         (abs(+t) * 2).backward()
         assert out.data == (abs(+t) * 2).item() and v.grad == t.grad.item()
+
+
+# --- subclasses, and nothing swapped at run time ------------------------------------------------
+
+class MyValue(Value):
+    """A user's subclass, as micrograd 0.1.0 allows."""
+
+    __slots__ = ()
+
+
+def test_value_subclasses_compute_with_each_other_and_with_value():
+    a, b, c = MyValue(2.0), MyValue(3.0), Value(5.0)
+    assert [(a + b).data, (a - b).data, (a * b).data, (a / b).data, (a ** b).data] == [5.0, -1.0, 6.0, 2.0 / 3.0, 8.0]
+    assert [(a + c).data, (c - a).data, (c * a).data, (c / a).data, (c ** a).data] == [7.0, 3.0, 10.0, 2.5, 25.0]
+    y = (a * b - a / b + c ** a) * a ** 2
+    y.backward()
+    ta, tb, tc = (torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in (2.0, 3.0, 5.0))
+    ty = (ta * tb - ta / tb + tc ** ta) * ta ** 2
+    ty.backward()
+    assert close(y.data, ty.item(), rtol=1e-15)
+    for v, t in ((a, ta), (b, tb), (c, tc)):
+        assert close(v.grad, t.grad.item(), rtol=1e-13)
+
+
+def test_modes_and_hooks_replace_no_class_attribute():
+    from micrograd.autograd import detect_anomaly
+    before = dict(vars(Value))
+    x = Value(2.0)
+    x.register_hook(lambda g: g)
+    with detect_anomaly(), no_grad(), gc_paused():
+        (x * 3).data
+    (x * x).backward(create_graph=True)
+    assert dict(vars(Value)) == before

@@ -194,9 +194,9 @@ def test_family_members_whose_symbols_print_alike_compile_as_themselves():
 
 def test_a_user_op_with_the_symbol_of_mul_compiles_as_itself():
     """A user op printed '*' computing 2ab is not ops.mul, in the fast path and out of it."""
-    twice = ops.primitive(ops.Op("*", "twice_mul_for_tape_test", 2, lambda a, b: 2.0 * a * b,
-                                 lambda g, out, a, b: (2.0 * g * b, 2.0 * g * a),
-                                 domain=((-2, 2), (-2, 2))))
+    twice = micrograd.primitive(ops.Op("*", "twice_mul_for_tape_test", 2, lambda xp, a, b: 2.0 * a * b,
+                                       lambda xp, g, out, a, b: (2.0 * g * b, 2.0 * g * a),
+                                       domain=((-2, 2), (-2, 2))))
     try:
         w = Value(0.75)
         x, y = np.array([3.0, -1.0]), np.array([5.0, 0.25])
@@ -207,8 +207,7 @@ def test_a_user_op_with_the_symbol_of_mul_compiles_as_itself():
             assert f(x, y).tolist() == [30.0, -0.5]
         check_against_engine(lambda a, b: a * w + twice.apply(w, b) + a * b + twice.apply(a, b), [w], x, y)
     finally:
-        del ops.OPS[twice.name]
-        delattr(Value, twice.name)
+        ops.remove(twice)
 
 
 def _near(c):

@@ -149,10 +149,11 @@ def test_constants_are_leaves_with_an_op_of_their_own():
     x = Value(3.0)
     y = 2 * x + x ** Value(2.0)
     const = y._a._b  # the 2, lifted by the engine
-    assert const._op is ops.CONSTANT and const._op == "" and not const._prev
-    assert x._op is ops.LEAF and y._b._b._op is ops.LEAF  # Values users make are not constants
+    assert const.op is ops.CONSTANT and const._op == "" and not const._prev
+    assert x.op is ops.LEAF and y._b._b.op is ops.LEAF  # Values users make are not constants
+    assert ops.LEAF != ops.CONSTANT
     copy = pickle.loads(pickle.dumps(y))
-    assert copy._a._b._op is ops.CONSTANT and copy._b._b._op is ops.LEAF
+    assert copy._a._b.op is ops.CONSTANT and copy._b._b.op is ops.LEAF
     roles = sorted((line.split("data ")[1].split(" |")[0], line.split(' color="')[1][:7])
                    for line in draw_dot(y).source.splitlines() if "shape=record" in line)  # (data, border)
     colour = viz.ROLE_COLOUR

@@ -1,0 +1,266 @@
+"""The backward pass: topological order, and the two passes that push gradients through it.
+
+Both passes work on any node with this small interface (Value is one): ``data`` (a float),
+``grad``, ``_a`` and ``_b`` (its arguments, None when absent: a leaf has neither) and ``op`` (a row
+of the op table; its ``rule`` gives the arguments' gradients, its ``closure`` is a hand-built
+node's own ``_backward``).
+
+- :func:`float_pass` is the plain, fast one: each rule runs on FLOATS and adds into ``.grad``.
+- :func:`gradients` is the general one: gradients kept in a dict; rules run on VALUES when
+  ``create_graph`` (so gradients are Values that can be differentiated again); hooks see the
+  gradient flowing into their node; inside ``detect_anomaly()`` every rule is checked.
+
+:func:`run` (what ``Value.backward`` calls) picks one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import anomaly, hooks, modes
+from .glue import hide
+from .scalars import is_real
+from .xp import ARRAYS, FLOATS, VALUES
+
+__all__ = ["order", "topological_order", "run", "float_pass", "gradients", "accumulate", "local_gradients"]
+
+IEEE_ERRORS = (ArithmeticError, ValueError)  # what float maths raises where IEEE gives inf or nan
+
+
+def ieee(fn: Callable[..., Any], *args: float) -> Any:
+    """``fn(ARRAYS, *args)`` on numpy float64 scalars, which give inf/nan where float maths raises."""
+    with np.errstate(all="ignore"):
+        result = fn(ARRAYS, *[np.float64(a) for a in args])
+    if type(result) is tuple:
+        return tuple(float(r) for r in result)
+    return float(result)
+
+
+_EMIT = object()  # stack marker: the node below me has all its children emitted
+
+
+def order(*roots: Any) -> list[Any]:
+    """Every node reachable from ``roots`` (glue included), children first.
+
+    A depth-first search with an explicit stack. A node whose children are already emitted is
+    emitted at once; otherwise it goes back on the stack under a marker, its children above it,
+    and is emitted when the marker comes off. (A child in ``seen`` is always already emitted: in
+    a graph without cycles a node cannot be its own descendant.)
+    """
+    out: list[Any] = []
+    seen: set[Any] = set()
+    stack: list[Any] = list(roots)
+    push, pop, emit, mark = stack.append, stack.pop, out.append, seen.add
+    while stack:
+        v = pop()
+        if v is _EMIT:
+            emit(pop())
+            continue
+        if v in seen:
+            continue
+        mark(v)
+        a = v._a
+        if a is None:  # a leaf
+            emit(v)
+            continue
+        b = v._b
+        if a in seen:
+            if b is None or b in seen:
+                emit(v)
+            else:
+                push(v)
+                push(_EMIT)
+                push(b)
+        else:
+            push(v)
+            push(_EMIT)
+            push(a)
+            if b is not None and b not in seen:
+                push(b)
+    return out
+
+
+def topological_order(root: Any) -> list[Any]:
+    """The nodes reachable from ``root``, each after all of its children. Iterative, no recursion."""
+    return hide(order(root))
+
+
+def run(root: Any, seed: Any, create_graph: bool = False) -> None:
+    """Accumulate d(root)/d(node) * seed into ``.grad`` of every node: the float pass unless
+    create_graph, hooks or anomaly checks need the general one."""
+    if create_graph or hooks.any_hooks() or modes.is_anomaly_enabled():
+        accumulate(root, seed, create_graph)
+    else:
+        float_pass(root, seed)
+
+
+def float_pass(root: Any, seed: float) -> None:
+    """The plain pass: every rule on FLOATS, gradients added into ``.grad``."""
+    nodes = order(root)
+    # Each pass propagates its own gradients; what earlier passes left is added back at the end.
+    previous = [v.grad for v in nodes]
+    stale = any(previous)
+    if stale:
+        for v in nodes:
+            v.grad = 0.0
+    root.grad = seed
+    xp = FLOATS
+    for v in reversed(nodes):
+        a = v._a
+        if a is None:
+            continue
+        b = v._b
+        # The common cases inline (this loop is the hot path); propagate() handles the rest:
+        # IEEE special values, hand-built nodes and glue (whose op has no rule).
+        try:
+            if b is None:
+                a.grad += v.op.rule(xp, v.grad, v.data, a.data)
+            else:
+                ga, gb = v.op.rule(xp, v.grad, v.data, a.data, b.data)
+                a.grad += ga
+                b.grad += gb
+        except Exception:
+            propagate(v)
+    if stale:
+        for v, old in zip(nodes, previous):
+            v.grad += old
+
+
+def propagate(v: Any) -> None:
+    """Add this node's contribution to its children's gradients (micrograd's per-node backward)."""
+    op = v.op
+    if op.closure is not None:
+        op.closure()
+    elif op.rule is not None:  # (a hand-built node with no rule passes no gradient, as in micrograd)
+        if op.arity == 2:
+            ga, gb = local_gradients(v, v.grad)
+            v._a.grad += ga
+            v._b.grad += gb
+        else:
+            v._a.grad += local_gradients(v, v.grad)
+
+
+def local_gradients(v: Any, g: float) -> Any:
+    """The rule of ``v``'s op on FLOATS for incoming gradient ``g``, with IEEE special values."""
+    rule = v.op.rule
+    args = (g, v.data, v._a.data) if v.op.arity == 1 else (g, v.data, v._a.data, v._b.data)
+    try:
+        return rule(FLOATS, *args)
+    except IEEE_ERRORS:
+        return ieee(rule, *args)
+
+
+# --- the general pass ---------------------------------------------------------------------------
+
+def gradients(outputs: Sequence[Any], seeds: Sequence[Any], create_graph: bool = False,
+              inputs: Sequence[Any] | None = None) -> dict[Any, Any]:
+    """The gradient flowing into every node on a path from ``outputs`` (to ``inputs``, if given).
+
+    ``seeds[k]`` is the gradient of ``outputs[k]`` (a Value when ``create_graph``). Returns a dict
+    node -> gradient, after hooks. Nodes no gradient reaches are absent. When ``inputs`` is given,
+    only nodes that lead to one of them are visited (and hooked).
+    """
+    nodes = order(*outputs)
+    needed: set[Any] | None = None
+    if inputs is not None:
+        needed = set(inputs)
+        for v in nodes:  # children first: a node is needed if it leads to an input
+            if v not in needed and ((v._a is not None and v._a in needed) or
+                                    (v._b is not None and v._b in needed)):
+                needed.add(v)
+    grads: dict[Any, Any] = {}
+    for out, seed in zip(outputs, seeds):
+        if needed is None or out in needed:
+            grads[out] = seed if out not in grads else grads[out] + seed
+    check = modes.is_anomaly_enabled()
+    for v in reversed(nodes):
+        g = grads.get(v)
+        if g is None:
+            continue
+        fns = hooks.hooks_of(v)
+        if fns:
+            g = grads[v] = _run_hooks(v, g, fns, create_graph)
+        op = v.op
+        if v._a is None or (op.rule is None and op.closure is None):
+            continue  # a leaf, or a hand-built node without a rule: nothing flows on
+        children, local = _local(v, g, create_graph)
+        if check:
+            anomaly.check_rule(v, g, local)
+        for child, cg in zip(children, local):
+            if needed is not None and child not in needed:
+                continue
+            old = grads.get(child)
+            if old is None:
+                grads[child] = cg
+            else:
+                grads[child] = total = old + cg
+                if check:
+                    anomaly.check_sum(child, old, cg, total)
+    return grads
+
+
+def _local(v: Any, g: Any, create_graph: bool) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """(children, the gradient for each) of node ``v`` receiving gradient ``g``."""
+    op = v.op
+    if op.closure is not None:
+        return _closure_grads(v, g, create_graph)
+    args = (v._a,) if op.arity == 1 else (v._a, v._b)
+    if create_graph:
+        # The same rule on Values: the node itself is its ``out``, so gradients of gradients flow.
+        result = op.rule(VALUES, g, v, *args)
+    else:
+        result = local_gradients(v, g)
+    return args, (result if op.arity == 2 else (result,))
+
+
+def _closure_grads(v: Any, g: Any, create_graph: bool) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Run a hand-built node's ``_backward`` closure on its own, reading what it adds to its children."""
+    if create_graph:
+        raise RuntimeError(
+            f"node {v.op.symbol!r} was built by hand with a _backward closure, which runs on floats: "
+            "its gradient cannot be differentiated again. Declare the op with micrograd.primitive(Op(...)) "
+            "to give it a derivative rule.")
+    children = tuple(dict.fromkeys(v._prev))  # each once: the closure adds into child.grad
+    saved = [c.grad for c in children]
+    saved_own = v.grad
+    try:
+        for c in children:
+            c.grad = 0.0
+        v.grad = g
+        v.op.closure()
+        local = tuple(c.grad for c in children)
+    finally:
+        for c, s in zip(children, saved):
+            c.grad = s
+        v.grad = saved_own
+    return children, local
+
+
+def _run_hooks(v: Any, g: Any, fns: list[Callable[[Any], Any]], create_graph: bool) -> Any:
+    """The gradient after each hook (a hook returning None leaves it)."""
+    for fn in list(fns):
+        result = fn(g)
+        if result is None:
+            continue
+        if hasattr(result, "op") and hasattr(result, "data"):  # a node
+            g = result if create_graph else result.data
+        elif is_real(result):
+            g = type(v)(float(result)) if create_graph else float(result)
+        else:
+            raise TypeError(f"a hook returned {type(result).__name__}; it must return a number, a Value or None")
+    return g
+
+
+def accumulate(root: Any, seed: Any, create_graph: bool = False) -> None:
+    """The general pass from ``root``, its gradients added into ``.grad`` (``Value.backward``)."""
+    grads = gradients([root], [seed], create_graph)
+    for v, g in grads.items():  # (nodes no gradient reached keep theirs, as in PyTorch)
+        old = v.grad
+        if create_graph and not hasattr(g, "op"):
+            g = type(root)(g)
+        if hasattr(old, "op") or old:  # (a float 0.0 adds nothing: keep the graph small)
+            g = old + g if hasattr(old, "op") else g + old
+        v.grad = g

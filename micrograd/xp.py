@@ -1,0 +1,78 @@
+"""The namespaces forwards and rules run in (``xp``), one per kind of number.
+
+A declaration in ``ops.py`` reaches every maths function through its first argument, ``xp``:
+
+- ``FLOATS``: the math module, plus ``where``, ``iszero``, ``abs`` and ``log_add_exp``. Where float
+  maths raises (log(0), exp(1000)) the engine reruns the same code on ARRAYS with numpy float64
+  scalars, which give IEEE's inf and nan;
+- ``ARRAYS``: numpy (``np.where`` and friends), plus ``iszero``, ``pow`` and ``log_add_exp``;
+- ``VALUES``: ``xp.f(v)`` applies the op table's one-argument op named f, so a rule run on Values
+  builds a graph of its own: higher-order gradients. A rule calling ``xp.cos`` on Values needs an
+  op named ``cos`` in the table (``micrograd.primitive`` checks this when the op is declared).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from .ops import OPS, Op
+
+__all__ = ["Namespace", "FLOATS", "ARRAYS", "VALUES", "log_add_exp"]
+
+
+class Namespace:
+    """``xp`` for one kind of number: every function of a library, plus a few helpers."""
+
+    def __init__(self, kind: str, library: Any, **helpers: Callable[..., Any]) -> None:
+        self.kind = kind
+        vars(self).update((k, v) for k, v in vars(library).items() if not k.startswith("_"))
+        vars(self).update(helpers)
+
+    def __repr__(self) -> str:
+        return f"<xp for {self.kind}>"
+
+
+def log_add_exp(a: float, b: float) -> float:
+    """log(e^a + e^b) without overflow: the larger plus log1p(e^-|a - b|), as torch and numpy."""
+    if a == b:
+        return a + 0.6931471805599453  # exact, and inf + inf stays inf
+    return (a if a > b else b) + math.log1p(math.exp(-abs(a - b)))
+
+
+FLOATS = Namespace("floats", math, where=lambda c, x, y: x if c else y, iszero=lambda x: x == 0,
+                   abs=abs, log_add_exp=log_add_exp)
+ARRAYS = Namespace("arrays", np, iszero=lambda x: x == 0, pow=np.power, log_add_exp=np.logaddexp)
+
+
+class ValueMath:
+    """``xp`` for Values: ``xp.f(v)`` applies the table's one-argument op named f, so a rule run
+    on Values builds a graph (declare ``cos`` before a rule on Values can call ``xp.cos``)."""
+
+    kind = "Values"
+
+    @staticmethod
+    def where(cond: bool, x: Any, y: Any) -> Any:
+        return x if cond else y  # conditions on Values are comparisons of .data: plain bools
+
+    @staticmethod
+    def iszero(x: Any) -> bool:
+        return getattr(x, "data", x) == 0  # Values compare by identity, so not x == 0
+
+    @staticmethod
+    def pow(x: Any, y: Any) -> Any:
+        return x ** y
+
+    def __getattr__(self, name: str) -> Callable[[Any], Any]:
+        entry = OPS.get(name)
+        if not isinstance(entry, Op) or entry.arity != 1:
+            raise AttributeError(f"xp.{name} on Values: the op table has no one-argument op {name!r}")
+        return lambda x: x.apply(entry) if hasattr(x, "apply") else getattr(FLOATS, name)(x)
+
+    def __repr__(self) -> str:
+        return "<xp for Values>"
+
+
+VALUES = ValueMath()
