@@ -672,7 +672,7 @@ class MyValue(Value):
     __slots__ = ()
 
 
-def test_value_subclasses_compute_with_each_other_and_with_value():
+def test_value_subclasses_compute_with_each_other_and_with_value(torch):
     a, b, c = MyValue(2.0), MyValue(3.0), Value(5.0)
     assert [(a + b).data, (a - b).data, (a * b).data, (a / b).data, (a ** b).data] == [5.0, -1.0, 6.0, 2.0 / 3.0, 8.0]
     assert [(a + c).data, (c - a).data, (c * a).data, (c / a).data, (c ** a).data] == [7.0, 3.0, 10.0, 2.5, 25.0]
