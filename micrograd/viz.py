@@ -690,15 +690,20 @@ def _dot_id(text: str) -> str:
     return '"' + text.replace('"', '\\"') + '"'  # (backslashes come doubled: see _graph_attr)
 
 
-def _graph_parts(root: Value, rankdir: str, params: Iterable[Value] | None, collapse: str | None,
-                 max_nodes: int | None, legend: bool, title: str | None) -> tuple[dict[str, str], list[str]]:
-    """The graph attributes and the body lines of the DOT source of ``root``'s picture."""
+def _check_picture_args(what: str, root: Any, rankdir: str, collapse: str | None) -> None:
+    """Name the argument a picture function cannot take, before any work."""
     if not isinstance(root, Value):
-        raise TypeError(f"draw_dot draws a Value's graph, got {type(root).__name__}")
+        raise TypeError(f"{what} draws a Value's graph, got {type(root).__name__}")
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
     if collapse is not None and collapse not in COLLAPSE_LEVELS:
         raise ValueError(f"collapse must be None or one of {COLLAPSE_LEVELS}, got {collapse!r}")
+
+
+def _graph_parts(root: Value, rankdir: str, params: Iterable[Value] | None, collapse: str | None,
+                 max_nodes: int | None, legend: bool, title: str | None) -> tuple[dict[str, str], list[str]]:
+    """The graph attributes and the body lines of the DOT source of ``root``'s picture."""
+    _check_picture_args("draw_dot", root, rankdir, collapse)
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"max_nodes must be at least 1, got {max_nodes}")
     units, clusters, roles, notes = _layout(root, params=params, collapse=collapse, max_nodes=max_nodes)
@@ -741,12 +746,7 @@ def backward_frames(root: Value, forward: bool = False, *, params: Iterable[Valu
     Show it in Jupyter (a slider), ``.save_gif(path)``, ``.to_html()``, or ``.sources()``.
     """
     picture_class = _picture(_graphviz())
-    if not isinstance(root, Value):
-        raise TypeError(f"backward_frames draws a Value's graph, got {type(root).__name__}")
-    if rankdir not in ("LR", "RL", "TB", "BT"):
-        raise ValueError(f"rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
-    if collapse is not None and collapse not in COLLAPSE_LEVELS:
-        raise ValueError(f"collapse must be None or one of {COLLAPSE_LEVELS}, got {collapse!r}")
+    _check_picture_args("backward_frames", root, rankdir, collapse)
     if collapse is not None and forward:
         raise ValueError("collapse steps whole module calls through the backward pass; forward=True "
                          "draws every node, without collapse")
