@@ -27,7 +27,7 @@ def sin_cos():
     ops.remove(cos)
 
 
-def test_sin_declared_outside_the_package_has_value_gradient_second_order_kernel_and_picture(sin_cos):
+def test_sin_declared_outside_the_package_has_value_gradient_second_order_kernel_and_picture(torch, sin_cos):
     sin, cos = sin_cos
     x = Value(0.7)
     y = x * sin(x)

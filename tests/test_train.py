@@ -148,6 +148,7 @@ class Terminal(io.StringIO):
 
 
 def test_progress_bar_in_a_terminal_is_tqdms_with_the_running_loss_and_accuracy():
+    pytest.importorskip("tqdm", reason='the progress extra: pip install -e ".[progress]"')
     out = Terminal()
     bar = ProgressBar(4, out, width=8)
     for k in range(1, 5):
