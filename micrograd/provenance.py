@@ -50,7 +50,10 @@ _counter = itertools.count()
 
 
 def _as_tuple(xs: Any) -> tuple[Any, ...]:
-    return tuple(xs) if type(xs) in (list, tuple) else (xs,)
+    """A call's inputs as a tuple: a list, a tuple or a 1-d array (a row of a data set) item by item."""
+    if type(xs) in (list, tuple) or getattr(xs, "ndim", None) == 1:
+        return tuple(xs)
+    return (xs,)
 
 
 def _without(xs: tuple[Any, ...], key: Value) -> tuple[Any, ...]:

@@ -42,6 +42,7 @@ from .xp import FLOATS
 
 __all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "Slides", "backward_frames", "dot_source", "draw_dot"]
 
+GRAPH_NAME = "micrograd"  # the DOT graph's name: an SVG's <title> (graphviz's default reads %3)
 INSTALL_PACKAGE = 'drawing graphs needs the graphviz Python package: pip install "micrograd[viz]"'
 INSTALL_DOT = ("rendering needs Graphviz's `dot` program, which is not on PATH. Install Graphviz: "
                "apt-get install graphviz (Debian/Ubuntu), brew install graphviz (macOS), or see "
@@ -444,7 +445,7 @@ def _drawn_size(units: list[_Unit]) -> int:
 def _num(x: float) -> str:
     if math.isnan(x) or math.isinf(x):
         return str(x)
-    return f"{x:.4g}"
+    return "0" if x == 0 else f"{x:.4g}"  # (-0.0 too: a picture has no use for its sign)
 
 
 def _quote(text: str) -> str:
@@ -663,7 +664,7 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     """
     picture_class = _picture(_graphviz())  # (imported at every call: a missing package is named)
     graph_attr, lines = _graph_parts(root, rankdir, params, collapse, max_nodes, legend, title)
-    dot = picture_class(format=format, graph_attr=graph_attr, node_attr=NODE_ATTR, edge_attr=EDGE_ATTR)
+    dot = picture_class(name=GRAPH_NAME, format=format, graph_attr=graph_attr, node_attr=NODE_ATTR, edge_attr=EDGE_ATTR)
     dot.body.extend(lines)
     return dot
 
@@ -675,7 +676,7 @@ def dot_source(root: Value, rankdir: str = "LR", *, params: Iterable[Value] | No
     graph_attr, lines = _graph_parts(root, rankdir, params, collapse, max_nodes, legend, title)
     head = [f"\t{kind} [{' '.join(f'{k}={_dot_id(v)}' for k, v in sorted(attr.items()))}]\n"
             for kind, attr in (("graph", graph_attr), ("node", NODE_ATTR), ("edge", EDGE_ATTR))]
-    return "digraph {\n" + "".join(head + lines) + "}\n"
+    return f"digraph {GRAPH_NAME} {{\n" + "".join(head + lines) + "}\n"
 
 
 NODE_ATTR = {"fontname": "Helvetica", "fontsize": "10"}
@@ -725,7 +726,7 @@ def _graph_attr(rankdir: str, heading: list[str], justify: str = "n") -> dict[st
 
 def _frame_picture(picture_class: Any, lines: list[str], rankdir: str, format: str, heading: list[str]) -> Any:
     """One frame's picture: ``lines`` under its left-justified ``heading``."""
-    dot = picture_class(format=format, graph_attr=_graph_attr(rankdir, heading, "l"), node_attr=NODE_ATTR,
+    dot = picture_class(name=GRAPH_NAME, format=format, graph_attr=_graph_attr(rankdir, heading, "l"), node_attr=NODE_ATTR,
                         edge_attr=EDGE_ATTR)
     dot.body.extend(lines)
     return dot

@@ -11,6 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 
@@ -480,3 +481,15 @@ def test_draw_command_rejects_bad_input(argv, message, tmp_path, monkeypatch, ca
         main(argv)
     assert exc.value.code == 2 and message in capsys.readouterr().err  # (one line: test_main)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_mlp_called_on_a_numpy_row_is_titled_with_its_input_count():
+    model = MLP(2, [8, 8, 1], rng=0)
+    source = draw_dot(model(np.array([0.5, -1.0])), collapse="neuron").source
+    assert 'label="MLP 2-8-8-1"' in source and "MLP 1-" not in source
+
+
+def test_negative_zero_is_drawn_as_0_and_the_graph_is_named():
+    source = draw_dot(Value(-0.0) * 1.0, legend=False).source
+    assert "data -0" not in source and "data 0" in source
+    assert source.startswith("digraph micrograd {")  # an SVG's <title>, where graphviz writes %3
