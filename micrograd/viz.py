@@ -109,7 +109,22 @@ def _picture(graphviz: Any) -> Any:
             except graphviz.ExecutableNotFound as exc:
                 raise DotMissing() from exc
 
+        def __reduce__(self) -> Any:  # (a class made here cannot be found by name when unpickling)
+            return (_unpickle_picture, (self.name, self.format, dict(self.graph_attr), dict(self.node_attr),
+                                        dict(self.edge_attr), list(self.body)))
+
+    for cls in (DotMissing, Picture):  # tracebacks name them as micrograd.viz.Picture, not _picture.<locals>
+        cls.__qualname__ = cls.__name__
     return Picture
+
+
+def _unpickle_picture(name: str, format: str, graph_attr: dict[str, str], node_attr: dict[str, str],
+                      edge_attr: dict[str, str], body: list[str]) -> Any:
+    """A pickled picture, drawn again from its parts."""
+    picture = _picture(_graphviz())(name=name, format=format, graph_attr=graph_attr, node_attr=node_attr,
+                                    edge_attr=edge_attr)
+    picture.body.extend(body)
+    return picture
 
 
 # --- module calls, from the provenance records -----------------------------------------------

@@ -493,3 +493,10 @@ def test_negative_zero_is_drawn_as_0_and_the_graph_is_named():
     source = draw_dot(Value(-0.0) * 1.0, legend=False).source
     assert "data -0" not in source and "data 0" in source
     assert source.startswith("digraph micrograd {")  # an SVG's <title>, where graphviz writes %3
+
+
+def test_a_picture_pickles_and_its_class_is_named_plainly():
+    picture = draw_dot(Value(2.0) * 3.0)
+    copy = pickle.loads(pickle.dumps(picture))
+    assert copy.source == picture.source and type(copy) is type(picture)
+    assert type(picture).__qualname__ == "Picture" and "<locals>" not in repr(type(picture))
