@@ -319,6 +319,11 @@ class Neuron(Module):
         return self.activation != "linear"
 
     def __call__(self, x: Input) -> Value:
+        out = self._forward(x)
+        provenance.record(self, x, out)  # called on its own: pictures draw w and b as parameters
+        return out
+
+    def _forward(self, x: Input) -> Value:  # for Layer, which records its neurons' calls itself
         if type(x) is not list or len(x) != len(self.w):  # a bare Value, a tuple, an array, a mistake
             x = _inputs(x, len(self.w))
         act = self.b  # the same sum as micrograd's sum(wi*xi ..., b), as a plain loop (faster)
@@ -342,12 +347,12 @@ class Layer(Module):
         self.neurons = [Neuron(nin, fan_out=nout, **kwargs) for _ in range(nout)]
 
     def __call__(self, x: Input) -> Value | list[Value]:
-        out = [n(x) for n in self.neurons]
+        out = [n._forward(x) for n in self.neurons]
         provenance.record(self, x, out)  # which Values this call made, for graph pictures
         return out[0] if len(out) == 1 else out
 
     def _forward(self, x: Input) -> list[Value]:  # for MLP, which records its layers' calls itself
-        return [n(x) for n in self.neurons]
+        return [n._forward(x) for n in self.neurons]
 
     def parameters(self) -> list[Value]:
         return [p for n in self.neurons for p in n.parameters()]

@@ -18,7 +18,7 @@ from hypothesis import given
 from micrograd import Value, ops, viz
 from micrograd.__main__ import main
 from micrograd.data import make_moons
-from micrograd.nn import MLP
+from micrograd.nn import MLP, Neuron
 from micrograd.testing import expressions
 from micrograd.viz import GRAD_COLOURS, ZERO_COLOUR, draw_dot
 
@@ -500,3 +500,10 @@ def test_a_picture_pickles_and_its_class_is_named_plainly():
     copy = pickle.loads(pickle.dumps(picture))
     assert copy.source == picture.source and type(copy) is type(picture)
     assert type(picture).__qualname__ == "Picture" and "<locals>" not in repr(type(picture))
+
+
+def test_a_neuron_called_on_its_own_draws_its_weights_and_bias_as_parameters():
+    neuron = Neuron(2, rng=0)
+    source = draw_dot(neuron([Value(1.0), Value(-2.0)]), legend=False).source
+    borders = [line.split(' color="')[1][:7] for line in source.splitlines() if "shape=record" in line]
+    assert borders.count(viz.ROLE_COLOUR["parameter"]) == 3  # w.0, w.1 and b, without params=
