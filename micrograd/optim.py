@@ -3,7 +3,7 @@
 Each reproduces its ``torch.optim`` counterpart step for step (same hyperparameters and gradients
 give the same parameters, to 1e-12 over 50 steps in the tests): the arithmetic below is torch's
 single-tensor implementation, written per scalar, with its fused multiply-adds where rounding
-twice would be magnified (``_fma``). Optimisers read ``p.grad`` and update ``p.data``
+twice would be magnified (centred RMSprop: ``_fma``). Optimisers read ``p.grad`` and update ``p.data``
 only; their state lives in lists parallel to the parameters.
 
 >>> from micrograd import Value
@@ -27,11 +27,12 @@ from .engine import Value
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
 
-def _lerp(start: float, end: float, weight: float) -> float:
-    """torch.lerp: start + weight (end - start), from the nearer end and fused, as torch computes it."""
+def _lerp(start: float, end: float, weight: float, fused: bool = False) -> float:
+    """torch.lerp: start + weight (end - start), from the nearer end; ``fused``: rounded once, as
+    torch computes it (``_fma``, at a cost: only where a later cancellation magnifies the ulp)."""
     if abs(weight) < 0.5:
-        return _fma(weight, end - start, start)
-    return _fma(start - end, 1.0 - weight, end)
+        return _fma(weight, end - start, start) if fused else start + weight * (end - start)
+    return _fma(start - end, 1.0 - weight, end) if fused else end - (end - start) * (1.0 - weight)
 
 
 _SPLIT = 134217729.0  # 2^27 + 1: splits a double into two halves of 26 bits (Dekker)
@@ -82,11 +83,14 @@ class Optimizer:
         for p in self.params:
             p.grad = 0.0
 
-    def _grads(self, weight_decay: float = 0.0) -> Iterator[tuple[int, Value, float]]:
-        """(i, p, g) per parameter, g = p.grad + weight_decay * p (L2 decay, added to g as torch does)."""
+    def _grads(self, weight_decay: float = 0.0, fused: bool = False) -> Iterator[tuple[int, Value, float]]:
+        """(i, p, g) per parameter, g = p.grad + weight_decay * p (L2 decay, added to g as torch does;
+        ``fused``: rounded once, as torch's grad.add(p, alpha=weight_decay))."""
         grads = [float(p.grad) for p in self.params]  # all read before the first update
         for i, (p, g) in enumerate(zip(self.params, grads)):
-            yield i, p, (_fma(weight_decay, p.data, g) if weight_decay != 0 else g)  # grad.add(p, alpha=wd)
+            if weight_decay != 0:
+                g = _fma(weight_decay, p.data, g) if fused else g + weight_decay * p.data
+            yield i, p, g
 
     def step(self) -> None:
         """Update every parameter's ``.data`` from its ``.grad``."""
@@ -168,14 +172,17 @@ class RMSprop(Optimizer):
 
     def step(self) -> None:
         lr, alpha, eps = self.lr, self.alpha, self.eps
-        for i, p, g in self._grads(self.weight_decay):
-            v = self.square_avgs[i] = _fma((1 - alpha) * g, g, self.square_avgs[i] * alpha)
-            if self.centered:
-                a = self.grad_avgs[i] = _lerp(self.grad_avgs[i], g, 1 - alpha)
-                # v - a^2 cancels when the gradient barely varies: round it once, as torch's addcmul
-                # does, or an ulp here is magnified by 1 / sqrt(v - a^2)
+        # Centred, v - a^2 cancels when the gradient barely varies, and 1 / sqrt(v - a^2) magnifies
+        # an ulp of it: v, a and g are then rounded once where torch rounds once (its fused
+        # addcmul, lerp and add). Uncentred, nothing magnifies it, and the plain arithmetic is faster.
+        fused = self.centered
+        for i, p, g in self._grads(self.weight_decay, fused):
+            if fused:
+                v = self.square_avgs[i] = _fma((1 - alpha) * g, g, self.square_avgs[i] * alpha)
+                a = self.grad_avgs[i] = _lerp(self.grad_avgs[i], g, 1 - alpha, fused=True)
                 avg = math.sqrt(_fma(-a, a, v)) + eps
             else:
+                v = self.square_avgs[i] = self.square_avgs[i] * alpha + (1 - alpha) * g * g
                 avg = math.sqrt(v) + eps
             if self.momentum > 0:
                 b = self.buffers[i] = self.buffers[i] * self.momentum + g / avg
