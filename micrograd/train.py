@@ -30,12 +30,17 @@ from .metrics import predicted_class
 from .optim import Optimizer
 from .schedules import Schedule
 
-try:  # the progress extra: a bar in a terminal or a notebook; without it, plain lines
-    from tqdm.auto import tqdm as auto_tqdm  # Jupyter's widget in a notebook, else the text bar
-    from tqdm.notebook import tqdm as notebook_tqdm
-    from tqdm.std import tqdm as terminal_tqdm
-except ImportError:
-    auto_tqdm = notebook_tqdm = terminal_tqdm = None
+def _tqdm() -> tuple[Any, Any, Any]:
+    """(tqdm.auto's, tqdm.notebook's and the terminal's bar classes), or Nones without the progress
+    extra. Imported when a bar is made, not with micrograd (tqdm.notebook loads IPython: ~0.1 s)."""
+    try:
+        from tqdm.auto import tqdm as auto_tqdm  # Jupyter's widget in a notebook, else the text bar
+        from tqdm.notebook import tqdm as notebook_tqdm
+        from tqdm.std import tqdm as terminal_tqdm
+    except ImportError:
+        return None, None, None
+    return auto_tqdm, notebook_tqdm, terminal_tqdm
+
 
 INSTALL_TQDM = ('fit draws its progress bar with tqdm: pip install "micrograd[progress]" '
                 "(until then, a line per tenth of the run)")
@@ -58,6 +63,7 @@ class ProgressBar:
         self.out = sys.stdout if out is None else out
         self.marks = {-(-k * total // 10) for k in range(1, 11)}  # ceil(k total / 10): the tenths
         self.bar: Any = None
+        auto_tqdm, notebook_tqdm, terminal_tqdm = _tqdm()
         # tqdm.auto chose Jupyter's widget: fit's default stream is the notebook's
         notebook = auto_tqdm is not None and issubclass(auto_tqdm, notebook_tqdm) and self.out is sys.stdout
         terminal = hasattr(self.out, "isatty") and self.out.isatty()
