@@ -782,16 +782,6 @@ def _write(dst: np.ndarray, index: Index, write: Write) -> Callable[[Any], None]
     return lambda values: _accumulate(dst, index, values, write)
 
 
-def _forward_on_arrays(op: Op, *args: Any) -> Any:
-    """op(*args) on numpy arrays: the op's forward, run by numpy."""
-    return op.forward(ARRAYS, *args)
-
-
-def _rule_on_arrays(op: Op, g: Any, out: Any, *args: Any) -> Any:
-    """The adjoints g * d(out)/d(arg) on numpy arrays: the op's derivative rule, run by numpy."""
-    return op.rule(ARRAYS, g, out, *args)
-
-
 class _OpStep(_Step):
     """k nodes of one primitive: its forward and derivative rule on all k rows at once."""
 
@@ -837,11 +827,13 @@ class _OpStep(_Step):
                 now[k] = src[ix][:, None] if widen else src[ix]
             return now
 
+        run_forward, run_rule = op.forward, op.rule  # both on ARRAYS: the op's own code, run by numpy
+
         def forward() -> None:
-            out[...] = _forward_on_arrays(op, *arguments())
+            out[...] = run_forward(ARRAYS, *arguments())
 
         def backward() -> None:
-            grads = _rule_on_arrays(op, g, out, *arguments())
+            grads = run_rule(ARRAYS, g, out, *arguments())
             for write, ga in zip(writes, grads if type(grads) is tuple else (grads,)):
                 if write is not None:
                     add, summed = write
