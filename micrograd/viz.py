@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import provenance
+from .backward import local_gradients
 from .engine import Value, topological_order
 from .frames import Slides, backward_steps, forward_steps, group_steps, node_names
 from .nn import Layer, Neuron
 from .ops import CONSTANT
-from .xp import FLOATS
 
 __all__ = ["COLLAPSE_LEVELS", "GraphvizMissing", "Slides", "backward_frames", "dot_source", "draw_dot"]
 
@@ -269,8 +269,8 @@ def _dead(v: Value) -> bool:
     if v.data != 0.0 or op.arity != 1 or v._a is None:
         return False
     try:
-        return bool(op.rule(FLOATS, 1.0, v.data, v._a.data) == 0.0)
-    except (ArithmeticError, ValueError, TypeError):  # a rule that cannot run here: not judged
+        return bool(local_gradients(v, 1.0) == 0.0)  # (the rule as backward() runs it, IEEE included)
+    except TypeError:  # no rule (a hand-built node): not judged
         return False
 
 
