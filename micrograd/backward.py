@@ -25,7 +25,8 @@ from .glue import hide
 from .scalars import is_real
 from .xp import ARRAYS, FLOATS, VALUES
 
-__all__ = ["order", "topological_order", "run", "float_pass", "gradients", "accumulate", "local_gradients"]
+__all__ = ["order", "topological_order", "run", "float_pass", "gradients", "accumulate", "local_gradients",
+           "closure_gradients"]
 
 IEEE_ERRORS = (ArithmeticError, ValueError)  # what float maths raises where IEEE gives inf or nan
 
@@ -206,7 +207,7 @@ def _local(v: Any, g: Any, create_graph: bool) -> tuple[tuple[Any, ...], tuple[A
     """(children, the gradient for each) of node ``v`` receiving gradient ``g``."""
     op = v.op
     if op.closure is not None:
-        return _closure_grads(v, g, create_graph)
+        return closure_gradients(v, g, create_graph)
     args = (v._a,) if op.arity == 1 else (v._a, v._b)
     if create_graph:
         # The same rule on Values: the node itself is its ``out``, so gradients of gradients flow.
@@ -216,7 +217,7 @@ def _local(v: Any, g: Any, create_graph: bool) -> tuple[tuple[Any, ...], tuple[A
     return args, (result if op.arity == 2 else (result,))
 
 
-def _closure_grads(v: Any, g: Any, create_graph: bool) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+def closure_gradients(v: Any, g: Any, create_graph: bool = False) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """Run a hand-built node's ``_backward`` closure on its own, reading what it adds to its children."""
     if create_graph:
         raise RuntimeError(

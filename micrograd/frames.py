@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .backward import local_gradients
+from .backward import closure_gradients, local_gradients
 from .engine import Value, topological_order
 
 __all__ = ["Frame", "Group", "Slides", "backward_steps", "forward_steps", "group_steps", "node_names"]
@@ -68,21 +68,13 @@ def _contributions(node: Value, g: float) -> list[tuple[Value, float]]:
     """
     op = node.op
     children = node._prev
-    if op.closure is not None or op.arity != len(children):
-        saved = [(v, v.grad) for v in (node, *children)]
-        try:
-            for child in children:
-                child.grad = 0.0
-            node.grad = g
-            node._backward()
-            found = {child: float(child.grad) for child in children}
-        finally:
-            for v, grad in reversed(saved):
-                v.grad = grad
+    if op.closure is not None or op.rule is None or op.arity != len(children):
+        # a hand-built node: its closure, run on its own, as backward() runs it (none: no gradient)
+        found = dict(zip(*closure_gradients(node, g))) if op.closure is not None else {}
         seen: set[Value] = set()  # a child given twice: its whole amount on its first position
         amounts = []
         for child in children:
-            amounts.append((child, 0.0 if child in seen else found[child]))
+            amounts.append((child, 0.0 if child in seen else float(found.get(child, 0.0))))
             seen.add(child)
         return amounts
     out = local_gradients(node, g)
