@@ -31,7 +31,8 @@ from typing import Any
 from .backward import closure_gradients, local_gradients
 from .engine import Value, topological_order
 
-__all__ = ["Frame", "Group", "Slides", "backward_steps", "forward_steps", "group_steps", "node_names"]
+__all__ = ["Frame", "Group", "Slides", "backward_steps", "forward_steps", "group_steps", "node_names",
+           "short_number"]
 
 INSTALL_PILLOW = ('an animated GIF needs Pillow, which comes with matplotlib: pip install "micrograd[plot]" '
                   '(or "micrograd[notebooks]")')
@@ -97,8 +98,9 @@ def node_names(order: Sequence[Value], given: dict[Value, str] | None = None) ->
     return names
 
 
-def _num(x: float) -> str:
-    """A number short enough for a rule line: 4 significant digits, integers without '.0', no -0."""
+def short_number(x: float) -> str:
+    """A number short enough for a rule line or a picture: 4 significant digits, integers without
+    '.0', and 0 for -0.0 too (a picture has no use for its sign)."""
     if math.isnan(x) or math.isinf(x):
         return str(x)
     return "0" if x == 0 else f"{x:.4g}"
@@ -125,7 +127,7 @@ def _backward_line(node: Value, i: int, g: float, amount: float, local: float,
     other = names[prev[1 - i]] if len(prev) == 2 else ""
     text = _LOCAL_TEXT.get(str(node._op))
     local_text = text(out, name, other) if text else f"∂{out}/∂{name}"
-    return f"{name}.grad += {out}.grad * {local_text} = {_num(g)} * {_num(local)} = {_num(amount)}"
+    return f"{name}.grad += {out}.grad * {local_text} = {short_number(g)} * {short_number(local)} = {short_number(amount)}"
 
 
 # --- the passes -------------------------------------------------------------------------------
@@ -143,7 +145,7 @@ def backward_steps(root: Value, gradient: float = 1.0, names: dict[Value, str] |
     order = topological_order(root)
     names = node_names(order) if names is None else names
     grads: dict[Value, float] = {root: float(gradient)}
-    frames = [Frame(root, (), (f"{names[root]}.grad = {_num(float(gradient))}",), dict(grads))]
+    frames = [Frame(root, (), (f"{names[root]}.grad = {short_number(float(gradient))}",), dict(grads))]
     for node in reversed(order):
         children = node._prev
         if not children:
@@ -196,7 +198,7 @@ def forward_steps(root: Value, names: dict[Value, str] | None = None) -> list[Fr
     order = topological_order(root)
     names = node_names(order) if names is None else names
     known = {v: v.data for v in order if not v._prev}
-    leaves = ", ".join(f"{names[v]} = {_num(v.data)}" for v in order if not v._prev)
+    leaves = ", ".join(f"{names[v]} = {short_number(v.data)}" for v in order if not v._prev)
     frames = [Frame(order[0], (), (f"inputs: {leaves}",), dict(known))]
     for node in order:
         children = node._prev
@@ -213,11 +215,11 @@ def _forward_line(node: Value, names: dict[Value, str]) -> str:
     args = node._prev
     if len(args) == 2 and symbol in ("+", "*"):
         formula = f" {symbol} ".join(names[a] for a in args)
-        numbers = f" {symbol} ".join(_num(a.data) for a in args)
+        numbers = f" {symbol} ".join(short_number(a.data) for a in args)
     else:
         formula = f"{symbol}({', '.join(names[a] for a in args)})"
-        numbers = f"{symbol}({', '.join(_num(a.data) for a in args)})"
-    return f"{names[node]} = {formula} = {numbers} = {_num(node.data)}"
+        numbers = f"{symbol}({', '.join(short_number(a.data) for a in args)})"
+    return f"{names[node]} = {formula} = {numbers} = {short_number(node.data)}"
 
 
 # --- the pictures of the frames: GIF, HTML, Jupyter -----------------------------------------

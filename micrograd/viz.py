@@ -36,7 +36,7 @@ from typing import Any
 from . import provenance
 from .backward import local_gradients
 from .engine import Value, topological_order
-from .frames import Slides, backward_steps, forward_steps, group_steps, node_names
+from .frames import Slides, backward_steps, forward_steps, group_steps, node_names, short_number
 from .nn import Layer, Neuron
 from .ops import CONSTANT
 
@@ -457,12 +457,6 @@ def _drawn_size(units: list[_Unit]) -> int:
 
 # --- DOT text ---------------------------------------------------------------------------------
 
-def _num(x: float) -> str:
-    if math.isnan(x) or math.isinf(x):
-        return str(x)
-    return "0" if x == 0 else f"{x:.4g}"  # (-0.0 too: a picture has no use for its sign)
-
-
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -558,14 +552,14 @@ BLANK = "?"
 def _fields(v: Value, view: _FrameView | None, edges: list[float]) -> tuple[str, str, str, str]:
     """data text, grad text, fill colour and extra style of a value's record."""
     if view is None:
-        return _num(v.data), _num(float(v.grad)), _fill(v.grad, edges), ""
+        return short_number(v.data), short_number(float(v.grad)), _fill(v.grad, edges), ""
     style = FOCUS_STYLE if v in view.focus else CHILD_STYLE if v in view.children else ""
     known = view.known.get(v)
     if view.field == "data":
-        return (_num(known) if known is not None else BLANK), "", ZERO_COLOUR, style  # no grads yet
+        return (short_number(known) if known is not None else BLANK), "", ZERO_COLOUR, style  # no grads yet
     if known is None:
-        return _num(v.data), BLANK, ZERO_COLOUR, style
-    return _num(v.data), _num(known), _fill(known, edges), style
+        return short_number(v.data), BLANK, ZERO_COLOUR, style
+    return short_number(v.data), short_number(known), _fill(known, edges), style
 
 
 def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str],
@@ -847,9 +841,9 @@ def _sent_lines(sent: dict[Value, float], drawn: set[Value], names: dict[Value, 
     """
     shown = [(v, a) for v, a in sent.items() if v in drawn]
     hidden = [(v, a) for v, a in sent.items() if v not in drawn]
-    items = [f"{names[v]}.grad += {_num(a)}" for v, a in shown]
+    items = [f"{names[v]}.grad += {short_number(a)}" for v, a in shown]
     if len({names[v] for v, _ in hidden}) == len(hidden):
-        items += [f"{names[v]}.grad += {_num(a)}" for v, a in hidden]
+        items += [f"{names[v]}.grad += {short_number(a)}" for v, a in hidden]
     elif hidden:
         items.append(f"and the grads of its {len(hidden)} parameters")
     lines: list[str] = []
