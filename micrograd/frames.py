@@ -7,9 +7,9 @@ the last frame's gradients are exactly the ``.grad`` that ``root.backward()`` le
 and the graph's ``.grad`` fields are never changed. (Hooks added with ``register_hook`` are not
 run: the frames show the rules alone.)
 
-How a node's local gradients are obtained is :func:`_contributions`, the one function here that
-knows the op table; everything else reads ``_prev``, ``data``, ``label`` and the symbol
-``str(node._op)``. :func:`group_steps` gathers steps into one frame each (a whole neuron's, when
+How a node's local gradients are obtained is :func:`_contributions` (the engine's own code);
+the rule lines' wording, :func:`_local_text` (by op, never by symbol text); everything else reads
+``_prev``, ``data``, ``label`` and the symbol ``node._op``. :func:`group_steps` gathers steps into one frame each (a whole neuron's, when
 a picture draws module calls as boxes).
 
 :class:`Slides` holds the pictures of the frames (``micrograd.viz.backward_frames`` draws them):
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import ops
 from .backward import closure_gradients, local_gradients
 from .engine import Value, topological_order
 
@@ -106,17 +107,24 @@ def short_number(x: float) -> str:
     return "0" if x == 0 else f"{x:.4g}"
 
 
-# readable local derivatives by symbol: (out, child, other) -> text; others read ∂out/∂child
+# readable local derivatives of table ops, by the op itself (a user's op printed "tanh" is not
+# ops.tanh): (out, child, other) -> text; others read ∂out/∂child
 _LOCAL_TEXT = {
-    "+": lambda out, child, other: "1",
-    "*": lambda out, child, other: f"{other}.data",
-    "tanh": lambda out, child, other: f"(1 - {out}.data²)",
-    "exp": lambda out, child, other: f"{out}.data",
-    "log": lambda out, child, other: f"(1 / {child}.data)",
-    "ReLU": lambda out, child, other: f"({out}.data > 0)",
-    "sigmoid": lambda out, child, other: f"{out}.data * (1 - {out}.data)",
-    "**2": lambda out, child, other: f"2 * {child}.data",
+    ops.add: lambda out, child, other: "1",
+    ops.mul: lambda out, child, other: f"{other}.data",
+    ops.tanh: lambda out, child, other: f"(1 - {out}.data²)",
+    ops.exp: lambda out, child, other: f"{out}.data",
+    ops.log: lambda out, child, other: f"(1 / {child}.data)",
+    ops.relu: lambda out, child, other: f"({out}.data > 0)",
+    ops.sigmoid: lambda out, child, other: f"{out}.data * (1 - {out}.data)",
 }
+
+
+def _local_text(op: ops.Op) -> Any:
+    """The readable local derivative of ``op``, or None (x ** 2 is the one family member with one)."""
+    if op.family is ops.powc and op.param == 2.0:
+        return lambda out, child, other: f"2 * {child}.data"
+    return _LOCAL_TEXT.get(op)
 
 
 def _backward_line(node: Value, i: int, g: float, amount: float, local: float,
@@ -125,7 +133,7 @@ def _backward_line(node: Value, i: int, g: float, amount: float, local: float,
     prev = node._prev
     out, name = names[node], names[prev[i]]
     other = names[prev[1 - i]] if len(prev) == 2 else ""
-    text = _LOCAL_TEXT.get(str(node._op))
+    text = _local_text(node.op)
     local_text = text(out, name, other) if text else f"∂{out}/∂{name}"
     return f"{name}.grad += {out}.grad * {local_text} = {short_number(g)} * {short_number(local)} = {short_number(amount)}"
 

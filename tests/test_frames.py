@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from micrograd import Value, viz
+from micrograd import Value, ops, viz
 from micrograd.__main__ import main
 from micrograd.frames import backward_steps, forward_steps, group_steps
 from micrograd.nn import MLP
@@ -316,3 +316,15 @@ def test_collapse_is_checked() -> None:
         backward_frames(neuron(), forward=True, collapse="neuron")
     with pytest.raises(ValueError, match=r"6 frames, one per node, is more than max_frames=5: collapse="):
         backward_frames(neuron(), max_frames=5)
+
+
+def test_a_rule_line_words_a_table_op_by_the_op_not_by_its_symbol():
+    twice = ops.Op("tanh", "twice_printed_tanh_test", 1, lambda xp, a: 2.0 * a, lambda xp, g, out, a: 2.0 * g)
+    x = Value(0.5, label="x")
+    y = x.apply(twice)
+    y.label = "y"
+    (line,) = backward_steps(y)[-1].rule
+    assert line == "x.grad += y.grad * ∂y/∂x = 1 * 2 = 2"  # not tanh's "(1 - y.data²)"
+    z = x.tanh()
+    z.label = "z"
+    assert "(1 - z.data²)" in backward_steps(z)[-1].rule[0]
