@@ -192,9 +192,10 @@ def _find_calls(order: list[Value], index: dict[Value, int]) -> list[_Call]:
     return calls
 
 
-def _param_names(calls: list[_Call]) -> dict[Value, str]:
-    """Names for the parameters of the neurons drawn (w.0, w.1, ..., b), unless they have labels."""
-    names: dict[Value, str] = {}
+def _leaf_names(calls: list[_Call]) -> dict[Value, str]:
+    """Names for the parameters of the neurons (w.0, w.1, ..., b), unless they have labels, and
+    for the inputs lifted from plain numbers (x[0], x[1], ...)."""
+    names: dict[Value, str] = _input_names(_input_copies(calls))
     for call in calls:
         if call.kind != "neuron":
             continue
@@ -210,6 +211,48 @@ def _param_names(calls: list[_Call]) -> dict[Value, str]:
         if isinstance(b, Value):
             names.setdefault(b, "b")
     return names
+
+
+def _input_copies(calls: list[_Call]) -> dict[Value, tuple[int, int]]:
+    """The constants a neuron lifted from plain-number inputs (a row of a data set): copy -> input.
+
+    ``w[i] * x[i]`` with ``x[i]`` a plain number lifts it to a new constant at every use, one per
+    neuron of the first layer. Each such copy (the constant multiplied by the neuron's ``w[i]``,
+    equal to ``x[i]``) is mapped to (the call's inputs, i): the calls of one layer share them.
+    """
+    copies: dict[Value, tuple[int, int]] = {}
+    for call in calls:
+        weights = getattr(call.module, "w", None) if call.kind == "neuron" else None
+        if not isinstance(weights, list) or len(weights) != len(call.inputs):
+            continue
+        slot = {w: i for i, w in enumerate(weights) if not isinstance(call.inputs[i], Value)}
+        for v in call.region:
+            if len(v._prev) != 2:
+                continue
+            w, c = v._prev
+            i = slot.get(w)
+            if i is not None and c.op is CONSTANT and _same_number(c.data, call.inputs[i]):
+                copies[c] = (id(call.inputs), i)
+    return copies
+
+
+def _same_number(data: float, x: Any) -> bool:
+    """``data`` is the constant lifted from ``x`` (nan included)."""
+    try:
+        y = float(x)
+    except (TypeError, ValueError):
+        return False
+    return data == y or (math.isnan(data) and math.isnan(y))
+
+
+def _input_names(copies: dict[Value, tuple[int, int]]) -> dict[Value, str]:
+    """x[0], x[1], ... for the inputs of one call; x1[0], x2[0], ... when several calls read some."""
+    calls: dict[int, int] = {}
+    for key, _ in copies.values():
+        calls.setdefault(key, len(calls) + 1)
+    if len(calls) == 1:
+        return {c: f"x[{i}]" for c, (_, i) in copies.items()}
+    return {c: f"x{calls[key]}[{i}]" for c, (key, i) in copies.items()}
 
 
 def _common(a: _Call | None, b: _Call | None) -> _Call | None:
@@ -239,19 +282,22 @@ class _Unit:
     nargs: int = 0                         # a folded chain: its number of arguments
     params: int = 0                        # a box: the parameters inside it
     name: str = ""
+    copies: tuple[Value, ...] = ()         # an input lifted at every use: all its constants
 
     @property
     def size(self) -> int:
         return 2 if self.via_op else 1
 
 
-def _roles(order: list[Value], root: Value, params: set[Value]) -> dict[Value, str]:
+def _roles(order: list[Value], root: Value, params: set[Value], inputs: Iterable[Value] = ()) -> dict[Value, str]:
+    """Each node's role; ``inputs``: constants that are copies of a module call's input."""
+    lifted = set(inputs)
     roles: dict[Value, str] = {}
     for v in order:
         if v._a is None:
             if v in params:
                 roles[v] = "parameter"
-            elif v.op is CONSTANT:
+            elif v.op is CONSTANT and v not in lifted:
                 roles[v] = "constant"
             else:
                 roles[v] = "input"
@@ -275,8 +321,14 @@ def _dead(v: Value) -> bool:
 
 
 def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list[_Call],
-           roles: dict[Value, str], collapse: str | None) -> list[_Unit]:
-    """The units drawn when calls of level ``collapse`` (or none) are drawn as boxes."""
+           roles: dict[Value, str], collapse: str | None,
+           copies: dict[Value, tuple[int, int]] | None = None) -> list[_Unit]:
+    """The units drawn when calls of level ``collapse`` (or none) are drawn as boxes.
+
+    ``copies``: constants lifted from one input (see :func:`_input_copies`), drawn as one node.
+    """
+    copies = copies or {}
+    first_copy: dict[tuple[int, int], _Unit] = {}  # an input -> the unit drawn for all its copies
     owner: dict[Value, _Call] = {}
     for call in sorted(calls, key=lambda c: c.depth):
         for v in call.region:
@@ -339,7 +391,16 @@ def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list
             elif roles[v] == "parameter":
                 unit.params += 1
             continue
+        slot = copies.get(v)
+        if slot is not None and slot in first_copy:  # another use of an input already drawn
+            unit = first_copy[slot]
+            unit.copies += (v,)
+            unit_of.append(unit)
+            continue
         unit = _Unit("value", value=v, cluster=cluster(maker))
+        if slot is not None:
+            first_copy[slot] = unit
+            unit.copies = (v,)
         if box is not None and v._a is not None:  # an output of a box: drawn, fed by the box
             unit.children.append((box_unit(box), None))
         elif v._a is not None:
@@ -549,12 +610,20 @@ CHILD_STYLE = 'color="#f08c00" penwidth=3'     # its arguments, which receive
 BLANK = "?"
 
 
-def _fields(v: Value, view: _FrameView | None, edges: list[float]) -> tuple[str, str, str, str]:
-    """data text, grad text, fill colour and extra style of a value's record."""
+def _fields(v: Value, view: _FrameView | None, edges: list[float],
+            copies: tuple[Value, ...] = ()) -> tuple[str, str, str, str]:
+    """data text, grad text, fill colour and extra style of a value's record.
+
+    ``copies``: the constants drawn as this one input; its grad is the sum of theirs.
+    """
+    copies = copies or (v,)
     if view is None:
-        return short_number(v.data), short_number(float(v.grad)), _fill(v.grad, edges), ""
-    style = FOCUS_STYLE if v in view.focus else CHILD_STYLE if v in view.children else ""
-    known = view.known.get(v)
+        grad = sum(float(c.grad) for c in copies)
+        return short_number(v.data), short_number(grad), _fill(grad, edges), ""
+    style = FOCUS_STYLE if any(c in view.focus for c in copies) else (
+        CHILD_STYLE if any(c in view.children for c in copies) else "")
+    knowns = [view.known[c] for c in copies if c in view.known]
+    known = None if not knowns else knowns[0] if view.field == "data" else sum(knowns)
     if view.field == "data":
         return (short_number(known) if known is not None else BLANK), "", ZERO_COLOUR, style  # no grads yet
     if known is None:
@@ -569,7 +638,8 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
     for i, unit in enumerate(units):
         unit.name = f"n{i}"
     drawn_values = [u.value for u in units if u.kind == "value" and u.value is not None]
-    edges = _grad_scale(v.grad for v in drawn_values) if view is None else view.scale
+    edges = _grad_scale(sum(float(c.grad) for c in u.copies) if u.copies else u.value.grad
+                        for u in units if u.kind == "value" and u.value is not None) if view is None else view.scale
     brace = ("{ ", " }") if rankdir in ("LR", "RL") else ("", "")
     node_lines: dict[int | None, list[str]] = {}
     edge_lines: list[str] = []
@@ -581,7 +651,7 @@ def _dot_lines(units: list[_Unit], clusters: list[_Call], roles: dict[Value, str
             role = roles[v]
             name = v.label or names.get(v, "")
             fields = [_record_text(name)] if name else []
-            data, grad, fill, extra = _fields(v, view, edges)
+            data, grad, fill, extra = _fields(v, view, edges, unit.copies)
             fields += [f"data {_record_text(data)}", f"grad {_record_text(grad)}"]
             if role == "dead":
                 fields.append("dead")
@@ -716,8 +786,8 @@ def _graph_parts(root: Value, rankdir: str, params: Iterable[Value] | None, coll
     _check_picture_args("draw_dot", root, rankdir, collapse)
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"max_nodes must be at least 1, got {max_nodes}")
-    units, clusters, roles, notes = _layout(root, params=params, collapse=collapse, max_nodes=max_nodes)
-    lines = _dot_lines(units, clusters, roles, _param_names(clusters), rankdir, legend)
+    units, clusters, roles, notes, names = _layout(root, params=params, collapse=collapse, max_nodes=max_nodes)
+    lines = _dot_lines(units, clusters, roles, names, rankdir, legend)
     heading = [title] if title else []
     return _graph_attr(rankdir, heading + notes), lines
 
@@ -760,10 +830,9 @@ def backward_frames(root: Value, forward: bool = False, *, params: Iterable[Valu
     if collapse is not None and forward:
         raise ValueError("collapse steps whole module calls through the backward pass; forward=True "
                          "draws every node, without collapse")
-    units, clusters, roles, _ = _layout(root, params=params, collapse=collapse, max_nodes=None)
+    units, clusters, roles, _, param_names = _layout(root, params=params, collapse=collapse, max_nodes=None)
     order = topological_order(root)
     # parameters named per neuron (w0, w1, b) even inside boxes; #1, #2, ... for what is drawn first
-    param_names = _param_names(_find_calls(order, {v: i for i, v in enumerate(order)}))
     drawn = [u.value for u in units if u.kind == "value" and u.value is not None]
     in_picture = set(drawn)
     names = node_names(drawn + [v for v in order if v not in in_picture],
@@ -857,8 +926,10 @@ def _sent_lines(sent: dict[Value, float], drawn: set[Value], names: dict[Value, 
 
 
 def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | None = None,
-           max_nodes: int | None = 400) -> tuple[list[_Unit], list[_Call], dict[Value, str], list[str]]:
-    """What the picture of ``root`` shows (no graphviz needed): units, clusters, roles, notes."""
+           max_nodes: int | None = 400) -> tuple[list[_Unit], list[_Call], dict[Value, str], list[str],
+                                                 dict[Value, str]]:
+    """What the picture of ``root`` shows (no graphviz needed): units, clusters, roles, notes and
+    the names of leaves (parameters, inputs) that have no label."""
     order = topological_order(root)
     index = {v: i for i, v in enumerate(order)}
     calls = _find_calls(order, index)
@@ -868,7 +939,8 @@ def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | 
         modules.setdefault(id(call.module), call.module)
     for module in modules.values():
         param_set.update(module.parameters())
-    roles = _roles(order, root, param_set)
+    copies = _input_copies(calls)
+    roles = _roles(order, root, param_set, copies)
     n_ops = sum(1 for v in order if v._a is not None)
     notes: list[str] = []
     levels: Sequence[str | None] = [collapse]
@@ -884,11 +956,11 @@ def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | 
         if not last and max_nodes is not None and 2 * len(boxed) > max_nodes:
             continue  # each box and its output at least: cannot fit, skip building it
         level = candidate
-        units = _scene(root, order, index, calls, roles, level)
+        units = _scene(root, order, index, calls, roles, level, copies)
         if max_nodes is None or _drawn_size(units) <= max_nodes:
             break
     if not units:  # no module calls to collapse
-        units = _scene(root, order, index, calls, roles, None)
+        units = _scene(root, order, index, calls, roles, None, copies)
     if level is not None:
         boxes = sum(1 for u in units if u.kind == "box")
         how = "" if collapse else f", to stay within max_nodes={max_nodes}"
@@ -916,4 +988,4 @@ def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | 
             drawn_calls.setdefault(id(parent), parent)
             parent = parent.parent
     clusters = [c for c in calls if id(c) in drawn_calls]
-    return units, clusters, roles, notes
+    return units, clusters, roles, notes, _leaf_names(calls)

@@ -507,3 +507,28 @@ def test_a_neuron_called_on_its_own_draws_its_weights_and_bias_as_parameters():
     source = draw_dot(neuron([Value(1.0), Value(-2.0)]), legend=False).source
     borders = [line.split(' color="')[1][:7] for line in source.splitlines() if "shape=record" in line]
     assert borders.count(viz.ROLE_COLOUR["parameter"]) == 3  # w.0, w.1 and b, without params=
+
+
+@needs_dot
+def test_an_mlp_called_on_a_numpy_row_draws_its_inputs_once_each():
+    """model(X[0]) lifts each element of the row once per first-layer neuron: the picture draws
+    one input per element (green, named x[i], its data the row's), feeding every neuron, with the
+    grad that input would get as a Value (the sum over its copies)."""
+    X, _ = make_moons(n_samples=4, noise=0.1, random_state=0)
+    model = MLP(2, [3, 3, 1], rng=0)
+    out = model(X[0])
+    out.backward()
+    drawing = Drawing(draw_dot(out))
+    as_values = [Value(float(x)) for x in X[0]]
+    model(as_values).backward()  # the same model on Values: the grads the inputs should show
+    for i, x in enumerate(as_values):
+        node = drawing.named(f"x[{i}]")
+        assert drawing.text(node)[1:] == [f"data {x.data:.4g}", f"grad {x.grad:.4g}"]
+        assert drawing.shape(node).get("stroke") == viz.ROLE_COLOUR["input"]
+        assert sum(1 for edge, _ in drawing.edges if edge.startswith(node + "->")) == 3  # 3 neurons
+    constants = [n for n in drawing.values() if drawing.shape(n).get("stroke") == viz.ROLE_COLOUR["constant"]]
+    assert constants == []
+    # two calls (a batch): each row's inputs apart, named by call
+    rows = [model(row) for row in X[:2]]
+    source = draw_dot(rows[0] + rows[1], legend=False).source
+    assert all(f"x{k}[{i}]" in source for k in (1, 2) for i in (0, 1))
