@@ -5,9 +5,10 @@ op as a small ellipse feeding it, labelled from the op table (so a new primitive
 here). Edges into an op whose arguments do not commute carry the argument's position.
 
 - Roles have styles of their own: inputs (green border), parameters (blue, rounded), constants
-  the engine lifted from plain numbers (grey, dashed) and the output (thick border). Fill colour
-  is |grad| on a log scale, with a legend; a node that is 0 and passes no gradient back (a dead
-  ReLU) is marked "dead" with a red dashed border.
+  the engine lifted from plain numbers (grey, dashed) and the output (thick border). The fill
+  is the grad: orange for positive, blue for negative, stronger for larger |grad| on a log scale,
+  with a legend; a node that is 0 and passes no gradient back (a dead ReLU) is marked "dead" with
+  a dark dotted border (no red anywhere: a strong fill never reads as "dead").
 - Values made inside ``nn`` module calls are grouped into clusters per call: MLP, layer, neuron.
   ``collapse="neuron"``, ``"layer"`` or ``"model"`` draws each such call as one box (with its
   inputs and outputs); past ``max_nodes`` drawn nodes the picture collapses by itself, coarser
@@ -53,17 +54,19 @@ COLLAPSE_LEVELS = ("neuron", "layer", "model")
 
 # Border colours and styles by role; the fill is the gradient colour.
 ROLE_COLOUR = {"input": "#2b8a3e", "parameter": "#1c5fb4", "constant": "#868e96",
-               "output": "#000000", "dead": "#e03131", "value": "#495057"}
+               "output": "#000000", "dead": "#343a40", "value": "#495057"}
 ROLE_STYLE = {role: f'color="{ROLE_COLOUR[role]}" {style}'.strip() for role, style in {
     "input": "penwidth=2",
     "parameter": 'penwidth=2 style="filled,rounded"',
     "constant": 'style="filled,dashed" fontcolor="#495057"',
     "output": "penwidth=3.5",
     "value": "",
-    "dead": 'penwidth=2 style="filled,dashed"',
+    "dead": 'penwidth=2.5 style="filled,dotted"',
 }.items()}
-# |grad| on a log scale, light to strong; all readable under black text.
-GRAD_COLOURS = ("#fff3bf", "#ffe066", "#ffc078", "#ff922b", "#ff6b6b")
+# |grad| on a log scale, light to strong, orange for grad > 0 and blue for grad < 0 (a diverging
+# scale with white at 0); all readable under black text, none of them near the dead border's grey.
+GRAD_COLOURS = ("#fff4e6", "#ffd8a8", "#ffc078", "#ffa94d", "#ff922b")
+NEGATIVE_GRAD_COLOURS = ("#e7f5ff", "#a5d8ff", "#74c0fc", "#4dabf7", "#339af0")
 ZERO_COLOUR = "#ffffff"
 NONFINITE_COLOUR = "#e599f7"
 BOX_COLOUR = "#e9ecef"
@@ -549,10 +552,11 @@ def _fill(grad: Any, edges: list[float]) -> str:
     if g == 0.0 or not edges:
         return ZERO_COLOUR
     mag = abs(g)
+    colours = GRAD_COLOURS if g > 0 else NEGATIVE_GRAD_COLOURS
     for k, edge in enumerate(edges):
         if mag <= edge * (1 + 1e-12):
-            return GRAD_COLOURS[k if len(edges) > 1 else len(GRAD_COLOURS) - 1]
-    return GRAD_COLOURS[-1]
+            return colours[k if len(edges) > 1 else len(colours) - 1]
+    return colours[-1]
 
 
 def _call_title(call: _Call) -> str:
@@ -574,19 +578,19 @@ def _call_title(call: _Call) -> str:
 
 
 def _legend(edges: list[float], any_nonfinite: bool, positions: bool) -> str:
-    """One small table: the roles' borders, then the |grad| colours."""
+    """One small table: the roles' borders, then the grad colours (grad < 0, then grad > 0)."""
     roles = "".join(f'<td color="{ROLE_COLOUR[r]}">{r}</td>'
                     for r in ("input", "parameter", "constant", "output", "dead"))
     if edges:
         lows = [0.0] + edges[:-1]
-        bins = "".join(f'<td bgcolor="{_fill(hi, edges)}">{lo:.2g}–{hi:.2g}</td>'
-                       for lo, hi in zip(lows, edges))
-        grads = f'<td>|grad|</td><td bgcolor="{ZERO_COLOUR}">0</td>{bins}'
-        if any_nonfinite:
-            grads += f'<td bgcolor="{NONFINITE_COLOUR}">inf/nan</td>'
+        cells = {sign: "".join(f'<td bgcolor="{_fill(sign * hi, edges)}">{(sign * lo) or 0.0:.2g} to {sign * hi:.2g}</td>'
+                               for lo, hi in zip(lows, edges)) for sign in (-1, 1)}
+        end = f'<td rowspan="2" bgcolor="{NONFINITE_COLOUR}">inf/nan</td>' if any_nonfinite else ""
+        grads = (f'<td>grad &lt; 0</td>{cells[-1]}<td rowspan="2" bgcolor="{ZERO_COLOUR}">0</td>{end}</tr>'
+                 f'<tr><td>grad &gt; 0</td>{cells[1]}')
     else:
         grads = '<td colspan="5">all grads 0: call backward() to colour them</td>'
-    note = '<tr><td colspan="8" border="0">numbers on edges: argument positions</td></tr>' if positions else ""
+    note = '<tr><td colspan="9" border="0">numbers on edges: argument positions</td></tr>' if positions else ""
     inner = '<table border="0" cellborder="1" cellspacing="1" cellpadding="2">'
     return (f'\tlegend [label=<<table border="0" cellborder="0" cellspacing="0" cellpadding="0">'
             f'<tr><td>{inner}<tr>{roles}</tr></table></td></tr>'

@@ -20,7 +20,7 @@ from micrograd.__main__ import main
 from micrograd.data import make_moons
 from micrograd.nn import MLP, Neuron
 from micrograd.testing import expressions
-from micrograd.viz import GRAD_COLOURS, ZERO_COLOUR, draw_dot
+from micrograd.viz import GRAD_COLOURS, NEGATIVE_GRAD_COLOURS, ZERO_COLOUR, draw_dot
 
 graphviz = pytest.importorskip("graphviz")
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,10 +167,13 @@ def test_gradient_colours_follow_abs_grad_on_a_log_scale():
     L = karpathy_example()  # |grad|: a 6, b 4, f 4, c 2, e 2, d 2, L 1
     drawing = Drawing(draw_dot(L))
     fill = {label: drawing.shape(drawing.named(label)).get("fill") for label in "abcdefL"}
-    assert fill["a"] == GRAD_COLOURS[-1]
-    assert fill["L"] == GRAD_COLOURS[0]
-    assert fill["b"] == fill["f"] and fill["c"] == fill["d"] == fill["e"]
-    order = [GRAD_COLOURS.index(fill[k]) for k in ("L", "c", "b", "a")]
+    assert fill["a"] == GRAD_COLOURS[-1]  # +6
+    assert fill["L"] == GRAD_COLOURS[0]  # +1
+    # the sign picks the scale, |grad| the shade: b -4 and f +4 alike but blue and orange
+    assert NEGATIVE_GRAD_COLOURS.index(fill["b"]) == GRAD_COLOURS.index(fill["f"])
+    assert fill["c"] == fill["d"] == fill["e"] and fill["c"] in NEGATIVE_GRAD_COLOURS  # -2
+    order = [GRAD_COLOURS.index(fill["L"]), NEGATIVE_GRAD_COLOURS.index(fill["c"]),
+             GRAD_COLOURS.index(fill["f"]), GRAD_COLOURS.index(fill["a"])]
     assert order == sorted(order) and len(set(order)) == 4
     fresh = Value(1.0, label="u") * Value(2.0, label="v")
     drawing = Drawing(draw_dot(fresh))  # before backward: every grad is 0
@@ -186,7 +189,7 @@ def test_gradient_colours_read_int_and_value_grads_too():
         return [line.split('fillcolor="')[1][:7] for line in source.splitlines() if "shape=record" in line]
 
     want = fills(karpathy_example())
-    assert len(set(want)) == 4
+    assert len(set(want)) == 5  # |grad| 1, 2, 4, 6 and the sign: -4 and +4 differ
     ints = karpathy_example()
     for v in ints.nodes():
         v.grad = int(v.grad)
@@ -210,6 +213,27 @@ def test_dead_relu_is_marked():
     assert len(marked) == 1
     assert drawing.text(marked[0])[:2] == ["data 0", "grad 1"]
     assert drawing.shape(marked[0]).get("stroke") == viz.ROLE_COLOUR["dead"]
+    assert drawing.shape(marked[0]).get("stroke-dasharray")  # dotted
+
+
+def rgb(colour: str) -> tuple[int, ...]:
+    return tuple(int(colour[k:k + 2], 16) for k in (1, 3, 5))
+
+
+def test_no_gradient_fill_can_be_taken_for_the_dead_border():
+    """The strongest fill once was a red like the dead ReLU's border. Now the dead border is a dark
+    grey and the fills are light oranges and blues: every fill is far from it in RGB (more than 150
+    of the 441 between black and white, about the distance from mid grey to white) and is clearly
+    coloured or white, where the border is grey (channels within 30 of each other)."""
+    dead = rgb(viz.ROLE_COLOUR["dead"])
+    assert max(dead) - min(dead) <= 30
+    fills = [*GRAD_COLOURS, *NEGATIVE_GRAD_COLOURS, viz.NONFINITE_COLOUR, ZERO_COLOUR]
+    for fill in fills:
+        distance = sum((a - b) ** 2 for a, b in zip(rgb(fill), dead)) ** 0.5
+        assert distance > 150, fill
+    assert not set(GRAD_COLOURS) & set(NEGATIVE_GRAD_COLOURS)
+    for scale in (GRAD_COLOURS, NEGATIVE_GRAD_COLOURS):  # light to strong: the sum of channels falls
+        assert [sum(rgb(c)) for c in scale] == sorted((sum(rgb(c)) for c in scale), reverse=True)
 
 
 @needs_dot
