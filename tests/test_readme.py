@@ -1,4 +1,5 @@
-"""The README's Python examples run as a newcomer runs them, and print what their comments say.
+"""The Python examples of the README and of the tour (docs/tour/*.md) run as a newcomer runs
+them, and print what their comments say.
 
 Each example is written to a file of its own and run with ``python file.py`` in a fresh process,
 in an empty directory, with no conftest, no hypothesis profile and no ``CI`` variable (hypothesis
@@ -16,7 +17,17 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+PAGES = [README, *sorted((ROOT / "docs" / "tour").glob("*.md"))]
+
+
+def python_blocks(path: pathlib.Path) -> list[str]:
+    """The fenced ```python blocks of a Markdown file."""
+    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+
+
+README_BLOCKS = python_blocks(README)
+# every block once (the README repeats some of the tour's), README's first
+BLOCKS = list(dict.fromkeys(b for page in PAGES for b in python_blocks(page)))
 EXCERPT = re.compile(r"# excerpt from (\S+)\n")
 EXCERPTS = [b for b in BLOCKS if EXCERPT.match(b)]
 EXAMPLES = [b for b in BLOCKS if not EXCERPT.match(b)]
@@ -29,8 +40,9 @@ def newcomer_env():
     return env
 
 
-def test_readme_has_examples():
-    assert len(EXAMPLES) >= 5
+def test_readme_and_tour_have_examples():
+    assert len([b for b in README_BLOCKS if not EXCERPT.match(b)]) >= 5
+    assert len(EXAMPLES) >= 15  # the tour's too
 
 
 @pytest.mark.parametrize("source", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])
@@ -51,5 +63,5 @@ def test_readme_excerpt_is_the_files_text(source):
     assert body.strip() in (ROOT / path).read_text()
 
 
-def test_readme_has_an_excerpt_of_the_op_table():
+def test_the_docs_have_an_excerpt_of_the_op_table():
     assert any(EXCERPT.match(b).group(1) == "micrograd/ops.py" for b in EXCERPTS)
