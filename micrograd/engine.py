@@ -44,6 +44,7 @@ class Value:
         "_a",           # Value or None: the op's first argument  } the children: two slots, not a
         "_b",           # Value or None: the op's second argument } tuple, halve the objects per node
         "op",           # Op: the row of the op table that made this node (LEAF for leaves)
+        "_hooks",       # list of gradient hooks, set only on hooked nodes (hooks.py owns it)
         "__weakref__",  # so labels, hooks and caches can refer to a node without keeping it alive
     )
 
