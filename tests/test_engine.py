@@ -644,6 +644,43 @@ def test_pickle_and_deepcopy_keep_graph_ops_and_labels():
         x.grad = 0.0
 
 
+def _chain(n):
+    x = Value(0.5, label="x")
+    y = x
+    for i in range(n):
+        y = (y * 1.0000001 if i % 2 else y + 1e-3)
+    return x, y
+
+
+def test_a_100k_op_chain_pickles_and_deepcopies_without_recursion():
+    import copy
+    import pickle
+    x, y = _chain(100_000)
+    for clone in (pickle.loads(pickle.dumps(y)), copy.deepcopy(y)):
+        nodes = clone.nodes()
+        assert len(nodes) == len(y.nodes()) and clone.data == y.data
+        assert [v.op for v in nodes] == [v.op for v in y.nodes()]
+        leaves = [v for v in nodes if v.label == "x"]
+        assert len(leaves) == 1 and leaves[0] is not x and leaves[0].data == 0.5
+
+
+def test_copies_keep_the_sharing_inside_a_graph_and_with_what_is_copied_with_it():
+    import copy
+    import pickle
+    x, w = Value(2.0, label="x"), Value(3.0)
+    h = x * w
+    y = h * h + w
+    y.grad = 1.5
+    for out, params in (pickle.loads(pickle.dumps((y, [w, x]))), copy.deepcopy((y, [w, x]))):
+        assert len(out.nodes()) == len(y.nodes()) == 5  # h and w once each, not copied twice
+        assert out._a._a is out._a._b and out.grad == 1.5
+        assert params[0] is out._b and params[1] is out._a._a._a  # the parameters are the graph's leaves
+        out.backward()
+        assert params[0].grad == 2 * 6 * 2 + 1 and params[1].grad == 2 * 6 * 3
+    shallow = copy.copy(y)
+    assert shallow is not y and shallow._a is y._a and shallow._b is w and shallow.data == y.data
+
+
 def test_deepcopy_of_a_model_is_independent():
     import copy
     from micrograd.nn import MLP
