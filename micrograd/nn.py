@@ -24,6 +24,20 @@ written in Python's shortest round-trip form, so a round trip is exact; nan and 
 as the strings ``"nan"``, ``"inf"``, ``"-inf"``. ``module`` is the model's ``repr``, for readers
 and for the architecture check on load. Loading checks the whole file (format, version,
 architecture, names, numbers) before assigning anything, so a bad file leaves the model as it was.
+
+A valid file is strict JSON (RFC 8259) holding one object with exactly the four keys above, each
+once: ``format`` the string ``"micrograd.state_dict"``; ``version`` the integer 1 (not ``true``,
+not ``1.0``); ``module`` the loading model's ``repr``; ``parameters`` an object with one entry per
+parameter of the model, each a JSON number within the float range (an integer is read as its
+nearest float) or one of the three strings above. Nothing else is valid: bare ``NaN`` /
+``Infinity`` tokens (Python's json extension), numbers that overflow a float (``1e400``), a key
+given twice, other keys, other strings. Every such file raises ValueError naming the file.
+
+``save`` writes atomically: a temporary file beside the target, then ``os.replace``. A symbolic
+link is followed: the file it points to is replaced and the link stays. An existing file keeps its
+permissions, and one that is not writable (0444) is refused with PermissionError, as
+``open(path, "w")`` would, rather than silently replaced; errors name the target, never the
+temporary file, and leave no temporary file behind.
 """
 
 from __future__ import annotations
@@ -215,29 +229,75 @@ class Module:
             raise
 
     def load(self, path: str | os.PathLike[str]) -> None:
-        """Read parameters saved by ``save``; any problem raises and leaves the model untouched."""
+        """Read parameters saved by ``save``; any problem raises and leaves the model untouched.
+
+        A file that is not exactly the format of the module docstring raises ValueError
+        (a missing one FileNotFoundError).
+        """
         path = os.fspath(path)
-        try:
-            with open(path, encoding="utf-8") as f:
-                doc = json.load(f)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"no saved model at {path!r}") from None
-        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
-            raise ValueError(f"{path!r} is not a micrograd model file (corrupt or not JSON): {exc}") from None
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise ValueError(f"{path!r} is not a micrograd model file (no format {FORMAT!r})")
-        if doc.get("version") != VERSION:
-            raise ValueError(f"{path!r} has format version {doc.get('version')!r}; this micrograd reads {VERSION}")
-        if doc.get("module") != repr(self):
-            raise ValueError(f"{path!r} holds another architecture: {_short(doc.get('module'))}, "
-                             f"not {_short(repr(self))}")
-        params = doc.get("parameters")
-        if not isinstance(params, dict):
-            raise ValueError(f"{path!r} has no 'parameters' mapping")  # noqa: TRY004 (bad file content)
+        params = _check_document(_read_json(path), path, repr(self))
         try:  # load_state_dict checks every name and number before assigning any
             self.load_state_dict({k: _decode(v) for k, v in params.items()})
         except TypeError as exc:  # a value that is not a number: bad file content
             raise ValueError(f"{path!r}: {exc}") from None
+
+
+KEYS = ("format", "version", "module", "parameters")  # a saved file's keys, all required, no others
+
+
+def _read_json(path: str) -> Any:
+    """The JSON document in the file, strictly: no bare NaN/Infinity, no number beyond the float
+    range, no key twice in an object; any of those, or not JSON, is a ValueError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f, parse_constant=_bare_constant, parse_float=_finite_float,
+                             object_pairs_hook=_unique_keys)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no saved model at {path!r}") from None
+    except (RecursionError, MemoryError):  # json's parser recurses once per nesting level
+        raise ValueError(f"{path!r} is not a micrograd model file (JSON nested too deeply)") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{path!r} is not a micrograd model file (corrupt or not JSON): {exc}") from None
+
+
+def _bare_constant(token: str) -> Any:
+    raise ValueError(f"bare {token} is not JSON (a saved model writes non-finite numbers as strings)")
+
+
+def _finite_float(token: str) -> float:
+    x = float(token)
+    if not math.isfinite(x):
+        raise ValueError(f"the number {_short(token)} is beyond the float range")
+    return x
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise ValueError(f"the key {_short(key)!r} is given twice in one object")
+        doc[key] = value
+    return doc
+
+
+def _check_document(doc: Any, path: str, module: str) -> dict[str, Any]:
+    """The ``parameters`` mapping of a saved model, after checking the rest of the document."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not a micrograd model file (no format {FORMAT!r})")
+    version = doc.get("version")
+    if type(version) is not int or version != VERSION:
+        raise ValueError(f"{path!r} has format version {_short(repr(version))}; this micrograd reads {VERSION}")
+    unknown = [k for k in doc if k not in KEYS]
+    if unknown:
+        raise ValueError(f"{path!r} has the unexpected key {_short(unknown[0])!r} (a saved model has "
+                         f"{', '.join(KEYS)} only)")
+    if doc.get("module") != module:
+        raise ValueError(f"{path!r} holds another architecture: {_short(doc.get('module'))}, "
+                         f"not {_short(module)}")
+    params = doc.get("parameters")
+    if not isinstance(params, dict):
+        raise ValueError(f"{path!r} has no 'parameters' mapping")  # noqa: TRY004 (bad file content)
+    return params
 
 
 def _inputs(x: Any, nin: int) -> list[Any]:

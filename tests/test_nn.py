@@ -367,7 +367,29 @@ BAD_FILES = {
     "no parameters": (lambda p: corrupt(p, lambda d: d.pop("parameters")), ValueError, "parameters"),
     "huge int weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": 10 ** 400})),
                         ValueError, "'layers.1.neurons.0.b' is an int too large for a float"),
+    # the format says what is valid (nn's docstring), and nothing else is
+    "deeply nested": (lambda p: p.write_text("[" * 100000 + "]" * 100000), ValueError, "nested too deeply"),
+    "bare NaN": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": math.nan})),
+                 ValueError, "bare NaN is not JSON"),
+    "bare Infinity": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": -math.inf})),
+                      ValueError, "bare -Infinity is not JSON"),
+    "1e400": (lambda p: corrupt_text(p, "layers.1.neurons.0.b", "1e400"), ValueError, "1e400 is beyond the float range"),
+    "version true": (lambda p: corrupt(p, lambda d: d.update(version=True)), ValueError, "version True"),
+    "version 1.0": (lambda p: corrupt(p, lambda d: d.update(version=1.0)), ValueError, "version 1.0"),
+    "repeated key": (lambda p: corrupt_text(p, "version", "1, \"version\": 1"), ValueError, "the key 'version' is given twice"),
+    "unknown key": (lambda p: corrupt(p, lambda d: d.update(comment="hi")), ValueError, "unexpected key 'comment'"),
+    "number as string": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": "1.5"})),
+                         ValueError, "must be a number, got str '1.5'"),
+    "names not strings": (lambda p: p.write_text("[]"), ValueError, "no format"),
 }
+
+
+def corrupt_text(path, key, text):
+    """Write ``text`` as the JSON value of ``key`` (a top-level key or a parameter name)."""
+    doc = json.loads(path.read_text())
+    where = doc if key in doc else doc["parameters"]
+    where[key] = "SLOT"
+    path.write_text(json.dumps(doc).replace('"SLOT"', text))
 
 
 @pytest.mark.parametrize("case", list(BAD_FILES))
