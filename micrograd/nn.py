@@ -42,6 +42,7 @@ temporary file, and leave no temporary file behind.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import numbers
@@ -208,25 +209,20 @@ class Module:
             p.data = x
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the parameters to ``path`` as JSON (format in the module docstring), atomically."""
+        """Write the parameters to ``path`` as JSON, atomically (format, links and read-only files:
+        the module docstring). An error names ``path`` and leaves every file as it was."""
         doc = {"format": FORMAT, "version": VERSION, "module": repr(self),
                "parameters": {k: _encode(v) for k, v in self.state_dict().items()}}
         text = json.dumps(doc, indent=1, allow_nan=False)
         path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):  # else mkstemp's error names the temporary file
-            raise FileNotFoundError(f"cannot save to {path!r}: no directory {directory!r}")
-        fd, tmp = tempfile.mkstemp(prefix=".micrograd-", suffix=".tmp", dir=directory)
+        target = _save_target(path)
         try:
-            os.chmod(tmp, _file_mode(path))  # mkstemp's 0600 would make the saved model private
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)  # atomic: the old file stays whole until the new one is complete
-        except BaseException:
-            os.unlink(tmp)
-            raise
+            _write_atomically(target, text)
+        except OSError as exc:
+            if exc.errno is None:
+                raise
+            # (the error of a step names the temporary file, which is gone: name the target)
+            raise OSError(exc.errno, f"cannot save the model: {exc.strerror}", path) from None
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Read parameters saved by ``save``; any problem raises and leaves the model untouched.
@@ -340,6 +336,33 @@ def _file_mode(path: str) -> int:
     umask = os.umask(0o022)  # (reading the umask means setting it: put it straight back)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def _save_target(path: str) -> str:
+    """The file ``save`` replaces: ``path``, or the file a symbolic link at ``path`` points to."""
+    target = os.path.realpath(path)  # a link is followed, as open(path, "w") follows it
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):  # else mkstemp's error names the temporary file
+        raise FileNotFoundError(errno.ENOENT, f"cannot save the model: no directory {directory!r}", path)
+    if os.path.exists(target) and not (os.access(target, os.W_OK) and os.stat(target).st_mode & 0o222):
+        # open(path, "w") refuses it (root aside: a file no one may write is refused for root too)
+        raise PermissionError(errno.EACCES, "cannot save the model over a file that is not writable", path)
+    return target
+
+
+def _write_atomically(target: str, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``target``, then move it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=".micrograd-", suffix=".tmp", dir=os.path.dirname(target))
+    try:
+        os.chmod(tmp, _file_mode(target))  # mkstemp's 0600 would make the saved model private
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)  # atomic: the old file stays whole until the new one is complete
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _encode(x: float) -> float | str:

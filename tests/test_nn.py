@@ -3,6 +3,7 @@ of the module kit (names, activations, init, dropout, modes, state dicts and fil
 
 import json
 import math
+import os
 import random
 
 import numpy as np
@@ -448,6 +449,50 @@ def test_a_saved_file_has_the_permissions_of_any_new_file(tmp_path):
 def test_saving_into_a_missing_directory_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="no directory .*nowhere"):
         MLP(2, [1], rng=0).save(tmp_path / "nowhere" / "model.json")
+
+
+def test_saving_into_a_read_only_directory_names_the_target_not_the_temporary_file(tmp_path, monkeypatch):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anyway: make mkstemp fail as it does for anyone else
+        def refused(prefix, suffix, dir):
+            raise PermissionError(13, "Permission denied", os.path.join(dir, f"{prefix}x1y2{suffix}"))
+        monkeypatch.setattr("tempfile.mkstemp", refused)
+    try:
+        with pytest.raises(PermissionError) as info:
+            MLP(2, [1], rng=0).save(folder / "model.json")
+    finally:
+        folder.chmod(0o755)
+    assert info.value.filename == str(folder / "model.json") and ".micrograd-" not in str(info.value)
+    assert list(folder.iterdir()) == []
+
+
+def test_a_read_only_file_is_refused_as_open_w_would_and_left_as_it_was(tmp_path):
+    path = tmp_path / "model.json"
+    MLP(2, [1], rng=0).save(path)
+    old = path.read_text()
+    path.chmod(0o444)
+    with pytest.raises(PermissionError, match="not writable") as info:
+        MLP(2, [1], rng=1).save(path)
+    assert info.value.filename == str(path)
+    assert path.read_text() == old and path.stat().st_mode & 0o777 == 0o444
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+def test_saving_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "models").mkdir()
+    target = tmp_path / "models" / "v1.json"
+    MLP(2, [1], rng=0).save(target)
+    target.chmod(0o640)
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    model = MLP(2, [1], rng=1)
+    model.save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert json.loads(target.read_text())["parameters"] == model.state_dict()
+    assert target.stat().st_mode & 0o777 == 0o640  # the target keeps its own permissions
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["v1.json"]
 
 
 def test_a_hidden_layer_of_one_neuron_feeds_the_next_and_inputs_may_be_tuples_or_arrays():
