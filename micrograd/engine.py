@@ -32,6 +32,13 @@ Operand = Union["Value", int, float]
 class Value:
     """A scalar in a computation graph: ``.data`` is its number, ``.grad`` d(output)/d(this).
 
+    ``data`` (and any number an operator meets) is any real number: int, float, bool, Fraction,
+    Decimal or a numpy real scalar, stored as the nearest float (``float(x)``: ``Fraction(1, 3)``
+    becomes 0.3333333333333333, ``2**53 + 1`` becomes 2**53); nan and +-inf are kept (IEEE). A
+    finite number beyond the float range (``10**400``, ``Decimal('1e400')``) raises ValueError
+    naming the argument, rather than becoming inf; a str, complex, None or sequence raises
+    TypeError (the rule lives in ``scalars.py``, the one boundary).
+
     >>> a, b = Value(2.0), Value(-3.0)
     >>> c = a * b + a
     >>> c.backward()
@@ -355,7 +362,7 @@ def _operand(x: Any) -> Any:
         return float(x)
     if isinstance(x, Value):
         return x
-    return float(x) if is_real(x) else NotImplemented
+    return to_float(x, "operand") if is_real(x) else NotImplemented
 
 
 def _lift(x: Any) -> Any:

@@ -5,6 +5,8 @@ import math
 import sys
 import threading
 import weakref
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -732,3 +734,23 @@ def test_modes_and_hooks_replace_no_class_attribute():
         (x * 3).data
     (x * x).backward(create_graph=True)
     assert dict(vars(Value)) == before
+
+
+# --- what Value takes: the rule of scalars.py, one table ----------------------------------------
+
+@pytest.mark.parametrize("data,outcome", [
+    (Fraction(1, 3), 1 / 3), (Decimal("0.1"), 0.1), (2 ** 53 + 1, 2.0 ** 53), (True, 1.0),
+    (np.float32(0.5), 0.5), (np.array(2), 2.0), (Decimal("-Infinity"), -math.inf),
+    (10 ** 400, (ValueError, "Value data must be within the float range .* got an int of 401 digits")),
+    (Fraction(10 ** 400, 3), (ValueError, "within the float range .* got Fraction")),
+    (Decimal("1e400"), (ValueError, r"within the float range .* got Decimal\('1E\+400'\)")),
+    ("1.5", (TypeError, "Value data must be a real number .* got str")),
+    (1j, (TypeError, "got complex")), (None, (TypeError, "got NoneType")), ([1.0], (TypeError, "got list")),
+    (np.array([1.0]), (TypeError, "got ndarray")),
+])
+def test_value_takes_real_numbers_as_their_nearest_float_and_names_anything_else(data, outcome):
+    if isinstance(outcome, tuple):
+        with pytest.raises(outcome[0], match=outcome[1]):
+            Value(data)
+    else:
+        assert Value(data).data == outcome and type(Value(data).data) is float
