@@ -45,7 +45,6 @@ from __future__ import annotations
 import errno
 import json
 import math
-import numbers
 import os
 import random
 import stat
@@ -56,6 +55,7 @@ from typing import Any
 
 from . import provenance
 from .engine import Value, gc_paused
+from .scalars import describe, is_real, to_float
 
 __all__ = ["ACTIVATIONS", "INITS", "MLP", "Dropout", "Layer", "Module", "Neuron", "Sequential"]
 
@@ -98,10 +98,19 @@ def _rng(rng: Rng) -> Any:
     raise TypeError(f"rng must be None, an int seed or a random.Random, got {type(rng).__name__}")
 
 
+MAX_SIZE = 10 ** 6  # inputs of a neuron, neurons of a layer: a Value is ~100 bytes, so 10**6 is ~100 MB
+
+
 def _check_size(n: Any, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{what} must be a positive int, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SIZE:
+        raise ValueError(f"{what} must be a positive int of at most {MAX_SIZE:,}, got {describe(n)}")
     return n
+
+
+def _check_activation(name: Any) -> str:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
+    return name
 
 
 class Module:
@@ -199,12 +208,9 @@ class Module:
         values = []
         for name, _ in named:
             x = state[name]
-            if isinstance(x, bool) or not isinstance(x, numbers.Real):
-                raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {x!r}")
-            try:
-                values.append(float(x))
-            except OverflowError:  # an int such as 10**400 has no float
-                raise ValueError(f"parameter {name!r} is an int too large for a float: {_short(x)}") from None
+            if isinstance(x, bool) or not is_real(x):
+                raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {describe(x)}")
+            values.append(to_float(x, f"parameter {name!r}"))  # the number rule of micrograd.scalars
         for (_, p), x in zip(named, values):
             p.data = x
 
@@ -387,8 +393,7 @@ class Neuron(Module):
         _check_size(nin, "nin")
         _check_size(fan_out, "fan_out")  # (xavier's sqrt(6 / (nin + fan_out)) of a negative: math domain error)
         activation = ("relu" if nonlin else "linear") if activation is None else activation
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+        _check_activation(activation)
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose from {sorted(INITS)}")
         draw, bound = _rng(rng).uniform, INITS[init](nin, fan_out)
@@ -453,13 +458,16 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts: Sequence[int], *, activation: str | Sequence[str] = "relu",
                  init: str = "uniform", rng: Rng = None) -> None:
+        if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence):
+            raise TypeError(f"nouts must be a list of layer sizes, e.g. [16, 16, 1], got {type(nouts).__name__} "
+                            f"{describe(nouts)}")
         sz = [_check_size(nin, "nin")] + [_check_size(n, "layer size") for n in nouts]
         if not nouts:
             raise ValueError("an MLP needs at least one layer size in nouts")
         if isinstance(activation, str):
-            acts = [activation] * (len(nouts) - 1) + ["linear"]
-        elif len(activation) == len(nouts):
-            acts = list(activation)
+            acts = [_check_activation(activation)] * (len(nouts) - 1) + ["linear"]
+        elif isinstance(activation, Sequence) and len(activation) == len(nouts):
+            acts = [_check_activation(a) for a in activation]
         else:
             raise ValueError(f"activation: give one name, or one per layer ({len(nouts)}), got {activation!r}")
         rng = _rng(rng)
@@ -517,9 +525,9 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float = 0.5, *, rng: Rng = None) -> None:
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability must be a number in [0, 1], got {p!r}")
-        self.p = float(p)
+        if isinstance(p, bool) or not is_real(p) or not 0.0 <= to_float(p, "p") <= 1.0:
+            raise ValueError(f"dropout probability must be a number in [0, 1], got {describe(p)}")
+        self.p = to_float(p, "p")
         self.rng = rng if isinstance(rng, random.Random) else random.Random(rng)
 
     def __call__(self, x: Any) -> Any:

@@ -2,6 +2,8 @@
 of the module kit (names, activations, init, dropout, modes, state dicts and files)."""
 
 import json
+from decimal import Decimal
+from fractions import Fraction
 import math
 import os
 import random
@@ -276,6 +278,14 @@ def test_seed_or_generator_makes_init_reproducible_and_leaves_global_random_alon
     (lambda: MLP(2, [0]), "layer size"),
     (lambda: MLP(2, []), "at least one"),
     (lambda: Dropout(1.5), "probability"),
+    (lambda: Dropout(math.nan), "probability"),
+    (lambda: Dropout("0.5"), "probability"),
+    (lambda: MLP(2, [1], activation="foo"), "unknown activation 'foo'"),  # one layer: no hidden activation
+    (lambda: MLP(2, [4, 1], activation=5), "activation: give one name, or one per layer"),
+    (lambda: MLP(2, 3), "nouts must be a list of layer sizes, e.g. \\[16, 16, 1\\], got int 3"),
+    (lambda: MLP(2, "3"), "nouts must be a list of layer sizes"),
+    (lambda: MLP(2, [10 ** 400]), "layer size must be a positive int of at most"),
+    (lambda: MLP(10 ** 9, [1]), "nin must be a positive int of at most"),
     (lambda: Neuron(2, init="xavier", fan_out=-5), "fan_out must be a positive int"),
     # a function among the modules: named_parameters skipped the whole list (0 parameters to train)
     # and its repr held a memory address (no file saved from it would load in another run)
@@ -367,7 +377,7 @@ BAD_FILES = {
                     ValueError, "must be a number, got list"),
     "no parameters": (lambda p: corrupt(p, lambda d: d.pop("parameters")), ValueError, "parameters"),
     "huge int weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": 10 ** 400})),
-                        ValueError, "'layers.1.neurons.0.b' is an int too large for a float"),
+                        ValueError, "'layers.1.neurons.0.b' must be within the float range"),
     # the format says what is valid (nn's docstring), and nothing else is
     "deeply nested": (lambda p: p.write_text("[" * 100000 + "]" * 100000), ValueError, "nested too deeply"),
     "bare NaN": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": math.nan})),
@@ -413,6 +423,7 @@ def test_a_bad_file_raises_a_clear_error_and_leaves_the_model_untouched(tmp_path
     ({}, ValueError, "missing"),
     ([1.0], TypeError, "mapping"),
     ({**MLP(2, [1], rng=0).state_dict(), "layers.0.neurons.0.b": None}, TypeError, "must be a number"),
+    ({**MLP(2, [1], rng=0).state_dict(), "layers.0.neurons.0.b": Decimal("1e400")}, ValueError, "float range"),
 ])
 def test_load_state_dict_checks_before_assigning(state, error, match):
     model = MLP(2, [1], rng=1)
@@ -508,3 +519,13 @@ def test_a_hidden_layer_of_one_neuron_feeds_the_next_and_inputs_may_be_tuples_or
 def test_a_wrong_number_of_inputs_is_named(x, match):
     with pytest.raises(ValueError, match=match):
         MLP(2, [3, 1], rng=0)(x)
+
+
+def test_numbers_of_any_kind_are_their_nearest_float():
+    model = MLP(2, [1], rng=0)
+    model.load_state_dict({name: Fraction(1, 3) if name.endswith("b") else Decimal("0.25")
+                           for name in model.state_dict()})
+    assert model.state_dict() == {"layers.0.neurons.0.w.0": 0.25, "layers.0.neurons.0.w.1": 0.25,
+                                  "layers.0.neurons.0.b": 1 / 3}
+    assert model([Fraction(1, 2), Decimal("2")]).data == 0.25 * 0.5 + 0.25 * 2 + 1 / 3
+    assert Dropout(Fraction(1, 2)).p == 0.5
