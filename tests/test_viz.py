@@ -507,3 +507,14 @@ def test_a_neuron_called_on_its_own_draws_its_weights_and_bias_as_parameters():
     source = draw_dot(neuron([Value(1.0), Value(-2.0)]), legend=False).source
     borders = [line.split(' color="')[1][:7] for line in source.splitlines() if "shape=record" in line]
     assert borders.count(viz.ROLE_COLOUR["parameter"]) == 3  # w.0, w.1 and b, without params=
+
+
+@needs_dot
+def test_control_characters_in_labels_are_drawn_as_their_pictures_and_dot_takes_the_text():
+    x = Value(1.0, label="a\x00b")  # NUL made DOT that dot refused
+    y = x * 2
+    y.label = "tab\there\x7f"
+    source = viz.dot_source(y)
+    assert "\x00" not in source and "a␀b" in source and "tab␉here␡" in source
+    svg = draw_dot(y).pipe(format="svg").decode()
+    assert "a␀b" in svg
