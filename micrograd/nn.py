@@ -312,6 +312,19 @@ def _inputs(x: Any, nin: int) -> list[Any]:
     raise ValueError(f"a neuron with {nin} inputs got {got}")
 
 
+def _bad_input(x: Any, exc: Exception) -> Exception:
+    """The error for inputs a forward pass failed on: the first input that is not a Value or a
+    real number in the float range, named; else the original error."""
+    items = [x] if isinstance(x, (Value, int, float)) else list(x) if hasattr(x, "__iter__") else []
+    for i, xi in enumerate(items):
+        if not isinstance(xi, Value):
+            try:
+                to_float(xi, f"input {i}")
+            except (TypeError, ValueError) as bad:
+                return type(bad)(f"{bad} (inputs are Values or real numbers, one per input of the model)")
+    return exc
+
+
 def _holds_parameters(x: Any) -> bool:
     return isinstance(x, (Value, Module)) or (
         isinstance(x, (list, tuple)) and bool(x) and all(isinstance(i, (Value, Module)) for i in x))
@@ -407,7 +420,10 @@ class Neuron(Module):
         return self.activation != "linear"
 
     def __call__(self, x: Input) -> Value:
-        out = self._forward(x)
+        try:
+            out = self._forward(x)
+        except (TypeError, OverflowError) as exc:  # a str or a 10**400 among the inputs: name it
+            raise _bad_input(x, exc) from None
         provenance.record(self, x, out)  # called on its own: pictures draw w and b as parameters
         return out
 
@@ -435,7 +451,10 @@ class Layer(Module):
         self.neurons = [Neuron(nin, fan_out=nout, **kwargs) for _ in range(nout)]
 
     def __call__(self, x: Input) -> Value | list[Value]:
-        out = [n._forward(x) for n in self.neurons]
+        try:
+            out = [n._forward(x) for n in self.neurons]
+        except (TypeError, OverflowError) as exc:
+            raise _bad_input(x, exc) from None
         provenance.record(self, x, out)  # which Values this call made, for graph pictures
         return out[0] if len(out) == 1 else out
 
@@ -483,7 +502,12 @@ class MLP(Module):
                 provenance.record(self, inputs, x)  # type: ignore[arg-type]
                 return x  # type: ignore[return-value]
             outs = []
-            for layer in self.layers:
+            try:
+                x = self.layers[0]._forward(x)  # type: ignore[assignment]
+            except (TypeError, OverflowError) as exc:  # a str or a 10**400 among the inputs: name it
+                raise _bad_input(x, exc) from None
+            outs.append(x)
+            for layer in self.layers[1:]:
                 x = layer._forward(x)  # type: ignore[assignment]
                 outs.append(x)
         # for pictures: one store for the whole call, its layers' calls inside (Values all new)

@@ -515,10 +515,15 @@ def test_a_hidden_layer_of_one_neuron_feeds_the_next_and_inputs_may_be_tuples_or
 
 
 @pytest.mark.parametrize("x,match", [([1.0], "2 inputs got 1 values"), ([1.0, 2.0, 3.0], "got 3 values"),
-                                     (1.0, "got a float")])
-def test_a_wrong_number_of_inputs_is_named(x, match):
-    with pytest.raises(ValueError, match=match):
-        MLP(2, [3, 1], rng=0)(x)
+                                     (1.0, "got a float"), ([], "got 0 values"),
+                                     ([1.0, "2"], "input 1 must be a real number .* got str"),
+                                     ([[1.0], [2.0]], "input 0 must be a real number .* got list"),
+                                     ([1.0, 10 ** 400], "input 1 must be within the float range")])
+@pytest.mark.parametrize("module", ["MLP", "Layer", "Neuron"])
+def test_wrong_inputs_are_named(x, match, module):
+    model = {"MLP": MLP(2, [3, 1], rng=0), "Layer": Layer(2, 3, rng=0), "Neuron": Neuron(2, rng=0)}[module]
+    with pytest.raises((ValueError, TypeError), match=match):
+        model(x)
 
 
 def test_numbers_of_any_kind_are_their_nearest_float():
