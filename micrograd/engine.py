@@ -354,11 +354,14 @@ def _link(a: Value, b: Value) -> Value:
     return v
 
 
+_INT_LIMIT = 2 ** 1023  # ints below it in magnitude convert to a float; larger ones take to_float's check
+
+
 def _operand(x: Any) -> Any:
     """A Value (or subclass) as it is, a plain number as a float; NotImplemented for anything else."""
     if type(x) is Value or type(x) is float:
         return x
-    if type(x) is int:  # before the slow ABC check: x ** 2, x - 1
+    if type(x) is int and -_INT_LIMIT < x < _INT_LIMIT:  # before the slow ABC check: x ** 2, x - 1
         return float(x)
     if isinstance(x, Value):
         return x

@@ -752,5 +752,9 @@ def test_value_takes_real_numbers_as_their_nearest_float_and_names_anything_else
     if isinstance(outcome, tuple):
         with pytest.raises(outcome[0], match=outcome[1]):
             Value(data)
+        if outcome[0] is ValueError:  # the same number as an operand: the same rule, named
+            with pytest.raises(ValueError, match="operand must be within the float range"):
+                Value(1.0) * data
     else:
         assert Value(data).data == outcome and type(Value(data).data) is float
+        assert (Value(1.0) * data).data == outcome
