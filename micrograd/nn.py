@@ -220,7 +220,7 @@ class Module:
         doc = {"format": FORMAT, "version": VERSION, "module": repr(self),
                "parameters": {k: _encode(v) for k, v in self.state_dict().items()}}
         text = json.dumps(doc, indent=1, allow_nan=False)
-        path = os.fspath(path)
+        path = _path(path)
         target = _save_target(path)
         try:
             _write_atomically(target, text)
@@ -236,7 +236,7 @@ class Module:
         A file that is not exactly the format of the module docstring raises ValueError
         (a missing one FileNotFoundError).
         """
-        path = os.fspath(path)
+        path = _path(path)
         params = _check_document(_read_json(path), path, repr(self))
         try:  # load_state_dict checks every name and number before assigning any
             self.load_state_dict({k: _decode(v) for k, v in params.items()})
@@ -357,6 +357,13 @@ def _file_mode(path: str) -> int:
     return 0o666 & ~umask
 
 
+def _path(path: Any) -> str:
+    """``path`` as a str; a TypeError naming it for anything but a str or os.PathLike."""
+    if not isinstance(path, (str, os.PathLike)):  # (bytes too would need os.fsdecode everywhere)
+        raise TypeError(f"path must be a str or an os.PathLike (pathlib.Path), got {type(path).__name__}")
+    return os.fspath(path)
+
+
 def _save_target(path: str) -> str:
     """The file ``save`` replaces: ``path``, or the file a symbolic link at ``path`` points to."""
     target = os.path.realpath(path)  # a link is followed, as open(path, "w") follows it
@@ -422,7 +429,7 @@ class Neuron(Module):
     def __call__(self, x: Input) -> Value:
         try:
             out = self._forward(x)
-        except (TypeError, OverflowError) as exc:  # a str or a 10**400 among the inputs: name it
+        except (TypeError, ValueError, OverflowError) as exc:  # a str or a 10**400 among the inputs: name it
             raise _bad_input(x, exc) from None
         provenance.record(self, x, out)  # called on its own: pictures draw w and b as parameters
         return out
@@ -453,7 +460,7 @@ class Layer(Module):
     def __call__(self, x: Input) -> Value | list[Value]:
         try:
             out = [n._forward(x) for n in self.neurons]
-        except (TypeError, OverflowError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise _bad_input(x, exc) from None
         provenance.record(self, x, out)  # which Values this call made, for graph pictures
         return out[0] if len(out) == 1 else out
@@ -504,7 +511,7 @@ class MLP(Module):
             outs = []
             try:
                 x = self.layers[0]._forward(x)  # type: ignore[assignment]
-            except (TypeError, OverflowError) as exc:  # a str or a 10**400 among the inputs: name it
+            except (TypeError, ValueError, OverflowError) as exc:  # a str or a 10**400 among the inputs: name it
                 raise _bad_input(x, exc) from None
             outs.append(x)
             for layer in self.layers[1:]:

@@ -457,6 +457,15 @@ def test_a_saved_file_has_the_permissions_of_any_new_file(tmp_path):
     assert (tmp_path / "model.json").stat().st_mode & 0o777 == 0o640  # a replaced file keeps its own
 
 
+@pytest.mark.parametrize("method", ["save", "load"])
+def test_a_path_that_is_not_one_is_named(method):
+    model = MLP(2, [1], rng=0)
+    before = weights(model)
+    with pytest.raises(TypeError, match="path must be a str or an os.PathLike .* got NoneType"):
+        getattr(model, method)(None)
+    assert weights(model) == before
+
+
 def test_saving_into_a_missing_directory_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="no directory .*nowhere"):
         MLP(2, [1], rng=0).save(tmp_path / "nowhere" / "model.json")
