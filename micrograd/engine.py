@@ -262,12 +262,16 @@ class Value:
         set_label(self, text)
 
     # Copies and pickles of a graph are made from a flat list of its nodes, children first, never
-    # by recursion: a 100k-op chain copies like a 3-op one. Hooks are not copied.
+    # by recursion: a 100k-op chain copies like a 3-op one. Gradients are set once every node
+    # exists, as a Value's grad (create_graph) has a graph that leads back to the node. Hooks are
+    # not copied. A leaf pickles as itself, so a model's parameters pickled beside a graph stay
+    # its leaves; an inner node pickled apart from its graph is a copy of it.
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle a leaf as its fields; any other node as its whole graph, one record per node."""
         if self._a is None:
-            return (_leaf, (type(self), self.data, self.grad, self.op, label_of(self)))
-        return (_graph, (_records(self),))
+            return (_leaf, (type(self), self.data, self.op, label_of(self)), self.grad, None, None, _set_grad)
+        nodes = order(self)
+        return (_graph, (_records(nodes),), [v.grad for v in nodes if v._a is not None], None, None, _set_grads)
 
     def __copy__(self) -> Value:
         """A new node with this one's fields and the same children."""
@@ -275,11 +279,15 @@ class Value:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Value:
         """A new graph: every node copied once (the ``memo`` keeps sharing, as ``copy.deepcopy`` does)."""
+        made = []
         for v in order(self):
             if id(v) not in memo:
                 a, b = v._a, v._b
-                memo[id(v)] = _shell(v, copy.deepcopy(v.grad, memo), None if a is None else memo[id(a)],
-                                     None if b is None else memo[id(b)], copy.deepcopy(v.op, memo))
+                memo[id(v)] = _shell(v, 0.0, None if a is None else memo[id(a)], None if b is None else memo[id(b)],
+                                     copy.deepcopy(v.op, memo))
+                made.append(v)
+        for v in made:
+            memo[id(v)].grad = copy.deepcopy(v.grad, memo)
         return memo[id(self)]  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
@@ -413,36 +421,42 @@ def _shell(v: Value, grad: Any, a: Value | None, b: Value | None, op: Op) -> Val
     return twin
 
 
-def _records(root: Value) -> list[Record]:
-    """The graph of ``root``, children first: a leaf as itself (pickled on its own, so a leaf
-    pickled beside the graph, a model's parameter, stays the same object), any other node as
-    (class, data, grad, op, label, index of its first child, index of its second or -1)."""
-    nodes = order(root)
+def _records(nodes: list[Value]) -> list[Record]:
+    """A graph's nodes, children first: a leaf as itself (pickled on its own), any other node as
+    (class, data, op, label, index of its first child, index of its second or -1)."""
     index = {v: i for i, v in enumerate(nodes)}
     return [v if v._a is None else
-            (type(v), v.data, v.grad, v.op, label_of(v), index[v._a], -1 if v._b is None else index[v._b])
+            (type(v), v.data, v.op, label_of(v), index[v._a], -1 if v._b is None else index[v._b])
             for v in nodes]
 
 
 def _graph(records: list[Record]) -> Value:
-    """The root (the last node) of a graph pickled by ``_records``."""
+    """The root (the last node) of a graph pickled by ``_records``; grads come after (``_set_grads``)."""
     nodes: list[Value] = []
     for r in records:
         if type(r) is tuple:
-            cls, data, grad, op, label, a, b = r
-            v = _new(cls)
-            v.data, v.grad, v._a, v._b, v.op = data, grad, nodes[a], None if b < 0 else nodes[b], op
-            if label is not None:
-                set_label(v, label)
-            r = v
+            cls, data, op, label, a, b = r
+            r = _leaf(cls, data, op, label)
+            r._a, r._b = nodes[a], None if b < 0 else nodes[b]
         nodes.append(r)  # type: ignore[arg-type]
     return nodes[-1]
 
 
-def _leaf(cls: type[Value], data: float, grad: Any, op: Op, label: str | None) -> Value:
-    """A pickled leaf."""
+def _set_grads(root: Value, grads: list[Any]) -> None:
+    """Give the inner nodes of a graph made by ``_graph`` their grads (leaves carry their own)."""
+    inner = [v for v in order(root) if v._a is not None]  # (the order _records saw: the same graph)
+    for v, g in zip(inner, grads):
+        v.grad = g
+
+
+def _leaf(cls: type[Value], data: float, op: Op, label: str | None) -> Value:
+    """A pickled leaf (grad 0 until ``_set_grad``)."""
     v = _new(cls)
-    v.data, v.grad, v._a, v._b, v.op = data, grad, None, None, op
+    v.data, v.grad, v._a, v._b, v.op = data, 0.0, None, None, op
     if label is not None:
         set_label(v, label)
     return v
+
+
+def _set_grad(v: Value, grad: Any) -> None:
+    v.grad = grad

@@ -679,6 +679,10 @@ def test_copies_keep_the_sharing_inside_a_graph_and_with_what_is_copied_with_it(
         assert params[0] is out._b and params[1] is out._a._a._a  # the parameters are the graph's leaves
         out.backward()
         assert params[0].grad == 2 * 6 * 2 + 1 and params[1].grad == 2 * 6 * 3
+    x.grad = 0.0
+    (x * x).tanh().backward(create_graph=True)  # x.grad is a Value whose graph leads back to x
+    for twin in (pickle.loads(pickle.dumps(x)), copy.deepcopy(x)):
+        assert twin.grad.data == x.grad.data and twin in twin.grad.nodes()
     shallow = copy.copy(y)
     assert shallow is not y and shallow._a is y._a and shallow._b is w and shallow.data == y.data
 
