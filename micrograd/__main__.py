@@ -106,7 +106,7 @@ def draw_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     fmt = path.suffix.lstrip(".").lower()
     formats = FRAMES_FORMATS if args.frames else DRAW_FORMATS
     if fmt not in formats:
-        raise CommandError(f"cannot write {str(path)!r}: the file name must end in one of "
+        raise CommandError(f"cannot write {args.output!r}: the file name must end in one of "
                            f"{', '.join('.' + f for f in formats)}{' with --frames' if args.frames else ''}")
     root, params, what = _draw_graph(args)
     if args.frames:

@@ -97,6 +97,7 @@ def run(argv, capsys):
      "draw: error: cannot write /nonexistent/dir/x.svg: No such file or directory"),
     (["draw", "x*2", "--values", "x=1", "-o", "x.txt"], "cannot write 'x.txt': the file name must end in one of .svg"),
     (["draw", "x*2", "--values", "x=1", "-o", "."], "cannot write '.': the file name must end in"),
+    (["draw", "x*2", "--values", "x=1", "-o", ""], "cannot write '': the file name must end in"),  # not '.'
     (["draw", "a +", "-o", "x.dot"], "draw: error: not an expression: 'a +'"),
     (["draw", "9" * 400, "-o", "x.dot"], "draw: error: integer 999999999999…999 (400 digits) is too large"),
     (["draw", "not " * 2400 + "a", "-o", "x.dot"], "draw: error: not allowed in an expression: 'not not"),
