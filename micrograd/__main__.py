@@ -106,7 +106,7 @@ def draw_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     fmt = path.suffix.lstrip(".").lower()
     formats = FRAMES_FORMATS if args.frames else DRAW_FORMATS
     if fmt not in formats:
-        raise CommandError(f"cannot write {str(path)!r}: the file name must end in one of "
+        raise CommandError(f"cannot write {args.output!r}: the file name must end in one of "
                            f"{', '.join('.' + f for f in formats)}{' with --frames' if args.frames else ''}")
     root, params, what = _draw_graph(args)
     if args.frames:
@@ -166,6 +166,10 @@ def _parse_values(items: Sequence[str]) -> tuple[dict[str, float], dict[str, str
             value = float(number)
         except ValueError:
             raise CommandError(f"--values takes name=number pairs, got {item!r}") from None
+        if math.isinf(value) and number.strip().lstrip("+-").lower() not in ("inf", "infinity"):
+            shown = item if len(item) <= 20 else f"{item[:14]}…{item[-3:]}"
+            raise CommandError(f"--values {shown}: the number is beyond the float range (at most about "
+                               f"{sys.float_info.max:.1e}); write inf for infinity")
         if name in given:
             raise CommandError(f"--values: {name!r} is given twice ({given[name]} and {item})")
         values[name], given[name] = value, item

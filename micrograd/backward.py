@@ -177,11 +177,12 @@ def gradients(outputs: Sequence[Any], seeds: Sequence[Any], create_graph: bool =
         if needed is None or out in needed:
             grads[out] = seed if out not in grads else grads[out] + seed
     check = modes.is_anomaly_enabled()
+    hooked = hooks.any_hooks()  # (looked up once: most passes have no hooked node to look for)
     for v in reversed(nodes):
         g = grads.get(v)
         if g is None:
             continue
-        fns = hooks.hooks_of(v)
+        fns = hooks.hooks_of(v) if hooked else None
         if fns:
             g = grads[v] = _run_hooks(v, g, fns, create_graph)
         op = v.op

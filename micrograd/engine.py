@@ -8,13 +8,14 @@ walks the graph with an explicit stack, never recursion, so a million-node chain
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from collections.abc import Callable, Iterable
 from typing import Any, Union
 
 from . import anomaly, glue, hooks, modes, ops
-from .backward import IEEE_ERRORS, ieee, propagate, run, topological_order
+from .backward import IEEE_ERRORS, ieee, order, propagate, run, topological_order
 from .gc_pause import gc_paused
 from .labels import label_of, set_label
 from .modes import is_grad_enabled, no_grad
@@ -31,6 +32,13 @@ Operand = Union["Value", int, float]
 class Value:
     """A scalar in a computation graph: ``.data`` is its number, ``.grad`` d(output)/d(this).
 
+    ``data`` (and any number an operator meets) is any real number: int, float, bool, Fraction,
+    Decimal or a numpy real scalar, stored as the nearest float (``float(x)``: ``Fraction(1, 3)``
+    becomes 0.3333333333333333, ``2**53 + 1`` becomes 2**53); nan and +-inf are kept (IEEE). A
+    finite number beyond the float range (``10**400``, ``Decimal('1e400')``) raises ValueError
+    naming the argument, rather than becoming inf; a str, complex, None or sequence raises
+    TypeError (the rule lives in ``scalars.py``, the one boundary).
+
     >>> a, b = Value(2.0), Value(-3.0)
     >>> c = a * b + a
     >>> c.backward()
@@ -44,6 +52,7 @@ class Value:
         "_a",           # Value or None: the op's first argument  } the children: two slots, not a
         "_b",           # Value or None: the op's second argument } tuple, halve the objects per node
         "op",           # Op: the row of the op table that made this node (LEAF for leaves)
+        "_hooks",       # list of gradient hooks, set only on hooked nodes (hooks.py owns it)
         "__weakref__",  # so labels, hooks and caches can refer to a node without keeping it alive
     )
 
@@ -252,12 +261,34 @@ class Value:
     def label(self, text: str) -> None:
         set_label(self, text)
 
-    def __getstate__(self) -> tuple[Any, ...]:
-        return (self.data, self.grad, self._a, self._b, self.op, label_of(self))
+    # Copies and pickles of a graph are made from a flat list of its nodes, children first, never
+    # by recursion: a 100k-op chain copies like a 3-op one. Gradients are set once every node
+    # exists, as a Value's grad (create_graph) has a graph that leads back to the node. Hooks are
+    # not copied. A leaf pickles as itself, so a model's parameters pickled beside a graph stay
+    # its leaves; an inner node pickled apart from its graph is a copy of it.
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle a leaf as its fields; any other node as its whole graph, one record per node."""
+        if self._a is None:
+            return (_leaf, (type(self), self.data, self.op, label_of(self)), self.grad, None, None, _set_grad)
+        nodes = order(self)
+        return (_graph, (_records(nodes),), [v.grad for v in nodes if v._a is not None], None, None, _set_grads)
 
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        self.data, self.grad, self._a, self._b, self.op, label = state
-        set_label(self, label)
+    def __copy__(self) -> Value:
+        """A new node with this one's fields and the same children."""
+        return _shell(self, self.grad, self._a, self._b, self.op)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Value:
+        """A new graph: every node copied once (the ``memo`` keeps sharing, as ``copy.deepcopy`` does)."""
+        made = []
+        for v in order(self):
+            if id(v) not in memo:
+                a, b = v._a, v._b
+                memo[id(v)] = _shell(v, 0.0, None if a is None else memo[id(a)], None if b is None else memo[id(b)],
+                                     copy.deepcopy(v.op, memo))
+                made.append(v)
+        for v in made:
+            memo[id(v)].grad = copy.deepcopy(v.grad, memo)
+        return memo[id(self)]  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"Value(data={self.data!r}, grad={self.grad!r})"
@@ -331,15 +362,18 @@ def _link(a: Value, b: Value) -> Value:
     return v
 
 
+_INT_LIMIT = 2 ** 1023  # ints below it in magnitude convert to a float; larger ones take to_float's check
+
+
 def _operand(x: Any) -> Any:
     """A Value (or subclass) as it is, a plain number as a float; NotImplemented for anything else."""
     if type(x) is Value or type(x) is float:
         return x
-    if type(x) is int:  # before the slow ABC check: x ** 2, x - 1
+    if type(x) is int and -_INT_LIMIT < x < _INT_LIMIT:  # before the slow ABC check: x ** 2, x - 1
         return float(x)
     if isinstance(x, Value):
         return x
-    return float(x) if is_real(x) else NotImplemented
+    return to_float(x, "operand") if is_real(x) else NotImplemented
 
 
 def _lift(x: Any) -> Any:
@@ -370,3 +404,59 @@ def _traced(value: Value, what: str) -> None:
     hook = modes.state.tracer
     if hook is not None:
         hook(value, what)
+
+
+# --- copies and pickles (Value.__reduce__, __copy__, __deepcopy__) ------------------------------
+
+Record = Union["Value", tuple[Any, ...]]
+
+
+def _shell(v: Value, grad: Any, a: Value | None, b: Value | None, op: Op) -> Value:
+    """A new node of ``v``'s class with ``v``'s data and label and the given other fields."""
+    twin = _new(type(v))
+    twin.data, twin.grad, twin._a, twin._b, twin.op = v.data, grad, a, b, op
+    label = label_of(v)
+    if label is not None:
+        set_label(twin, label)
+    return twin
+
+
+def _records(nodes: list[Value]) -> list[Record]:
+    """A graph's nodes, children first: a leaf as itself (pickled on its own), any other node as
+    (class, data, op, label, index of its first child, index of its second or -1)."""
+    index = {v: i for i, v in enumerate(nodes)}
+    return [v if v._a is None else
+            (type(v), v.data, v.op, label_of(v), index[v._a], -1 if v._b is None else index[v._b])
+            for v in nodes]
+
+
+def _graph(records: list[Record]) -> Value:
+    """The root (the last node) of a graph pickled by ``_records``; grads come after (``_set_grads``)."""
+    nodes: list[Value] = []
+    for r in records:
+        if type(r) is tuple:
+            cls, data, op, label, a, b = r
+            r = _leaf(cls, data, op, label)
+            r._a, r._b = nodes[a], None if b < 0 else nodes[b]
+        nodes.append(r)  # type: ignore[arg-type]
+    return nodes[-1]
+
+
+def _set_grads(root: Value, grads: list[Any]) -> None:
+    """Give the inner nodes of a graph made by ``_graph`` their grads (leaves carry their own)."""
+    inner = [v for v in order(root) if v._a is not None]  # (the order _records saw: the same graph)
+    for v, g in zip(inner, grads):
+        v.grad = g
+
+
+def _leaf(cls: type[Value], data: float, op: Op, label: str | None) -> Value:
+    """A pickled leaf (grad 0 until ``_set_grad``)."""
+    v = _new(cls)
+    v.data, v.grad, v._a, v._b, v.op = data, 0.0, None, None, op
+    if label is not None:
+        set_label(v, label)
+    return v
+
+
+def _set_grad(v: Value, grad: Any) -> None:
+    v.grad = grad

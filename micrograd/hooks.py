@@ -1,6 +1,9 @@
-"""Gradient hooks (``Value.register_hook``), kept beside the nodes rather than on them.
+"""Gradient hooks (``Value.register_hook``), held on the node itself.
 
-``backward()`` takes its general pass while any Value with a hook is alive (``any_hooks()``).
+A node's hooks are a list in its ``_hooks`` slot (unset on nodes without hooks: no cost to the
+rest), so a hook that refers to its own node (``z.register_hook(lambda g: print(z))``) makes a
+cycle node -> hook -> node that the cycle collector frees like any other. A weak set counts the
+live hooked nodes: ``backward()`` takes its general pass only while one is alive (``any_hooks()``).
 """
 
 from __future__ import annotations
@@ -12,29 +15,33 @@ from typing import Any
 __all__ = ["RemovableHandle", "add_hook", "any_hooks", "hooks_of", "count"]
 
 Hook = Callable[[Any], Any]
-_hooks: weakref.WeakKeyDictionary[Any, list[Hook]] = weakref.WeakKeyDictionary()
+_hooked: weakref.WeakSet[Any] = weakref.WeakSet()  # the live nodes with hooks; holds none alive
 
 
 def any_hooks() -> bool:
     """Is any live node hooked?"""
-    return bool(_hooks)
+    return bool(_hooked)
 
 
 def count() -> int:
     """How many live nodes are hooked."""
-    return len(_hooks)
+    return len(_hooked)
 
 
 def hooks_of(node: Any) -> list[Hook] | None:
     """The node's hooks, in the order registered (None: none)."""
-    return _hooks.get(node)
+    return getattr(node, "_hooks", None)  # (an unset slot reads as None)
 
 
 def add_hook(node: Any, hook: Hook) -> RemovableHandle:
     """Register ``hook`` on ``node``; the handle's ``remove()`` undoes it."""
     if not callable(hook):
         raise TypeError(f"register_hook needs a callable, got {type(hook).__name__}")
-    _hooks.setdefault(node, []).append(hook)
+    fns = hooks_of(node)
+    if fns is None:
+        node._hooks = fns = []
+        _hooked.add(node)
+    fns.append(hook)
     return RemovableHandle(node, hook)
 
 
@@ -50,8 +57,9 @@ class RemovableHandle:
     def remove(self) -> None:
         """Unregister the hook (a no-op if it is already gone)."""
         node = self._node()
-        fns = None if node is None else _hooks.get(node)
+        fns = None if node is None else hooks_of(node)
         if fns and self._hook in fns:
             fns.remove(self._hook)
             if not fns:
-                del _hooks[node]
+                del node._hooks
+                _hooked.discard(node)

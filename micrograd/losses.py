@@ -32,6 +32,7 @@ from typing import Any
 
 from .engine import Value
 from .ops import logaddexp
+from .scalars import is_real, to_float
 
 __all__ = [
     "binary_cross_entropy",
@@ -64,9 +65,10 @@ def _total(values: Iterable[Value]) -> Value:
 
 
 def _pairs(pred: Scalars, target: Scalars, what: str) -> list[tuple[Value, Any]]:
-    """Match predictions with targets, lifting plain-number predictions to Values."""
-    preds: list[Any] = [pred] if _is_scalar(pred) else list(pred)  # type: ignore[arg-type]
-    targets: list[Any] = [target] * len(preds) if _is_scalar(target) else list(target)  # type: ignore[arg-type]
+    """Match predictions with targets, lifting plain-number predictions to Values and plain-number
+    targets to floats (any real number, by the rule of ``micrograd.scalars``)."""
+    preds = _sequence(pred, what, "predictions")
+    targets = [target] * len(preds) if _is_scalar(target) else _sequence(target, what, "targets")
     if not preds:
         raise ValueError(f"{what}: no predictions given")
     if len(preds) != len(targets):
@@ -74,7 +76,25 @@ def _pairs(pred: Scalars, target: Scalars, what: str) -> list[tuple[Value, Any]]
     for x in preds + targets:
         if not _is_scalar(x):
             raise TypeError(f"{what}: predictions and targets must be Values or numbers, got {type(x).__name__}")
-    return [(p if isinstance(p, Value) else Value(p), t) for p, t in zip(preds, targets)]
+    return [(p if isinstance(p, Value) else Value(to_float(p, f"{what}: prediction")), _target(t, what))
+            for p, t in zip(preds, targets)]
+
+
+def _target(t: Any, what: str) -> Any:
+    """A Value target as it is; a number as its float (an int stays an int, for messages: 'got 0')."""
+    if isinstance(t, Value):
+        return t
+    f = to_float(t, f"{what}: target")
+    return t if type(t) is int else f
+
+
+def _sequence(x: Any, what: str, name: str) -> list[Any]:
+    """A scalar as a list of one, a sequence as a list; a TypeError naming anything else."""
+    if _is_scalar(x):
+        return [x]
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(f"{what}: {name} must be a Value, a number or a sequence of them, got {type(x).__name__}")
+    return list(x)
 
 
 def _check_signs(pairs: list[tuple[Value, Any]], what: str) -> None:
@@ -95,7 +115,7 @@ def _check_probabilities(pairs: list[tuple[Value, Any]], what: str) -> None:
 
 
 def _is_scalar(x: object) -> bool:
-    return isinstance(x, (Value, int, float)) or (hasattr(x, "ndim") and x.ndim == 0)
+    return isinstance(x, (Value, int, float)) or is_real(x) or (hasattr(x, "ndim") and x.ndim == 0)
 
 
 def _reduce(losses: list[Value], reduction: str) -> Value | list[Value]:
@@ -157,9 +177,11 @@ def binary_cross_entropy_with_logits(logit: Scalars, target: Scalars,
 
 
 def _logits(logits: Sequence[Scalar], what: str) -> list[Value]:
+    if not hasattr(logits, "__len__") or isinstance(logits, (str, bytes)):
+        raise TypeError(f"{what}: expects a non-empty list of class scores, got {type(logits).__name__}")
     if _is_scalar(logits) or len(logits) == 0:
         raise ValueError(f"{what}: expects a non-empty list of class scores, got {logits!r}")
-    return [x if isinstance(x, Value) else Value(x) for x in logits]
+    return [x if isinstance(x, Value) else Value(to_float(x, f"{what}: a class score")) for x in logits]
 
 
 def logsumexp(logits: Sequence[Scalar]) -> Value:
@@ -222,6 +244,8 @@ def l2_penalty(params: Iterable[Value] | Any, alpha: float = 1.0) -> Value:
 
 
 def _params(params: Iterable[Value] | Any, what: str) -> list[Value]:
+    if not hasattr(params, "parameters") and not hasattr(params, "__iter__"):
+        raise TypeError(f"{what}: params must be Values or a Module, got {type(params).__name__}")
     ps = list(params.parameters() if hasattr(params, "parameters") else params)  # a Module works too
     if not ps:
         raise ValueError(f"{what}: no parameters given")

@@ -24,13 +24,27 @@ written in Python's shortest round-trip form, so a round trip is exact; nan and 
 as the strings ``"nan"``, ``"inf"``, ``"-inf"``. ``module`` is the model's ``repr``, for readers
 and for the architecture check on load. Loading checks the whole file (format, version,
 architecture, names, numbers) before assigning anything, so a bad file leaves the model as it was.
+
+A valid file is strict JSON (RFC 8259) holding one object with exactly the four keys above, each
+once: ``format`` the string ``"micrograd.state_dict"``; ``version`` the integer 1 (not ``true``,
+not ``1.0``); ``module`` the loading model's ``repr``; ``parameters`` an object with one entry per
+parameter of the model, each a JSON number within the float range (an integer is read as its
+nearest float) or one of the three strings above. Nothing else is valid: bare ``NaN`` /
+``Infinity`` tokens (Python's json extension), numbers that overflow a float (``1e400``), a key
+given twice, other keys, other strings. Every such file raises ValueError naming the file.
+
+``save`` writes atomically: a temporary file beside the target, then ``os.replace``. A symbolic
+link is followed: the file it points to is replaced and the link stays. An existing file keeps its
+permissions, and one that is not writable (0444) is refused with PermissionError, as
+``open(path, "w")`` would, rather than silently replaced; errors name the target, never the
+temporary file, and leave no temporary file behind.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
-import numbers
 import os
 import random
 import stat
@@ -41,6 +55,7 @@ from typing import Any
 
 from . import provenance
 from .engine import Value, gc_paused
+from .scalars import describe, is_real, to_float
 
 __all__ = ["ACTIVATIONS", "INITS", "MLP", "Dropout", "Layer", "Module", "Neuron", "Sequential"]
 
@@ -83,10 +98,19 @@ def _rng(rng: Rng) -> Any:
     raise TypeError(f"rng must be None, an int seed or a random.Random, got {type(rng).__name__}")
 
 
+MAX_SIZE = 10 ** 6  # inputs of a neuron, neurons of a layer: a Value is ~100 bytes, so 10**6 is ~100 MB
+
+
 def _check_size(n: Any, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{what} must be a positive int, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SIZE:
+        raise ValueError(f"{what} must be a positive int of at most {MAX_SIZE:,}, got {describe(n)}")
     return n
+
+
+def _check_activation(name: Any) -> str:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
+    return name
 
 
 class Module:
@@ -184,60 +208,98 @@ class Module:
         values = []
         for name, _ in named:
             x = state[name]
-            if isinstance(x, bool) or not isinstance(x, numbers.Real):
-                raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {x!r}")
-            try:
-                values.append(float(x))
-            except OverflowError:  # an int such as 10**400 has no float
-                raise ValueError(f"parameter {name!r} is an int too large for a float: {_short(x)}") from None
+            if isinstance(x, bool) or not is_real(x):
+                raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {describe(x)}")
+            values.append(to_float(x, f"parameter {name!r}"))  # the number rule of micrograd.scalars
         for (_, p), x in zip(named, values):
             p.data = x
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the parameters to ``path`` as JSON (format in the module docstring), atomically."""
+        """Write the parameters to ``path`` as JSON, atomically (format, links and read-only files:
+        the module docstring). An error names ``path`` and leaves every file as it was."""
         doc = {"format": FORMAT, "version": VERSION, "module": repr(self),
                "parameters": {k: _encode(v) for k, v in self.state_dict().items()}}
         text = json.dumps(doc, indent=1, allow_nan=False)
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):  # else mkstemp's error names the temporary file
-            raise FileNotFoundError(f"cannot save to {path!r}: no directory {directory!r}")
-        fd, tmp = tempfile.mkstemp(prefix=".micrograd-", suffix=".tmp", dir=directory)
+        path = _path(path)
+        target = _save_target(path)
         try:
-            os.chmod(tmp, _file_mode(path))  # mkstemp's 0600 would make the saved model private
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)  # atomic: the old file stays whole until the new one is complete
-        except BaseException:
-            os.unlink(tmp)
-            raise
+            _write_atomically(target, text)
+        except OSError as exc:
+            if exc.errno is None:
+                raise
+            # (the error of a step names the temporary file, which is gone: name the target)
+            raise OSError(exc.errno, f"cannot save the model: {exc.strerror}", path) from None
 
     def load(self, path: str | os.PathLike[str]) -> None:
-        """Read parameters saved by ``save``; any problem raises and leaves the model untouched."""
-        path = os.fspath(path)
-        try:
-            with open(path, encoding="utf-8") as f:
-                doc = json.load(f)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"no saved model at {path!r}") from None
-        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
-            raise ValueError(f"{path!r} is not a micrograd model file (corrupt or not JSON): {exc}") from None
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise ValueError(f"{path!r} is not a micrograd model file (no format {FORMAT!r})")
-        if doc.get("version") != VERSION:
-            raise ValueError(f"{path!r} has format version {doc.get('version')!r}; this micrograd reads {VERSION}")
-        if doc.get("module") != repr(self):
-            raise ValueError(f"{path!r} holds another architecture: {_short(doc.get('module'))}, "
-                             f"not {_short(repr(self))}")
-        params = doc.get("parameters")
-        if not isinstance(params, dict):
-            raise ValueError(f"{path!r} has no 'parameters' mapping")  # noqa: TRY004 (bad file content)
+        """Read parameters saved by ``save``; any problem raises and leaves the model untouched.
+
+        A file that is not exactly the format of the module docstring raises ValueError
+        (a missing one FileNotFoundError).
+        """
+        path = _path(path)
+        params = _check_document(_read_json(path), path, repr(self))
         try:  # load_state_dict checks every name and number before assigning any
             self.load_state_dict({k: _decode(v) for k, v in params.items()})
         except TypeError as exc:  # a value that is not a number: bad file content
             raise ValueError(f"{path!r}: {exc}") from None
+
+
+KEYS = ("format", "version", "module", "parameters")  # a saved file's keys, all required, no others
+
+
+def _read_json(path: str) -> Any:
+    """The JSON document in the file, strictly: no bare NaN/Infinity, no number beyond the float
+    range, no key twice in an object; any of those, or not JSON, is a ValueError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f, parse_constant=_bare_constant, parse_float=_finite_float,
+                             object_pairs_hook=_unique_keys)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no saved model at {path!r}") from None
+    except (RecursionError, MemoryError):  # json's parser recurses once per nesting level
+        raise ValueError(f"{path!r} is not a micrograd model file (JSON nested too deeply)") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{path!r} is not a micrograd model file (corrupt or not JSON): {exc}") from None
+
+
+def _bare_constant(token: str) -> Any:
+    raise ValueError(f"bare {token} is not JSON (a saved model writes non-finite numbers as strings)")
+
+
+def _finite_float(token: str) -> float:
+    x = float(token)
+    if not math.isfinite(x):
+        raise ValueError(f"the number {_short(token)} is beyond the float range")
+    return x
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise ValueError(f"the key {_short(key)!r} is given twice in one object")
+        doc[key] = value
+    return doc
+
+
+def _check_document(doc: Any, path: str, module: str) -> dict[str, Any]:
+    """The ``parameters`` mapping of a saved model, after checking the rest of the document."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not a micrograd model file (no format {FORMAT!r})")
+    version = doc.get("version")
+    if type(version) is not int or version != VERSION:
+        raise ValueError(f"{path!r} has format version {_short(repr(version))}; this micrograd reads {VERSION}")
+    unknown = [k for k in doc if k not in KEYS]
+    if unknown:
+        raise ValueError(f"{path!r} has the unexpected key {_short(unknown[0])!r} (a saved model has "
+                         f"{', '.join(KEYS)} only)")
+    if doc.get("module") != module:
+        raise ValueError(f"{path!r} holds another architecture: {_short(doc.get('module'))}, "
+                         f"not {_short(module)}")
+    params = doc.get("parameters")
+    if not isinstance(params, dict):
+        raise ValueError(f"{path!r} has no 'parameters' mapping")  # noqa: TRY004 (bad file content)
+    return params
 
 
 def _inputs(x: Any, nin: int) -> list[Any]:
@@ -248,6 +310,19 @@ def _inputs(x: Any, nin: int) -> list[Any]:
         return list(x)
     got = f"{len(x)} values" if hasattr(x, "__len__") else f"a {type(x).__name__}"
     raise ValueError(f"a neuron with {nin} inputs got {got}")
+
+
+def _bad_input(x: Any, exc: Exception) -> Exception:
+    """The error for inputs a forward pass failed on: the first input that is not a Value or a
+    real number in the float range, named; else the original error."""
+    items = [x] if isinstance(x, (Value, int, float)) else list(x) if hasattr(x, "__iter__") else []
+    for i, xi in enumerate(items):
+        if not isinstance(xi, Value):
+            try:
+                to_float(xi, f"input {i}")
+            except (TypeError, ValueError) as bad:
+                return type(bad)(f"{bad} (inputs are Values or real numbers, one per input of the model)")
+    return exc
 
 
 def _holds_parameters(x: Any) -> bool:
@@ -282,6 +357,40 @@ def _file_mode(path: str) -> int:
     return 0o666 & ~umask
 
 
+def _path(path: Any) -> str:
+    """``path`` as a str; a TypeError naming it for anything but a str or os.PathLike."""
+    if not isinstance(path, (str, os.PathLike)):  # (bytes too would need os.fsdecode everywhere)
+        raise TypeError(f"path must be a str or an os.PathLike (pathlib.Path), got {type(path).__name__}")
+    return os.fspath(path)
+
+
+def _save_target(path: str) -> str:
+    """The file ``save`` replaces: ``path``, or the file a symbolic link at ``path`` points to."""
+    target = os.path.realpath(path)  # a link is followed, as open(path, "w") follows it
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):  # else mkstemp's error names the temporary file
+        raise FileNotFoundError(errno.ENOENT, f"cannot save the model: no directory {directory!r}", path)
+    if os.path.exists(target) and not (os.access(target, os.W_OK) and os.stat(target).st_mode & 0o222):
+        # open(path, "w") refuses it (root aside: a file no one may write is refused for root too)
+        raise PermissionError(errno.EACCES, "cannot save the model over a file that is not writable", path)
+    return target
+
+
+def _write_atomically(target: str, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``target``, then move it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=".micrograd-", suffix=".tmp", dir=os.path.dirname(target))
+    try:
+        os.chmod(tmp, _file_mode(target))  # mkstemp's 0600 would make the saved model private
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)  # atomic: the old file stays whole until the new one is complete
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def _encode(x: float) -> float | str:
     return x if math.isfinite(x) else str(x)  # 'nan', 'inf', '-inf': JSON has no such numbers
 
@@ -304,8 +413,7 @@ class Neuron(Module):
         _check_size(nin, "nin")
         _check_size(fan_out, "fan_out")  # (xavier's sqrt(6 / (nin + fan_out)) of a negative: math domain error)
         activation = ("relu" if nonlin else "linear") if activation is None else activation
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+        _check_activation(activation)
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose from {sorted(INITS)}")
         draw, bound = _rng(rng).uniform, INITS[init](nin, fan_out)
@@ -319,7 +427,10 @@ class Neuron(Module):
         return self.activation != "linear"
 
     def __call__(self, x: Input) -> Value:
-        out = self._forward(x)
+        try:
+            out = self._forward(x)
+        except (TypeError, ValueError, OverflowError) as exc:  # a str or a 10**400 among the inputs: name it
+            raise _bad_input(x, exc) from None
         provenance.record(self, x, out)  # called on its own: pictures draw w and b as parameters
         return out
 
@@ -347,7 +458,10 @@ class Layer(Module):
         self.neurons = [Neuron(nin, fan_out=nout, **kwargs) for _ in range(nout)]
 
     def __call__(self, x: Input) -> Value | list[Value]:
-        out = [n._forward(x) for n in self.neurons]
+        try:
+            out = [n._forward(x) for n in self.neurons]
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise _bad_input(x, exc) from None
         provenance.record(self, x, out)  # which Values this call made, for graph pictures
         return out[0] if len(out) == 1 else out
 
@@ -370,13 +484,16 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts: Sequence[int], *, activation: str | Sequence[str] = "relu",
                  init: str = "uniform", rng: Rng = None) -> None:
+        if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence):
+            raise TypeError(f"nouts must be a list of layer sizes, e.g. [16, 16, 1], got {type(nouts).__name__} "
+                            f"{describe(nouts)}")
         sz = [_check_size(nin, "nin")] + [_check_size(n, "layer size") for n in nouts]
         if not nouts:
             raise ValueError("an MLP needs at least one layer size in nouts")
         if isinstance(activation, str):
-            acts = [activation] * (len(nouts) - 1) + ["linear"]
-        elif len(activation) == len(nouts):
-            acts = list(activation)
+            acts = [_check_activation(activation)] * (len(nouts) - 1) + ["linear"]
+        elif isinstance(activation, Sequence) and len(activation) == len(nouts):
+            acts = [_check_activation(a) for a in activation]
         else:
             raise ValueError(f"activation: give one name, or one per layer ({len(nouts)}), got {activation!r}")
         rng = _rng(rng)
@@ -392,7 +509,12 @@ class MLP(Module):
                 provenance.record(self, inputs, x)  # type: ignore[arg-type]
                 return x  # type: ignore[return-value]
             outs = []
-            for layer in self.layers:
+            try:
+                x = self.layers[0]._forward(x)  # type: ignore[assignment]
+            except (TypeError, ValueError, OverflowError) as exc:  # a str or a 10**400 among the inputs: name it
+                raise _bad_input(x, exc) from None
+            outs.append(x)
+            for layer in self.layers[1:]:
                 x = layer._forward(x)  # type: ignore[assignment]
                 outs.append(x)
         # for pictures: one store for the whole call, its layers' calls inside (Values all new)
@@ -434,9 +556,9 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float = 0.5, *, rng: Rng = None) -> None:
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability must be a number in [0, 1], got {p!r}")
-        self.p = float(p)
+        if isinstance(p, bool) or not is_real(p) or not 0.0 <= to_float(p, "p") <= 1.0:
+            raise ValueError(f"dropout probability must be a number in [0, 1], got {describe(p)}")
+        self.p = to_float(p, "p")
         self.rng = rng if isinstance(rng, random.Random) else random.Random(rng)
 
     def __call__(self, x: Any) -> Any:

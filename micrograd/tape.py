@@ -90,6 +90,11 @@ class Compiled:
     def __init__(self, fn: Callable[..., Any], params: Sequence[Value], dots: bool = True) -> None:
         if not callable(fn):
             raise TypeError(f"compile needs a function, got {type(fn).__name__}")
+        if isinstance(params, (Value, str, bytes)) or not hasattr(params, "__iter__"):
+            hint = " (one Value: [w])" if isinstance(params, Value) else ""
+            raise TypeError(f"params must be a list of Values ([] for none), got {type(params).__name__}{hint}")
+        if not isinstance(dots, bool):
+            raise TypeError(f"dots must be True or False, got {type(dots).__name__}")
         params = list(params)
         for p in params:
             if type(p) is not Value:

@@ -139,9 +139,12 @@ def _is_correct(output: Any, target: Any) -> bool:
 
 
 def _rows(X: Any) -> np.ndarray:
-    """X as a float64 array, one row per sample; a clear error for anything but a non-empty 2-d table."""
+    """X as a float64 array, one row per sample; a clear error for anything but a non-empty 2-d
+    table of finite numbers (any number type, each its nearest float)."""
     try:
         array = np.asarray(X, dtype=np.float64)
+    except OverflowError as exc:  # 10**400, Fraction(10**400)
+        raise ValueError(f"X must be a 2-d table of numbers within the float range: a number is too large ({exc})") from None
     except (TypeError, ValueError) as exc:  # ragged rows, strings
         raise ValueError(f"X must be a 2-d table of numbers, one row per sample: {exc}") from None
     if len(array) == 0:
@@ -149,7 +152,34 @@ def _rows(X: Any) -> np.ndarray:
     if array.ndim != 2:
         raise ValueError(f"X must be 2-d, one row of features per sample, got shape {array.shape}"
                          + (" (one feature per sample: X.reshape(-1, 1))" if array.ndim == 1 else ""))
+    _check_finite(array, "X", "row")
     return array
+
+
+def _targets(y: Any, rows: int) -> np.ndarray:
+    """y as an array of numbers (ints kept: class indices), one target or row of targets per row of X."""
+    if not hasattr(y, "__len__") or isinstance(y, (str, bytes)):
+        raise TypeError(f"y must be the targets, one per row of X; got {type(y).__name__}")
+    T = np.asarray(y)
+    if T.dtype.kind not in "biuf":  # Fraction, Decimal (object arrays); strings
+        try:
+            T = np.asarray(y, dtype=np.float64)
+        except OverflowError as exc:
+            raise ValueError(f"y must be numbers within the float range: a target is too large ({exc})") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"y must be numbers, one target (or row of targets) per row of X: {exc}") from None
+    if T.ndim == 0 or len(T) != rows:
+        raise ValueError(f"X has {rows} rows but y has {len(T) if T.ndim else 0} targets")
+    _check_finite(T, "y", "target")
+    return T
+
+
+def _check_finite(array: np.ndarray, name: str, what: str) -> None:
+    """Refuse nan and inf in training data: one would turn every weight into nan."""
+    bad = ~np.isfinite(array.astype(np.float64))
+    if bad.any():
+        where = np.argwhere(bad)[0]
+        raise ValueError(f"{name} must be finite: {what} {where[0]} holds {float(array[tuple(where)])!r}")
 
 
 Step = Callable[[np.ndarray], tuple[float, int]]  # a batch's row numbers -> (loss, correct); grads set
@@ -268,10 +298,15 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     KeyboardInterrupt raised by a loss or a callback) stops training cleanly: the weights keep
     every completed step, and the history says ``interrupted``.
     """
+    if not callable(model):
+        raise TypeError(f"model must be callable (a Module, or a function of one row), got {type(model).__name__}")
+    if not callable(loss):
+        raise TypeError(f"loss must be a function loss(output, target), got {type(loss).__name__}")
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an optimiser of micrograd.optim (SGD, Adam, ...), "
+                        f"got {type(optimizer).__name__}")
     X = _rows(X)
-    n_targets = len(np.asarray(y))
-    if len(X) != n_targets:
-        raise ValueError(f"X has {len(X)} rows but y has {n_targets} targets")
+    y = _targets(y, len(X))
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     size = len(X) if batch_size is None else batch_size

@@ -521,13 +521,19 @@ def _drawn_size(units: list[_Unit]) -> int:
 
 # --- DOT text ---------------------------------------------------------------------------------
 
+#: Control characters (which dot refuses, NUL above all) are drawn as their Unicode pictures: "␀".
+_CONTROL_PICTURES = {**{code: 0x2400 + code for code in range(32) if code != 10}, 0x7F: 0x2421}
+
+
 def _quote(text: str) -> str:
+    text = text.translate(_CONTROL_PICTURES)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _record_text(text: str) -> str:
     """Text for a field of a record label, escaped for the record syntax and the DOT string."""
-    return "".join("\\" + ch if ch in '{}|<>\\"' else ch for ch in text.replace("\n", " "))
+    text = text.replace("\n", " ").translate(_CONTROL_PICTURES)
+    return "".join("\\" + ch if ch in '{}|<>\\"' else ch for ch in text)
 
 
 def _grad_scale(values: Iterable[Any]) -> list[float]:

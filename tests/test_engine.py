@@ -5,6 +5,8 @@ import math
 import sys
 import threading
 import weakref
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -644,6 +646,47 @@ def test_pickle_and_deepcopy_keep_graph_ops_and_labels():
         x.grad = 0.0
 
 
+def _chain(n):
+    x = Value(0.5, label="x")
+    y = x
+    for i in range(n):
+        y = (y * 1.0000001 if i % 2 else y + 1e-3)
+    return x, y
+
+
+def test_a_100k_op_chain_pickles_and_deepcopies_without_recursion():
+    import copy
+    import pickle
+    x, y = _chain(100_000)
+    for clone in (pickle.loads(pickle.dumps(y)), copy.deepcopy(y)):
+        nodes = clone.nodes()
+        assert len(nodes) == len(y.nodes()) and clone.data == y.data
+        assert [v.op for v in nodes] == [v.op for v in y.nodes()]
+        leaves = [v for v in nodes if v.label == "x"]
+        assert len(leaves) == 1 and leaves[0] is not x and leaves[0].data == 0.5
+
+
+def test_copies_keep_the_sharing_inside_a_graph_and_with_what_is_copied_with_it():
+    import copy
+    import pickle
+    x, w = Value(2.0, label="x"), Value(3.0)
+    h = x * w
+    y = h * h + w
+    y.grad = 1.5
+    for out, params in (pickle.loads(pickle.dumps((y, [w, x]))), copy.deepcopy((y, [w, x]))):
+        assert len(out.nodes()) == len(y.nodes()) == 5  # h and w once each, not copied twice
+        assert out._a._a is out._a._b and out.grad == 1.5
+        assert params[0] is out._b and params[1] is out._a._a._a  # the parameters are the graph's leaves
+        out.backward()
+        assert params[0].grad == 2 * 6 * 2 + 1 and params[1].grad == 2 * 6 * 3
+    x.grad = 0.0
+    (x * x).tanh().backward(create_graph=True)  # x.grad is a Value whose graph leads back to x
+    for twin in (pickle.loads(pickle.dumps(x)), copy.deepcopy(x)):
+        assert twin.grad.data == x.grad.data and twin in twin.grad.nodes()
+    shallow = copy.copy(y)
+    assert shallow is not y and shallow._a is y._a and shallow._b is w and shallow.data == y.data
+
+
 def test_deepcopy_of_a_model_is_independent():
     import copy
     from micrograd.nn import MLP
@@ -695,3 +738,27 @@ def test_modes_and_hooks_replace_no_class_attribute():
         (x * 3).data
     (x * x).backward(create_graph=True)
     assert dict(vars(Value)) == before
+
+
+# --- what Value takes: the rule of scalars.py, one table ----------------------------------------
+
+@pytest.mark.parametrize("data,outcome", [
+    (Fraction(1, 3), 1 / 3), (Decimal("0.1"), 0.1), (2 ** 53 + 1, 2.0 ** 53), (True, 1.0),
+    (np.float32(0.5), 0.5), (np.array(2), 2.0), (Decimal("-Infinity"), -math.inf),
+    (10 ** 400, (ValueError, "Value data must be within the float range .* got an int of 401 digits")),
+    (Fraction(10 ** 400, 3), (ValueError, "within the float range .* got Fraction")),
+    (Decimal("1e400"), (ValueError, r"within the float range .* got Decimal\('1E\+400'\)")),
+    ("1.5", (TypeError, "Value data must be a real number .* got str")),
+    (1j, (TypeError, "got complex")), (None, (TypeError, "got NoneType")), ([1.0], (TypeError, "got list")),
+    (np.array([1.0]), (TypeError, "got ndarray")),
+])
+def test_value_takes_real_numbers_as_their_nearest_float_and_names_anything_else(data, outcome):
+    if isinstance(outcome, tuple):
+        with pytest.raises(outcome[0], match=outcome[1]):
+            Value(data)
+        if outcome[0] is ValueError:  # the same number as an operand: the same rule, named
+            with pytest.raises(ValueError, match="operand must be within the float range"):
+                Value(1.0) * data
+    else:
+        assert Value(data).data == outcome and type(Value(data).data) is float
+        assert (Value(1.0) * data).data == outcome

@@ -1,6 +1,8 @@
 """losses: each equals torch.nn.functional in value and gradient (float64), on drawn data."""
 
 import math
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -156,10 +158,25 @@ def test_losses_use_value_operations_only():
     (lambda: losses.cross_entropy([Value(1.0)], 0.5), TypeError, "class index"),
     (lambda: losses.cross_entropy([], 0), ValueError, "non-empty"),
     (lambda: losses.l2_penalty([]), ValueError, "no parameters"),
+    (lambda: losses.mse(None, 1.0), TypeError, "mse: predictions must be a Value, a number or a sequence of them, "
+                                               "got NoneType"),
+    (lambda: losses.hinge([Value(1.0)], None), TypeError, "hinge: targets must be .* got NoneType"),
+    (lambda: losses.mse([Value(1.0)], [10 ** 400]), ValueError, "mse: target must be within the float range"),
+    (lambda: losses.mae(Decimal("1e400"), 1.0), ValueError, "mae: prediction must be within the float range"),
+    (lambda: losses.mse([[Value(1.0)]], [[1.0]]), TypeError, "numbers, got list"),
+    (lambda: losses.cross_entropy([Value(1.0), Value(2.0)], Fraction(1)), TypeError, "class index"),
+    (lambda: losses.cross_entropy(None, 0), TypeError, "cross_entropy: expects a non-empty list of class scores"),
+    (lambda: losses.l2_penalty(None), TypeError, "l2_penalty: params must be Values or a Module, got NoneType"),
 ])
 def test_bad_arguments_are_named(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_fractions_and_decimals_are_numbers_here_too():
+    assert losses.mse(Fraction(1, 2), Decimal("1.5")).data == 1.0
+    assert losses.hinge([Value(0.5)], [Fraction(-1)]).data == 1.5
+    assert losses.binary_cross_entropy(Value(0.5), Decimal("0.5")).data == -math.log(0.5)
 
 
 @pytest.mark.parametrize("loss, targets, message", [

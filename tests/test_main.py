@@ -97,11 +97,16 @@ def run(argv, capsys):
      "draw: error: cannot write /nonexistent/dir/x.svg: No such file or directory"),
     (["draw", "x*2", "--values", "x=1", "-o", "x.txt"], "cannot write 'x.txt': the file name must end in one of .svg"),
     (["draw", "x*2", "--values", "x=1", "-o", "."], "cannot write '.': the file name must end in"),
+    (["draw", "x*2", "--values", "x=1", "-o", ""], "cannot write '': the file name must end in"),  # not '.'
     (["draw", "a +", "-o", "x.dot"], "draw: error: not an expression: 'a +'"),
     (["draw", "9" * 400, "-o", "x.dot"], "draw: error: integer 999999999999…999 (400 digits) is too large"),
     (["draw", "not " * 2400 + "a", "-o", "x.dot"], "draw: error: not allowed in an expression: 'not not"),
     (["draw", "lambda: " * 1000 + "1", "-o", "x.dot"], "draw: error: not allowed in an expression: 'lambda:"),
     (["draw", "a", "-o", "x.dot"], "draw: error: unknown name 'a': give its value, e.g. --values a=1.5"),
+    (["draw", "a", "--values", "a=1e400", "-o", "x.dot"],  # was drawn as inf
+     "draw: error: --values a=1e400: the number is beyond the float range"),
+    (["draw", "a", "--values", "a=" + "9" * 400, "-o", "x.dot"], "--values a=999999999999…999: the number is beyond"),
+    (["draw", "a", "--values", "a=0x10", "-o", "x.dot"], "draw: error: --values takes name=number pairs, got 'a=0x10'"),
     (["draw", "--neuron", "--seed", "-1", "-o", "x.dot"], "draw: error: --seed must be in [0, 2**32), got -1"),
     (["draw", "x*2", "--values", "x=1", "y=2", "-o", "x.dot"],
      "draw: error: --values y=2: the expression has no variable 'y'"),

@@ -2,7 +2,10 @@
 of the module kit (names, activations, init, dropout, modes, state dicts and files)."""
 
 import json
+from decimal import Decimal
+from fractions import Fraction
 import math
+import os
 import random
 
 import numpy as np
@@ -275,6 +278,14 @@ def test_seed_or_generator_makes_init_reproducible_and_leaves_global_random_alon
     (lambda: MLP(2, [0]), "layer size"),
     (lambda: MLP(2, []), "at least one"),
     (lambda: Dropout(1.5), "probability"),
+    (lambda: Dropout(math.nan), "probability"),
+    (lambda: Dropout("0.5"), "probability"),
+    (lambda: MLP(2, [1], activation="foo"), "unknown activation 'foo'"),  # one layer: no hidden activation
+    (lambda: MLP(2, [4, 1], activation=5), "activation: give one name, or one per layer"),
+    (lambda: MLP(2, 3), "nouts must be a list of layer sizes, e.g. \\[16, 16, 1\\], got int 3"),
+    (lambda: MLP(2, "3"), "nouts must be a list of layer sizes"),
+    (lambda: MLP(2, [10 ** 400]), "layer size must be a positive int of at most"),
+    (lambda: MLP(10 ** 9, [1]), "nin must be a positive int of at most"),
     (lambda: Neuron(2, init="xavier", fan_out=-5), "fan_out must be a positive int"),
     # a function among the modules: named_parameters skipped the whole list (0 parameters to train)
     # and its repr held a memory address (no file saved from it would load in another run)
@@ -366,8 +377,30 @@ BAD_FILES = {
                     ValueError, "must be a number, got list"),
     "no parameters": (lambda p: corrupt(p, lambda d: d.pop("parameters")), ValueError, "parameters"),
     "huge int weight": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": 10 ** 400})),
-                        ValueError, "'layers.1.neurons.0.b' is an int too large for a float"),
+                        ValueError, "'layers.1.neurons.0.b' must be within the float range"),
+    # the format says what is valid (nn's docstring), and nothing else is
+    "deeply nested": (lambda p: p.write_text("[" * 100000 + "]" * 100000), ValueError, "nested too deeply"),
+    "bare NaN": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": math.nan})),
+                 ValueError, "bare NaN is not JSON"),
+    "bare Infinity": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": -math.inf})),
+                      ValueError, "bare -Infinity is not JSON"),
+    "1e400": (lambda p: corrupt_text(p, "layers.1.neurons.0.b", "1e400"), ValueError, "1e400 is beyond the float range"),
+    "version true": (lambda p: corrupt(p, lambda d: d.update(version=True)), ValueError, "version True"),
+    "version 1.0": (lambda p: corrupt(p, lambda d: d.update(version=1.0)), ValueError, "version 1.0"),
+    "repeated key": (lambda p: corrupt_text(p, "version", "1, \"version\": 1"), ValueError, "the key 'version' is given twice"),
+    "unknown key": (lambda p: corrupt(p, lambda d: d.update(comment="hi")), ValueError, "unexpected key 'comment'"),
+    "number as string": (lambda p: corrupt(p, lambda d: d["parameters"].update({"layers.1.neurons.0.b": "1.5"})),
+                         ValueError, "must be a number, got str '1.5'"),
+    "names not strings": (lambda p: p.write_text("[]"), ValueError, "no format"),
 }
+
+
+def corrupt_text(path, key, text):
+    """Write ``text`` as the JSON value of ``key`` (a top-level key or a parameter name)."""
+    doc = json.loads(path.read_text())
+    where = doc if key in doc else doc["parameters"]
+    where[key] = "SLOT"
+    path.write_text(json.dumps(doc).replace('"SLOT"', text))
 
 
 @pytest.mark.parametrize("case", list(BAD_FILES))
@@ -390,6 +423,7 @@ def test_a_bad_file_raises_a_clear_error_and_leaves_the_model_untouched(tmp_path
     ({}, ValueError, "missing"),
     ([1.0], TypeError, "mapping"),
     ({**MLP(2, [1], rng=0).state_dict(), "layers.0.neurons.0.b": None}, TypeError, "must be a number"),
+    ({**MLP(2, [1], rng=0).state_dict(), "layers.0.neurons.0.b": Decimal("1e400")}, ValueError, "float range"),
 ])
 def test_load_state_dict_checks_before_assigning(state, error, match):
     model = MLP(2, [1], rng=1)
@@ -423,9 +457,62 @@ def test_a_saved_file_has_the_permissions_of_any_new_file(tmp_path):
     assert (tmp_path / "model.json").stat().st_mode & 0o777 == 0o640  # a replaced file keeps its own
 
 
+@pytest.mark.parametrize("method", ["save", "load"])
+def test_a_path_that_is_not_one_is_named(method):
+    model = MLP(2, [1], rng=0)
+    before = weights(model)
+    with pytest.raises(TypeError, match="path must be a str or an os.PathLike .* got NoneType"):
+        getattr(model, method)(None)
+    assert weights(model) == before
+
+
 def test_saving_into_a_missing_directory_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="no directory .*nowhere"):
         MLP(2, [1], rng=0).save(tmp_path / "nowhere" / "model.json")
+
+
+def test_saving_into_a_read_only_directory_names_the_target_not_the_temporary_file(tmp_path, monkeypatch):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anyway: make mkstemp fail as it does for anyone else
+        def refused(prefix, suffix, dir):
+            raise PermissionError(13, "Permission denied", os.path.join(dir, f"{prefix}x1y2{suffix}"))
+        monkeypatch.setattr("tempfile.mkstemp", refused)
+    try:
+        with pytest.raises(PermissionError) as info:
+            MLP(2, [1], rng=0).save(folder / "model.json")
+    finally:
+        folder.chmod(0o755)
+    assert info.value.filename == str(folder / "model.json") and ".micrograd-" not in str(info.value)
+    assert list(folder.iterdir()) == []
+
+
+def test_a_read_only_file_is_refused_as_open_w_would_and_left_as_it_was(tmp_path):
+    path = tmp_path / "model.json"
+    MLP(2, [1], rng=0).save(path)
+    old = path.read_text()
+    path.chmod(0o444)
+    with pytest.raises(PermissionError, match="not writable") as info:
+        MLP(2, [1], rng=1).save(path)
+    assert info.value.filename == str(path)
+    assert path.read_text() == old and path.stat().st_mode & 0o777 == 0o444
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+def test_saving_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "models").mkdir()
+    target = tmp_path / "models" / "v1.json"
+    MLP(2, [1], rng=0).save(target)
+    target.chmod(0o640)
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    model = MLP(2, [1], rng=1)
+    model.save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert json.loads(target.read_text())["parameters"] == model.state_dict()
+    assert target.stat().st_mode & 0o777 == 0o640  # the target keeps its own permissions
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["v1.json"]
 
 
 def test_a_hidden_layer_of_one_neuron_feeds_the_next_and_inputs_may_be_tuples_or_arrays():
@@ -437,7 +524,22 @@ def test_a_hidden_layer_of_one_neuron_feeds_the_next_and_inputs_may_be_tuples_or
 
 
 @pytest.mark.parametrize("x,match", [([1.0], "2 inputs got 1 values"), ([1.0, 2.0, 3.0], "got 3 values"),
-                                     (1.0, "got a float")])
-def test_a_wrong_number_of_inputs_is_named(x, match):
-    with pytest.raises(ValueError, match=match):
-        MLP(2, [3, 1], rng=0)(x)
+                                     (1.0, "got a float"), ([], "got 0 values"),
+                                     ([1.0, "2"], "input 1 must be a real number .* got str"),
+                                     ([[1.0], [2.0]], "input 0 must be a real number .* got list"),
+                                     ([1.0, 10 ** 400], "input 1 must be within the float range")])
+@pytest.mark.parametrize("module", ["MLP", "Layer", "Neuron"])
+def test_wrong_inputs_are_named(x, match, module):
+    model = {"MLP": MLP(2, [3, 1], rng=0), "Layer": Layer(2, 3, rng=0), "Neuron": Neuron(2, rng=0)}[module]
+    with pytest.raises((ValueError, TypeError), match=match):
+        model(x)
+
+
+def test_numbers_of_any_kind_are_their_nearest_float():
+    model = MLP(2, [1], rng=0)
+    model.load_state_dict({name: Fraction(1, 3) if name.endswith("b") else Decimal("0.25")
+                           for name in model.state_dict()})
+    assert model.state_dict() == {"layers.0.neurons.0.w.0": 0.25, "layers.0.neurons.0.w.1": 0.25,
+                                  "layers.0.neurons.0.b": 1 / 3}
+    assert model([Fraction(1, 2), Decimal("2")]).data == 0.25 * 0.5 + 0.25 * 2 + 1 / 3
+    assert Dropout(Fraction(1, 2)).p == 0.5

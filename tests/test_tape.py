@@ -333,6 +333,12 @@ def test_bad_batches_get_clear_errors(args, error, message):
 def test_bad_functions_and_params_get_clear_errors():
     with pytest.raises(TypeError, match="params must be Values"):
         micrograd.compile(lambda x: x, params=[1.0])
+    with pytest.raises(TypeError, match=r"params must be a list of Values \(\[\] for none\), got NoneType"):
+        micrograd.compile(lambda x: x, params=None)  # was "'NoneType' object is not iterable"
+    with pytest.raises(TypeError, match=r"params must be a list of Values .* got Value \(one Value: \[w\]\)"):
+        micrograd.compile(lambda x: x, params=Value(1.0))
+    with pytest.raises(TypeError, match="dots must be True or False, got str"):
+        micrograd.compile(lambda x: x, params=[], dots="no")  # a non-empty string is true
     with pytest.raises(ValueError, match="leaf"):
         micrograd.compile(lambda x: x, params=[Value(1.0) + 1])
     with pytest.raises(TypeError, match="must return a Value or a list of Values, got float"):

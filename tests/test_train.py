@@ -1,10 +1,13 @@
 """train: fit trains, reports progress, returns a history and stops cleanly on Ctrl-C."""
 
 import io
+import math
 import os
 import signal
 import subprocess
 import sys
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -195,12 +198,33 @@ def test_without_tqdm_a_terminal_gets_plain_lines_and_a_one_time_hint():
     ({"X": [["a"], ["b"]]}, "2-d table of numbers"),
     ({"epochs": 0}, "epochs"),
     ({"batch_size": 0}, "batch_size"),
+    ({"y": None}, "y must be the targets, one per row of X; got NoneType"),  # was "len() of unsized object"
+    ({"y": 1.0}, "y must be the targets, one per row of X; got float"),
+    ({"y": ["a", "b"]}, "y must be numbers"),
+    ({"X": [[0.0], [math.nan]]}, r"X must be finite: row 1 holds nan"),
+    ({"X": [[0.0], [10 ** 400]]}, "X must be a 2-d table of numbers .* too large"),
+    ({"y": [0.0, -math.inf]}, r"y must be finite: target 1 holds -inf"),
+    ({"y": [Fraction(10 ** 400), 1]}, "y must be numbers .* too large"),
+    ({"model": None}, "model must be callable"),
+    ({"loss": "mse"}, "loss must be a function"),
+    ({"optimizer": "sgd"}, "optimizer must be an optimiser of micrograd.optim"),
 ])
-def test_bad_arguments_are_named(kwargs, match):
+def test_bad_arguments_are_named_and_leave_the_model_as_it_was(kwargs, match):
     model = MLP(1, [1], rng=0)
-    args = {"X": [[0.0], [1.0]], "y": [0.0, 1.0], "epochs": 1, **kwargs}
-    with pytest.raises(ValueError, match=match):
-        fit(model, args.pop("X"), args.pop("y"), mse, SGD(model, lr=0.1), progress=False, **args)
+    start = weights(model)
+    args = {"model": model, "X": [[0.0], [1.0]], "y": [0.0, 1.0], "loss": mse, "optimizer": SGD(model, lr=0.1),
+            "epochs": 1, **kwargs}
+    with pytest.raises((ValueError, TypeError), match=match):
+        fit(args.pop("model"), args.pop("X"), args.pop("y"), args.pop("loss"), args.pop("optimizer"),
+            progress=False, **args)
+    assert weights(model) == start
+
+
+def test_targets_of_any_number_type_train_as_floats():
+    model = MLP(1, [1], rng=0)
+    history = fit(model, [[Fraction(1, 2)], [Decimal("1")]], [Fraction(1, 4), Decimal("0.5")], mse,
+                  SGD(model, lr=0.1), epochs=2, progress=False)
+    assert history.steps == 2 and all(math.isfinite(x) for x in history.loss)
 
 
 
@@ -305,7 +329,7 @@ def test_compiled_fit_surfaces_what_the_tape_refuses():
 @pytest.mark.parametrize("y,loss,error,match", [
     ([0, 1, 3], cross_entropy, ValueError, r"class targets must be in 0\.\.2 .* 3 outputs, got 0\.\.3"),
     ([0, -1, 2], cross_entropy, ValueError, r"in 0\.\.2 .* got -1\.\.2"),
-    (["a", "b", "c"], cross_entropy, ValueError, r"needs y as numbers.*dtype <U1"),
+    (["a", "b", "c"], cross_entropy, ValueError, r"y must be numbers, one target .* could not convert string"),
     ([0, 1, 2], lambda o, t: -log_softmax(o)[t], TypeError,  # indexes by the label: gets a one-hot row
      r"fit\(compiled=True\): the loss gets each target as a Value .*one-hot.*list indices must be"),
 ])

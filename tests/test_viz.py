@@ -556,3 +556,14 @@ def test_an_mlp_called_on_a_numpy_row_draws_its_inputs_once_each():
     rows = [model(row) for row in X[:2]]
     source = draw_dot(rows[0] + rows[1], legend=False).source
     assert all(f"x{k}[{i}]" in source for k in (1, 2) for i in (0, 1))
+
+
+@needs_dot
+def test_control_characters_in_labels_are_drawn_as_their_pictures_and_dot_takes_the_text():
+    x = Value(1.0, label="a\x00b")  # NUL made DOT that dot refused
+    y = x * 2
+    y.label = "tab\there\x7f"
+    source = viz.dot_source(y)
+    assert "\x00" not in source and "a␀b" in source and "tab␉here␡" in source
+    svg = draw_dot(y).pipe(format="svg").decode()
+    assert "a␀b" in svg
