@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import anomaly, hooks, modes
+from . import anomaly, hooks, modes, ops
 from .glue import hide
 from .scalars import is_real
 from .xp import ARRAYS, FLOATS, VALUES
@@ -110,17 +110,31 @@ def float_pass(root: Any, seed: float) -> None:
     for v, _ in stale:
         v.grad = 0.0
     root.grad = seed
-    xp = FLOATS
+    xp, add, mul = FLOATS, ops.add, ops.mul
     for v in reversed(nodes):
         a = v._a
         b = v._b
-        # The common cases inline (this loop is the hot path); propagate() handles the rest:
-        # IEEE special values, hand-built nodes and glue (whose op has no rule).
+        op = v.op
+        # add's and mul's rules written out, as engine.py writes out their forwards: on floats
+        # they never raise, and a call costs as much as the rest of the step (tests/test_backward
+        # checks them against the table's rules).
+        if op is add:
+            g = v.grad
+            a.grad += g
+            b.grad += g
+            continue
+        if op is mul:
+            g = v.grad
+            a.grad += g * b.data
+            b.grad += g * a.data
+            continue
+        # The other common cases inline (this loop is the hot path); propagate() handles the
+        # rest: IEEE special values, hand-built nodes and glue (whose op has no rule).
         try:
             if b is None:
-                a.grad += v.op.rule(xp, v.grad, v.data, a.data)
+                a.grad += op.rule(xp, v.grad, v.data, a.data)
             else:
-                ga, gb = v.op.rule(xp, v.grad, v.data, a.data, b.data)
+                ga, gb = op.rule(xp, v.grad, v.data, a.data, b.data)
                 a.grad += ga
                 b.grad += gb
         except Exception:
