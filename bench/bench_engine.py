@@ -5,14 +5,14 @@ What it measures, for both packages, on the same machine and in the same run:
 1. **chain**: 10,000 scalar ops starting from ``x = Value(0.5)``, alternating ``x = x * 1.0001``
    and ``x = x + 0.0001`` (plain Python floats, as users write them). Building the chain
    (forward) and ``x.backward()`` are timed separately with ``time.perf_counter``; reported in
-   ns per op, median over repeats (7 for this repository, 5 for 0.1.0), a fresh chain per repeat,
-   after one untimed warm-up repeat.
+   ns per op, median over repeats (3 rounds of 3 for this repository, of 2 for 0.1.0), a fresh
+   chain per repeat, after one untimed warm-up repeat per round.
 2. **moons step**: one training step of the moons demo (``MLP(2, [16, 16, 1])`` after
    ``random.seed(1337)``, 100 points from ``make_moons(noise=0.1, random_state=1337)`` with labels
    -1/+1, max-margin loss + L2 regularisation, ``zero_grad``, ``backward``, SGD update), written
    as in the demo notebook. Whole steps are timed, including the freeing of the previous step's
-   graph (the natural loop); median ms per step over 20 steps (5 for 0.1.0, about 1 s each),
-   after one warm-up step. The number of nodes in the loss graph is counted outside the timing.
+   graph (the natural loop); median ms per step over 3 rounds of 7 steps (of 2 for 0.1.0, about
+   1 s each), after one warm-up step per round. The number of nodes in the loss graph is counted outside the timing.
    For this repository the step is measured a second time with ``MLP``'s cycle-collector pause
    (``micrograd.gc_paused``) turned off, reported on a line of its own: what the pause buys.
 3. **memory per live op**: with ``tracemalloc``, the bytes allocated and still held after building
@@ -20,9 +20,10 @@ What it measures, for both packages, on the same machine and in the same run:
    after ``backward()`` (which allocates the gradients). This runs in its own process, so the
    tracing overhead never touches the timings.
 
-Both packages are imported as ``micrograd``, so every workload runs in a subprocess of its own
-(ours, then micrograd 0.1.0's right after it, workload by workload), from the same worker code (``--worker`` mode of this file, which imports nothing from the
-repository at module level):
+Both packages are imported as ``micrograd``, so every workload runs in a subprocess of its own,
+ours and micrograd 0.1.0's alternating (chain and moons in 3 rounds each, pooled), from the same
+worker code (``--worker`` mode of this file, which imports nothing from the repository at module
+level):
 
 * this repository: ``sys.executable`` with ``PYTHONPATH`` set to the repository root, so the
   working tree is measured;
@@ -99,13 +100,16 @@ class Settings:
     memory_ops: int
 
 
+# chain and moons run in ROUNDS rounds, ours and the baseline's alternating; the repeats below
+# are per round, and the figures are medians of all rounds' samples pooled.
+ROUNDS = 3
 FULL_SETTINGS = {
-    "ours": Settings(chain_ops=CHAIN_OPS, chain_repeats=7, moons_steps=20, memory_ops=100_000),
-    "baseline": Settings(chain_ops=CHAIN_OPS, chain_repeats=5, moons_steps=5, memory_ops=100_000),
+    "ours": Settings(chain_ops=CHAIN_OPS, chain_repeats=3, moons_steps=7, memory_ops=100_000),
+    "baseline": Settings(chain_ops=CHAIN_OPS, chain_repeats=2, moons_steps=2, memory_ops=100_000),
 }
 QUICK_SETTINGS = {
-    "ours": Settings(chain_ops=CHAIN_OPS, chain_repeats=3, moons_steps=3, memory_ops=20_000),
-    "baseline": Settings(chain_ops=CHAIN_OPS, chain_repeats=2, moons_steps=2, memory_ops=20_000),
+    "ours": Settings(chain_ops=CHAIN_OPS, chain_repeats=2, moons_steps=2, memory_ops=20_000),
+    "baseline": Settings(chain_ops=CHAIN_OPS, chain_repeats=1, moons_steps=1, memory_ops=20_000),
 }
 
 
@@ -489,18 +493,46 @@ def run_workload(interpreter: Interpreter, workload: str, settings: Settings, da
     return result
 
 
+def pooled(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One workload's results over several rounds: the samples pooled, the medians recomputed
+    (a failed round makes the whole workload fail)."""
+    for result in rounds:
+        if "error" in result:
+            return result
+    out = dict(rounds[-1])
+    if "step_s" in out:  # moons
+        steps = [t for r in rounds for t in r["step_s"]]
+        out.update(step_s=steps, steps=len(steps), step_ms=statistics.median(steps) * 1e3)
+    elif "forward_s" in out:  # chain
+        forward = [t for r in rounds for t in r["forward_s"]]
+        backward = [t for r in rounds for t in r["backward_s"]]
+        per_op_ns = 1e9 / out["ops"]
+        out.update(forward_s=forward, backward_s=backward, repeats=len(forward),
+                   forward_ns_per_op=statistics.median(forward) * per_op_ns,
+                   backward_ns_per_op=statistics.median(backward) * per_op_ns,
+                   total_ns_per_op=statistics.median([f + b for f, b in zip(forward, backward)]) * per_op_ns)
+    return out
+
+
 def run_packages(ours_interpreter: Interpreter, baseline_interpreter: Interpreter | None,
                  settings: dict[str, Settings], data_path: Path,
                  workdir: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]] | None]:
-    """Every workload, ours then the baseline's right after it (so the load of a shared machine
-    drifts less between the two figures of a ratio), then ours again without the collector pause."""
+    """Every workload, ours and the baseline's alternating (chain and moons in ROUNDS rounds, so
+    the load of a shared machine drifts less between the two figures of a ratio), then ours
+    again without the collector pause."""
     ours: dict[str, dict[str, Any]] = {}
     baseline: dict[str, dict[str, Any]] | None = None if baseline_interpreter is None else {}
     for workload in WORKLOADS:
-        ours[workload] = run_workload(ours_interpreter, workload, settings["ours"], data_path, workdir)
-        if baseline_interpreter is not None and baseline is not None:
-            baseline[workload] = run_workload(baseline_interpreter, workload, settings["baseline"],
-                                              data_path, workdir)
+        mine: list[dict[str, Any]] = []
+        theirs: list[dict[str, Any]] = []
+        for _ in range(1 if workload == "memory" else ROUNDS):
+            mine.append(run_workload(ours_interpreter, workload, settings["ours"], data_path, workdir))
+            if baseline_interpreter is not None:
+                theirs.append(run_workload(baseline_interpreter, workload, settings["baseline"],
+                                           data_path, workdir))
+        ours[workload] = pooled(mine)
+        if baseline is not None:
+            baseline[workload] = pooled(theirs)
     ours[ABLATION] = run_workload(ours_interpreter, ABLATION, settings["ours"], data_path, workdir)
     return ours, baseline
 
@@ -614,10 +646,10 @@ def format_report(ours: dict[str, dict[str, Any]], baseline: dict[str, dict[str,
         lines.append(f"ours, moons step with MLP's cycle-collector pause turned off: {running:.2f} ms "
                      f"({running / paused:.2f}x the step with it)")
     mine, theirs = settings["ours"], settings["baseline"]
-    lines.append(f"repeats: chain {mine.chain_repeats} (ours) / {theirs.chain_repeats} "
-                 f"({BASELINE_NAME}) x {mine.chain_ops:,} ops; moons {mine.moons_steps} / "
-                 f"{theirs.moons_steps} steps after 1 warm-up; memory chain {mine.memory_ops:,} ops; "
-                 "medians")
+    lines.append(f"repeats: {ROUNDS} alternating rounds of chain {mine.chain_repeats} (ours) / "
+                 f"{theirs.chain_repeats} ({BASELINE_NAME}) x {mine.chain_ops:,} ops and moons "
+                 f"{mine.moons_steps} / {theirs.moons_steps} steps, each after 1 warm-up; memory chain "
+                 f"{mine.memory_ops:,} ops; medians of the pooled samples")
     if any(value is not None for value in checks.values()):
         parts = [f"{name} {'n/a' if diff is None else f'{diff:.1e}'}"
                  for name, diff in checks.items()]
