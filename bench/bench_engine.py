@@ -4,7 +4,8 @@ What it measures, for both packages, on the same machine and in the same run:
 
 1. **chain**: 10,000 scalar ops starting from ``x = Value(0.5)``, alternating ``x = x * 1.0001``
    and ``x = x + 0.0001`` (plain Python floats, as users write them). Building the chain
-   (forward) and ``x.backward()`` are timed separately with ``time.perf_counter``; reported in
+   (forward) and ``x.backward()`` are timed separately with ``time.perf_counter`` (``--cpu-time``:
+   ``time.process_time``, the worker's CPU time, which other processes disturb less); reported in
    ns per op, median over repeats (3 rounds of 3 for this repository, of 2 for 0.1.0), a fresh
    chain per repeat, after one untimed warm-up repeat per round.
 2. **moons step**: one training step of the moons demo (``MLP(2, [16, 16, 1])`` after
@@ -40,6 +41,7 @@ Run from the repository root:
 
     python bench/bench_engine.py                  # full run: a minute or two
     python bench/bench_engine.py --quick          # fewer repeats: a smoke test
+    python bench/bench_engine.py --cpu-time       # CPU time instead of wall time (a busy machine)
     python bench/bench_engine.py --json out.json  # also write every number as JSON
 
 On a shared machine absolute times drift from run to run; the ratios, measured in the same run,
@@ -80,6 +82,9 @@ MOONS_DATA_SEED = 1337
 MODEL_SEED = 1337
 
 WORKLOADS = ("chain", "moons", "memory")
+# The clock the chain and moons workers read (a function of the time module): wall time by
+# default; --cpu-time picks the worker's own CPU time, which other processes disturb much less.
+WALL_CLOCK, CPU_CLOCK = "perf_counter", "process_time"
 # Ours only: the moons step again with MLP's cycle-collector pause turned off, to show what it buys.
 ABLATION = "moons-collector-running"
 WORKER_TIMEOUT_S = 1800.0
@@ -148,16 +153,17 @@ def worker_chain(settings: dict[str, Any]) -> dict[str, Any]:
     from micrograd.engine import Value
 
     n_ops, repeats = settings["chain_ops"], settings["chain_repeats"]
+    clock = getattr(time, settings["clock"])
     forward_s: list[float] = []
     backward_s: list[float] = []
     final_data = leaf_grad = 0.0
     for repeat in range(repeats + 1):  # repeat 0 is an untimed warm-up
         gc.collect()
-        start = time.perf_counter()
+        start = clock()
         x0, x = build_chain(Value, n_ops)
-        built = time.perf_counter()
+        built = clock()
         x.backward()
-        done = time.perf_counter()
+        done = clock()
         if repeat:
             forward_s.append(built - start)
             backward_s.append(done - built)
@@ -196,11 +202,12 @@ def worker_moons(settings: dict[str, Any]) -> dict[str, Any]:
     model = MLP(2, [16, 16, 1])
 
     steps = settings["moons_steps"]
+    clock = getattr(time, settings["clock"])
     step_s: list[float] = []
     loss_history: list[float] = []
     total_loss: Any = None
     for k in range(steps + 1):  # step 0 is an untimed warm-up
-        start = time.perf_counter()
+        start = clock()
         # Reassigning these names frees the previous step's graph: part of the timed step.
         inputs = [list(map(Value, xrow)) for xrow in X]
         scores = list(map(model, inputs))
@@ -214,7 +221,7 @@ def worker_moons(settings: dict[str, Any]) -> dict[str, Any]:
         learning_rate = 1.0 - 0.9 * k / 100
         for p in model.parameters():
             p.data -= learning_rate * p.grad
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
         if k:
             step_s.append(elapsed)
         loss_history.append(float(total_loss.data))
@@ -480,9 +487,9 @@ def run_worker(interpreter: Interpreter, workload: str, settings: dict[str, Any]
 
 
 def run_workload(interpreter: Interpreter, workload: str, settings: Settings, data_path: Path,
-                 workdir: Path) -> dict[str, Any]:
+                 workdir: Path, clock: str) -> dict[str, Any]:
     """One workload of one package, in its own process."""
-    worker_settings = {**asdict(settings), "data_path": str(data_path)}
+    worker_settings = {**asdict(settings), "data_path": str(data_path), "clock": clock}
     note = ""
     if interpreter.label == "baseline" and workload == "memory" and settings.memory_ops > 50_000:
         note = " (tracing its deeply recursive backward takes a minute or so)"
@@ -515,8 +522,8 @@ def pooled(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_packages(ours_interpreter: Interpreter, baseline_interpreter: Interpreter | None,
-                 settings: dict[str, Settings], data_path: Path,
-                 workdir: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]] | None]:
+                 settings: dict[str, Settings], data_path: Path, workdir: Path,
+                 clock: str) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]] | None]:
     """Every workload, ours and the baseline's alternating (chain and moons in ROUNDS rounds, so
     the load of a shared machine drifts less between the two figures of a ratio), then ours
     again without the collector pause."""
@@ -526,14 +533,14 @@ def run_packages(ours_interpreter: Interpreter, baseline_interpreter: Interprete
         mine: list[dict[str, Any]] = []
         theirs: list[dict[str, Any]] = []
         for _ in range(1 if workload == "memory" else ROUNDS):
-            mine.append(run_workload(ours_interpreter, workload, settings["ours"], data_path, workdir))
+            mine.append(run_workload(ours_interpreter, workload, settings["ours"], data_path, workdir, clock))
             if baseline_interpreter is not None:
                 theirs.append(run_workload(baseline_interpreter, workload, settings["baseline"],
-                                           data_path, workdir))
+                                           data_path, workdir, clock))
         ours[workload] = pooled(mine)
         if baseline is not None:
             baseline[workload] = pooled(theirs)
-    ours[ABLATION] = run_workload(ours_interpreter, ABLATION, settings["ours"], data_path, workdir)
+    ours[ABLATION] = run_workload(ours_interpreter, ABLATION, settings["ours"], data_path, workdir, clock)
     return ours, baseline
 
 
@@ -632,7 +639,7 @@ def format_table(ours: dict[str, dict[str, Any]], baseline: dict[str, dict[str, 
 
 def format_report(ours: dict[str, dict[str, Any]], baseline: dict[str, dict[str, Any]] | None,
                   ratios: dict[str, float | None], checks: dict[str, float | None],
-                  settings: dict[str, Settings], errors: list[str]) -> str:
+                  settings: dict[str, Settings], errors: list[str], clock: str = WALL_CLOCK) -> str:
     lines = [f"micrograd bench (ours vs karpathy's {BASELINE_NAME}, same machine, same run)", ""]
     lines += format_table(ours, baseline, ratios)
     lines.append("")
@@ -649,7 +656,7 @@ def format_report(ours: dict[str, dict[str, Any]], baseline: dict[str, dict[str,
     lines.append(f"repeats: {ROUNDS} alternating rounds of chain {mine.chain_repeats} (ours) / "
                  f"{theirs.chain_repeats} ({BASELINE_NAME}) x {mine.chain_ops:,} ops and moons "
                  f"{mine.moons_steps} / {theirs.moons_steps} steps, each after 1 warm-up; memory chain "
-                 f"{mine.memory_ops:,} ops; medians of the pooled samples")
+                 f"{mine.memory_ops:,} ops; medians of the pooled samples; clock time.{clock}")
     if any(value is not None for value in checks.values()):
         parts = [f"{name} {'n/a' if diff is None else f'{diff:.1e}'}"
                  for name, diff in checks.items()]
@@ -708,6 +715,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=f"Benchmark this repository's micrograd against {BASELINE_NAME} (same run).")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, for a smoke run")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with each worker's CPU time (time.process_time) instead of wall time")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write all numbers here")
     parser.add_argument("--venv", metavar="DIR", type=Path, default=None,
                         help=f"virtual environment for {BASELINE_NAME} "
@@ -719,6 +728,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def bench_main(args: argparse.Namespace) -> int:
     settings = QUICK_SETTINGS if args.quick else FULL_SETTINGS
+    clock = CPU_CLOCK if args.cpu_time else WALL_CLOCK
     venv = (args.venv or default_venv_dir()).expanduser().resolve()
     errors: list[str] = []
 
@@ -733,7 +743,7 @@ def bench_main(args: argparse.Namespace) -> int:
         data_path = workdir / "moons.npz"
         write_moons_data(data_path)
         theirs = None if baseline_python is None else baseline_interpreter(baseline_python, venv)
-        ours, baseline = run_packages(ours_interpreter(), theirs, settings, data_path, workdir)
+        ours, baseline = run_packages(ours_interpreter(), theirs, settings, data_path, workdir, clock)
 
     for label, results in (("ours", ours), (BASELINE_NAME, baseline)):
         for workload, result in (results or {}).items():
@@ -742,7 +752,7 @@ def bench_main(args: argparse.Namespace) -> int:
 
     ratios = compute_ratios(ours, baseline)
     checks = cross_check(ours, baseline)
-    print(format_report(ours, baseline, ratios, checks, settings, errors))
+    print(format_report(ours, baseline, ratios, checks, settings, errors, clock))
     if args.json is not None:
         report = json_report(ours, baseline, ratios, checks, settings, errors)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
