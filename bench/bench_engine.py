@@ -13,7 +13,8 @@ What it measures, for both packages, on the same machine and in the same run:
    -1/+1, max-margin loss + L2 regularisation, ``zero_grad``, ``backward``, SGD update), written
    as in the demo notebook. Whole steps are timed, including the freeing of the previous step's
    graph (the natural loop); median ms per step over 3 rounds of 7 steps (of 2 for 0.1.0, about
-   1 s each), after one warm-up step per round. The number of nodes in the loss graph is counted outside the timing.
+   1 s each), after one warm-up step per round. The number of nodes in the loss graph is counted
+   outside the timing.
    For this repository the step is measured a second time with ``MLP``'s cycle-collector pause
    (``micrograd.gc_paused``) turned off, reported on a line of its own: what the pause buys.
 3. **memory per live op**: with ``tracemalloc``, the bytes allocated and still held after building

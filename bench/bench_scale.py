@@ -155,7 +155,8 @@ def trace_sweep(widths: tuple[int, ...]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="How the compiled tape scales with width, batch and graph size.")
+    parser = argparse.ArgumentParser(
+        description="How the compiled tape scales with width, batch and graph size.")
     parser.add_argument("--quick", action="store_true", help="smaller sweeps, for a smoke run")
     args = parser.parse_args(argv)
     widths, batches = STEP_WIDTHS, STEP_BATCHES[:2] if args.quick else STEP_BATCHES
