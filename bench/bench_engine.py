@@ -4,15 +4,17 @@ What it measures, for both packages, on the same machine and in the same run:
 
 1. **chain**: 10,000 scalar ops starting from ``x = Value(0.5)``, alternating ``x = x * 1.0001``
    and ``x = x + 0.0001`` (plain Python floats, as users write them). Building the chain
-   (forward) and ``x.backward()`` are timed separately with ``time.perf_counter``; reported in
-   ns per op, median over repeats (7 for this repository, 5 for 0.1.0), a fresh chain per repeat,
-   after one untimed warm-up repeat.
+   (forward) and ``x.backward()`` are timed separately with ``time.perf_counter`` (``--cpu-time``:
+   ``time.process_time``, the worker's CPU time, which other processes disturb less); reported in
+   ns per op, median over repeats (3 rounds of 3 for this repository, of 2 for 0.1.0), a fresh
+   chain per repeat, after one untimed warm-up repeat per round.
 2. **moons step**: one training step of the moons demo (``MLP(2, [16, 16, 1])`` after
    ``random.seed(1337)``, 100 points from ``make_moons(noise=0.1, random_state=1337)`` with labels
    -1/+1, max-margin loss + L2 regularisation, ``zero_grad``, ``backward``, SGD update), written
    as in the demo notebook. Whole steps are timed, including the freeing of the previous step's
-   graph (the natural loop); median ms per step over 20 steps (5 for 0.1.0, about 1 s each),
-   after one warm-up step. The number of nodes in the loss graph is counted outside the timing.
+   graph (the natural loop); median ms per step over 3 rounds of 7 steps (of 2 for 0.1.0, about
+   1 s each), after one warm-up step per round. The number of nodes in the loss graph is counted
+   outside the timing.
    For this repository the step is measured a second time with ``MLP``'s cycle-collector pause
    (``micrograd.gc_paused``) turned off, reported on a line of its own: what the pause buys.
 3. **memory per live op**: with ``tracemalloc``, the bytes allocated and still held after building
@@ -21,8 +23,9 @@ What it measures, for both packages, on the same machine and in the same run:
    tracing overhead never touches the timings.
 
 Both packages are imported as ``micrograd``, so every workload runs in a subprocess of its own,
-from the same worker code (``--worker`` mode of this file, which imports nothing from the
-repository at module level):
+ours and micrograd 0.1.0's alternating (chain and moons in 3 rounds each, pooled), from the same
+worker code (``--worker`` mode of this file, which imports nothing from the repository at module
+level):
 
 * this repository: ``sys.executable`` with ``PYTHONPATH`` set to the repository root, so the
   working tree is measured;
@@ -39,6 +42,7 @@ Run from the repository root:
 
     python bench/bench_engine.py                  # full run: a minute or two
     python bench/bench_engine.py --quick          # fewer repeats: a smoke test
+    python bench/bench_engine.py --cpu-time       # CPU time instead of wall time (a busy machine)
     python bench/bench_engine.py --json out.json  # also write every number as JSON
 
 On a shared machine absolute times drift from run to run; the ratios, measured in the same run,
@@ -79,6 +83,9 @@ MOONS_DATA_SEED = 1337
 MODEL_SEED = 1337
 
 WORKLOADS = ("chain", "moons", "memory")
+# The clock the chain and moons workers read (a function of the time module): wall time by
+# default; --cpu-time picks the worker's own CPU time, which other processes disturb much less.
+WALL_CLOCK, CPU_CLOCK = "perf_counter", "process_time"
 # Ours only: the moons step again with MLP's cycle-collector pause turned off, to show what it buys.
 ABLATION = "moons-collector-running"
 WORKER_TIMEOUT_S = 1800.0
@@ -99,13 +106,16 @@ class Settings:
     memory_ops: int
 
 
+# chain and moons run in ROUNDS rounds, ours and the baseline's alternating; the repeats below
+# are per round, and the figures are medians of all rounds' samples pooled.
+ROUNDS = 3
 FULL_SETTINGS = {
-    "ours": Settings(chain_ops=CHAIN_OPS, chain_repeats=7, moons_steps=20, memory_ops=100_000),
-    "baseline": Settings(chain_ops=CHAIN_OPS, chain_repeats=5, moons_steps=5, memory_ops=100_000),
+    "ours": Settings(chain_ops=CHAIN_OPS, chain_repeats=3, moons_steps=7, memory_ops=100_000),
+    "baseline": Settings(chain_ops=CHAIN_OPS, chain_repeats=2, moons_steps=2, memory_ops=100_000),
 }
 QUICK_SETTINGS = {
-    "ours": Settings(chain_ops=CHAIN_OPS, chain_repeats=3, moons_steps=3, memory_ops=20_000),
-    "baseline": Settings(chain_ops=CHAIN_OPS, chain_repeats=2, moons_steps=2, memory_ops=20_000),
+    "ours": Settings(chain_ops=CHAIN_OPS, chain_repeats=2, moons_steps=2, memory_ops=20_000),
+    "baseline": Settings(chain_ops=CHAIN_OPS, chain_repeats=1, moons_steps=1, memory_ops=20_000),
 }
 
 
@@ -144,16 +154,17 @@ def worker_chain(settings: dict[str, Any]) -> dict[str, Any]:
     from micrograd.engine import Value
 
     n_ops, repeats = settings["chain_ops"], settings["chain_repeats"]
+    clock = getattr(time, settings["clock"])
     forward_s: list[float] = []
     backward_s: list[float] = []
     final_data = leaf_grad = 0.0
     for repeat in range(repeats + 1):  # repeat 0 is an untimed warm-up
         gc.collect()
-        start = time.perf_counter()
+        start = clock()
         x0, x = build_chain(Value, n_ops)
-        built = time.perf_counter()
+        built = clock()
         x.backward()
-        done = time.perf_counter()
+        done = clock()
         if repeat:
             forward_s.append(built - start)
             backward_s.append(done - built)
@@ -192,11 +203,12 @@ def worker_moons(settings: dict[str, Any]) -> dict[str, Any]:
     model = MLP(2, [16, 16, 1])
 
     steps = settings["moons_steps"]
+    clock = getattr(time, settings["clock"])
     step_s: list[float] = []
     loss_history: list[float] = []
     total_loss: Any = None
     for k in range(steps + 1):  # step 0 is an untimed warm-up
-        start = time.perf_counter()
+        start = clock()
         # Reassigning these names frees the previous step's graph: part of the timed step.
         inputs = [list(map(Value, xrow)) for xrow in X]
         scores = list(map(model, inputs))
@@ -210,7 +222,7 @@ def worker_moons(settings: dict[str, Any]) -> dict[str, Any]:
         learning_rate = 1.0 - 0.9 * k / 100
         for p in model.parameters():
             p.data -= learning_rate * p.grad
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
         if k:
             step_s.append(elapsed)
         loss_history.append(float(total_loss.data))
@@ -475,23 +487,62 @@ def run_worker(interpreter: Interpreter, workload: str, settings: dict[str, Any]
     return data
 
 
-def run_package(interpreter: Interpreter, settings: Settings, data_path: Path,
-                workdir: Path) -> dict[str, dict[str, Any]]:
-    """All workloads of one package, each in its own process."""
-    worker_settings = {**asdict(settings), "data_path": str(data_path)}
-    results = {}
+def run_workload(interpreter: Interpreter, workload: str, settings: Settings, data_path: Path,
+                 workdir: Path, clock: str) -> dict[str, Any]:
+    """One workload of one package, in its own process."""
+    worker_settings = {**asdict(settings), "data_path": str(data_path), "clock": clock}
+    note = ""
+    if interpreter.label == "baseline" and workload == "memory" and settings.memory_ops > 50_000:
+        note = " (tracing its deeply recursive backward takes a minute or so)"
+    progress(f"{interpreter.label}: {workload}{note}")
+    result = run_worker(interpreter, workload, worker_settings, workdir)
+    if "error" in result:
+        progress(f"{interpreter.label}: {workload} FAILED: {result['error']}")
+    return result
+
+
+def pooled(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One workload's results over several rounds: the samples pooled, the medians recomputed
+    (a failed round makes the whole workload fail)."""
+    for result in rounds:
+        if "error" in result:
+            return result
+    out = dict(rounds[-1])
+    if "step_s" in out:  # moons
+        steps = [t for r in rounds for t in r["step_s"]]
+        out.update(step_s=steps, steps=len(steps), step_ms=statistics.median(steps) * 1e3)
+    elif "forward_s" in out:  # chain
+        forward = [t for r in rounds for t in r["forward_s"]]
+        backward = [t for r in rounds for t in r["backward_s"]]
+        per_op_ns = 1e9 / out["ops"]
+        out.update(forward_s=forward, backward_s=backward, repeats=len(forward),
+                   forward_ns_per_op=statistics.median(forward) * per_op_ns,
+                   backward_ns_per_op=statistics.median(backward) * per_op_ns,
+                   total_ns_per_op=statistics.median([f + b for f, b in zip(forward, backward)]) * per_op_ns)
+    return out
+
+
+def run_packages(ours_interpreter: Interpreter, baseline_interpreter: Interpreter | None,
+                 settings: dict[str, Settings], data_path: Path, workdir: Path,
+                 clock: str) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]] | None]:
+    """Every workload, ours and the baseline's alternating (chain and moons in ROUNDS rounds, so
+    the load of a shared machine drifts less between the two figures of a ratio), then ours
+    again without the collector pause."""
+    ours: dict[str, dict[str, Any]] = {}
+    baseline: dict[str, dict[str, Any]] | None = None if baseline_interpreter is None else {}
     for workload in WORKLOADS:
-        note = ""
-        if interpreter.label == "baseline" and workload == "memory" and settings.memory_ops > 50_000:
-            note = " (tracing its deeply recursive backward takes a minute or so)"
-        progress(f"{interpreter.label}: {workload}{note}")
-        results[workload] = run_worker(interpreter, workload, worker_settings, workdir)
-        if "error" in results[workload]:
-            progress(f"{interpreter.label}: {workload} FAILED: {results[workload]['error']}")
-    if interpreter.label == "ours":
-        progress(f"ours: {ABLATION}")
-        results[ABLATION] = run_worker(interpreter, ABLATION, worker_settings, workdir)
-    return results
+        mine: list[dict[str, Any]] = []
+        theirs: list[dict[str, Any]] = []
+        for _ in range(1 if workload == "memory" else ROUNDS):
+            mine.append(run_workload(ours_interpreter, workload, settings["ours"], data_path, workdir, clock))
+            if baseline_interpreter is not None:
+                theirs.append(run_workload(baseline_interpreter, workload, settings["baseline"],
+                                           data_path, workdir, clock))
+        ours[workload] = pooled(mine)
+        if baseline is not None:
+            baseline[workload] = pooled(theirs)
+    ours[ABLATION] = run_workload(ours_interpreter, ABLATION, settings["ours"], data_path, workdir, clock)
+    return ours, baseline
 
 
 # ------------------------------------------------------------------------------------------------
@@ -515,10 +566,10 @@ class Row:
 ROWS = [
     Row("chain forward (ns/op)", "chain", "forward_ns_per_op", 0, "x"),
     Row("chain backward (ns/op)", "chain", "backward_ns_per_op", 0, "x"),
-    Row("chain total (ns/op)", "chain", "total_ns_per_op", 0, "x", ">= 10x",
-        lambda ours, ratio: None if ratio is None else ratio >= 10),
-    Row("moons step (ms)", "moons", "step_ms", 2, "x", ">= 25x",
-        lambda ours, ratio: None if ratio is None else ratio >= 25),
+    Row("chain total (ns/op)", "chain", "total_ns_per_op", 0, "x", ">= 5x",
+        lambda ours, ratio: None if ratio is None else ratio >= 5),
+    Row("moons step (ms)", "moons", "step_ms", 2, "x", ">= 30x",
+        lambda ours, ratio: None if ratio is None else ratio >= 30),
     Row("memory per live op (bytes)", "memory", "bytes_per_op", 0, "x less", "<= 250 B (ours)",
         lambda ours, ratio: ours <= 250),
     Row("  after backward (bytes)", "memory", "bytes_per_op_after_backward", 0, "x less"),
@@ -589,7 +640,7 @@ def format_table(ours: dict[str, dict[str, Any]], baseline: dict[str, dict[str, 
 
 def format_report(ours: dict[str, dict[str, Any]], baseline: dict[str, dict[str, Any]] | None,
                   ratios: dict[str, float | None], checks: dict[str, float | None],
-                  settings: dict[str, Settings], errors: list[str]) -> str:
+                  settings: dict[str, Settings], errors: list[str], clock: str = WALL_CLOCK) -> str:
     lines = [f"micrograd bench (ours vs karpathy's {BASELINE_NAME}, same machine, same run)", ""]
     lines += format_table(ours, baseline, ratios)
     lines.append("")
@@ -603,10 +654,10 @@ def format_report(ours: dict[str, dict[str, Any]], baseline: dict[str, dict[str,
         lines.append(f"ours, moons step with MLP's cycle-collector pause turned off: {running:.2f} ms "
                      f"({running / paused:.2f}x the step with it)")
     mine, theirs = settings["ours"], settings["baseline"]
-    lines.append(f"repeats: chain {mine.chain_repeats} (ours) / {theirs.chain_repeats} "
-                 f"({BASELINE_NAME}) x {mine.chain_ops:,} ops; moons {mine.moons_steps} / "
-                 f"{theirs.moons_steps} steps after 1 warm-up; memory chain {mine.memory_ops:,} ops; "
-                 "medians")
+    lines.append(f"repeats: {ROUNDS} alternating rounds of chain {mine.chain_repeats} (ours) / "
+                 f"{theirs.chain_repeats} ({BASELINE_NAME}) x {mine.chain_ops:,} ops and moons "
+                 f"{mine.moons_steps} / {theirs.moons_steps} steps, each after 1 warm-up; memory chain "
+                 f"{mine.memory_ops:,} ops; medians of the pooled samples; clock time.{clock}")
     if any(value is not None for value in checks.values()):
         parts = [f"{name} {'n/a' if diff is None else f'{diff:.1e}'}"
                  for name, diff in checks.items()]
@@ -665,6 +716,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=f"Benchmark this repository's micrograd against {BASELINE_NAME} (same run).")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, for a smoke run")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with each worker's CPU time (time.process_time) instead of wall time")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write all numbers here")
     parser.add_argument("--venv", metavar="DIR", type=Path, default=None,
                         help=f"virtual environment for {BASELINE_NAME} "
@@ -676,6 +729,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def bench_main(args: argparse.Namespace) -> int:
     settings = QUICK_SETTINGS if args.quick else FULL_SETTINGS
+    clock = CPU_CLOCK if args.cpu_time else WALL_CLOCK
     venv = (args.venv or default_venv_dir()).expanduser().resolve()
     errors: list[str] = []
 
@@ -689,11 +743,8 @@ def bench_main(args: argparse.Namespace) -> int:
         workdir = Path(tmp)
         data_path = workdir / "moons.npz"
         write_moons_data(data_path)
-        ours = run_package(ours_interpreter(), settings["ours"], data_path, workdir)
-        baseline = None
-        if baseline_python is not None:
-            baseline = run_package(baseline_interpreter(baseline_python, venv),
-                                   settings["baseline"], data_path, workdir)
+        theirs = None if baseline_python is None else baseline_interpreter(baseline_python, venv)
+        ours, baseline = run_packages(ours_interpreter(), theirs, settings, data_path, workdir, clock)
 
     for label, results in (("ours", ours), (BASELINE_NAME, baseline)):
         for workload, result in (results or {}).items():
@@ -702,7 +753,7 @@ def bench_main(args: argparse.Namespace) -> int:
 
     ratios = compute_ratios(ours, baseline)
     checks = cross_check(ours, baseline)
-    print(format_report(ours, baseline, ratios, checks, settings, errors))
+    print(format_report(ours, baseline, ratios, checks, settings, errors, clock))
     if args.json is not None:
         report = json_report(ours, baseline, ratios, checks, settings, errors)
         args.json.write_text(json.dumps(report, indent=2) + "\n")

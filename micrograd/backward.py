@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import anomaly, hooks, modes
+from . import anomaly, hooks, modes, ops
 from .glue import hide
 from .scalars import is_real
 from .xp import ARRAYS, FLOATS, VALUES
@@ -100,34 +100,99 @@ def run(root: Any, seed: Any, create_graph: bool = False) -> None:
 
 def float_pass(root: Any, seed: float) -> None:
     """The plain pass: every rule on FLOATS, gradients added into ``.grad``."""
-    nodes = order(root)
+    if root._a is None:  # a leaf: d(root)/d(root) = 1
+        root.grad += seed
+        return
+    nodes, stale_leaves = _interior_order(root)
     # Each pass propagates its own gradients; what earlier passes left is added back at the end.
-    previous = [v.grad for v in nodes]
-    stale = any(previous)
-    if stale:
-        for v in nodes:
-            v.grad = 0.0
+    stale = [(v, v.grad) for v in nodes if v.grad]
+    stale += [(v, v.grad) for v in stale_leaves]
+    for v, _ in stale:
+        v.grad = 0.0
     root.grad = seed
-    xp = FLOATS
+    xp, add, mul = FLOATS, ops.add, ops.mul
     for v in reversed(nodes):
         a = v._a
-        if a is None:
-            continue
         b = v._b
-        # The common cases inline (this loop is the hot path); propagate() handles the rest:
-        # IEEE special values, hand-built nodes and glue (whose op has no rule).
+        op = v.op
+        # add's and mul's rules written out, as engine.py writes out their forwards: on floats
+        # they never raise, and a call costs as much as the rest of the step (tests/test_backward
+        # checks them against the table's rules).
+        if op is add:
+            g = v.grad
+            a.grad += g
+            b.grad += g
+            continue
+        if op is mul:
+            g = v.grad
+            a.grad += g * b.data
+            b.grad += g * a.data
+            continue
+        # The other common cases inline (this loop is the hot path); propagate() handles the
+        # rest: IEEE special values, hand-built nodes and glue (whose op has no rule).
         try:
             if b is None:
-                a.grad += v.op.rule(xp, v.grad, v.data, a.data)
+                a.grad += op.rule(xp, v.grad, v.data, a.data)
             else:
-                ga, gb = v.op.rule(xp, v.grad, v.data, a.data, b.data)
+                ga, gb = op.rule(xp, v.grad, v.data, a.data, b.data)
                 a.grad += ga
                 b.grad += gb
         except Exception:
             propagate(v)
-    if stale:
-        for v, old in zip(nodes, previous):
-            v.grad += old
+    for v, old in stale:
+        v.grad += old
+
+
+def _interior_order(root: Any) -> tuple[list[Any], list[Any]]:
+    """(the nodes reachable from ``root`` that have arguments, children first; the leaves among
+    their arguments whose ``.grad`` is not 0, each once): all that the float pass walks.
+
+    :func:`order` without the leaves, which the pass only adds into: a depth-first search with
+    an explicit stack, a node going back on the stack under a marker while its children are
+    pending. Leaves (``_a`` is None) are never pushed; a leaf holding an earlier pass's gradient
+    is listed, so that the pass can set it aside and add it back, as it does for every node.
+    """
+    out: list[Any] = []
+    stale: list[Any] = []
+    seen: set[Any] = set()
+    stack: list[Any] = [root]
+    push, pop, emit, mark = stack.append, stack.pop, out.append, seen.add
+    while stack:
+        v = pop()
+        if v is _EMIT:
+            emit(pop())
+            continue
+        if v in seen:
+            continue
+        mark(v)
+        a = v._a
+        b = v._b
+        if a._a is None:  # a leaf: never pushed; listed if it holds a gradient
+            wait_a = False
+            if a.grad and a not in seen:
+                mark(a)
+                stale.append(a)
+        else:
+            wait_a = a not in seen
+        if b is None:
+            wait_b = False
+        elif b._a is None:
+            wait_b = False
+            if b.grad and b not in seen:
+                mark(b)
+                stale.append(b)
+        else:
+            wait_b = b not in seen
+        if wait_a or wait_b:
+            push(v)
+            push(_EMIT)
+            if wait_a:
+                push(a)
+            if wait_b:
+                push(b)
+        else:
+            emit(v)
+    return out, stale
 
 
 def propagate(v: Any) -> None:

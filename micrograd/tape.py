@@ -53,6 +53,7 @@ import numpy as np
 from . import engine, modes, ops
 from .backward import order as _order
 from .engine import Value
+from .gc_pause import gc_paused
 from .ops import Op
 from .scalars import is_real
 from .xp import ARRAYS
@@ -347,16 +348,25 @@ def _pair(t1: _Trace, t2: _Trace) -> tuple[list[tuple[int, ...]], list[int]]:
     if len(t2.order) != len(t1.order) or len(t2.outputs) != len(t1.outputs):
         raise _depends_on_data()
     kids: list[tuple[int, ...]] = []
+    append = kids.append  # (this loop runs once per node: _a and _b read directly, no _prev tuple)
     for v, w in zip(t1.order, t2.order):
         if v.op is not w.op:
             raise _depends_on_data()
-        if v._a is None:  # a leaf (the same op in both traces: a leaf there too)
-            kids.append(())
+        a = v._a
+        if a is None:  # a leaf (the same op in both traces: a leaf there too)
+            append(())
             continue
-        k = tuple(pos[c] for c in v._prev)
-        if k != tuple(pos2[c] for c in w._prev):
+        # a table op (_Trace refused any other node): one argument, or two; the same in both
+        b = v._b
+        if b is None:
+            k = (pos[a],)
+            same = k[0] == pos2[w._a]
+        else:
+            k = (pos[a], pos[b])
+            same = k[0] == pos2[w._a] and k[1] == pos2[w._b]
+        if not same:
             raise _depends_on_data()
-        kids.append(k)
+        append(k)
     outputs = [pos[o] for o in t1.outputs]
     if outputs != [pos2[o] for o in t2.outputs]:
         raise _depends_on_data()
@@ -405,11 +415,17 @@ def _fold(g: _Graph, order: list[Value]) -> None:
     Then the nodes holding 1 and 0 are added."""
     dep, grad = g.dep, g.grad  # (locals: this loop runs once per node)
     for i, (v, kids) in enumerate(zip(order, g.kids)):
-        if kids:
-            dep[i] = max(dep[c] for c in kids)
-            grad[i] = any(grad[c] for c in kids)
-            if dep[i] is CONST:
-                g.consts[i] = v.data
+        if not kids:
+            continue
+        if len(kids) == 1:
+            d, gr = dep[kids[0]], grad[kids[0]]
+        else:  # (two arguments, written out: max() and any() over a generator cost more than the rest)
+            a, b = kids
+            d = dep[a] if dep[a] >= dep[b] else dep[b]
+            gr = grad[a] or grad[b]
+        dep[i], grad[i] = d, gr
+        if d is CONST:
+            g.consts[i] = v.data
     g.consts = dict(sorted(g.consts.items()))  # in node order, leaves' and folded ones together
     g.one, g.zero = g.add(CONST, False), g.add(CONST, False)
 
@@ -580,6 +596,14 @@ class Tape:
 
     def __init__(self, fn: Callable[..., Any], params: list[Value], data: list[np.ndarray],
                  dots: bool = True) -> None:
+        # The traces and the records lowering makes have no cycles, so the cycle collector finds
+        # nothing in them; left running it would rescan the growing traces again and again.
+        with gc_paused():
+            self._build(fn, params, data, dots)
+
+    def _build(self, fn: Callable[..., Any], params: list[Value], data: list[np.ndarray],
+               dots: bool) -> None:
+        """Trace ``fn`` twice and lower the pair to steps (the passes above, in order)."""
         first = [a[0] for a in data]
         last = [_elsewhere(a[0], a[-1]) for a in data]
         t1, t2 = _Trace(fn, first), _Trace(fn, last)
