@@ -202,6 +202,11 @@ ALLOWED: tuple[Allowed, ...] = (
     Allowed("backward", _names("a rule dividing"), 0, "open bug: on Values a rule's g / a is "
             "g * a ** -1, which overflows where backward()'s float g / a does not",
             any_value=True, bug="test_open_bug_division_is_not_a_primitive"),
+    Allowed("vjp", _names("log", "sqrt"), 0, "open bug: the rule g / a runs on Values as "
+            "g * a ** -1: 0 * inf = nan at subnormal a (torch: 0 / 5e-324 = 0)", any_value=True,
+            when=lambda xs, g: _extreme(xs[0]), bug="test_open_bug_division_is_not_a_primitive"),
+    Allowed("vjp'", _names("log", "sqrt"), 0, "open bug: as their vjp", any_value=True,
+            when=lambda xs, g: _extreme(xs[0]), bug="test_open_bug_division_is_not_a_primitive"),
     Allowed("vjp", _names("logaddexp"), 0, "open bug: the rule g * exp(a - out) loses everything "
             "when out rounds", any_value=True, bug="test_open_bug_logaddexp_gradient"),
     Allowed("vjp'", _names("logaddexp"), 0, "open bug: as logaddexp's vjp",
@@ -233,9 +238,11 @@ ALLOWED: tuple[Allowed, ...] = (
             when=lambda xs, g: _extreme(g) or any(_extreme(x) for x in xs),
             bug="test_open_bug_zero_times_inf_and_product_association"),
     Allowed("tape grad after a tape rounding", None, math.inf, "a tape value was 1 ulp off (an "
-            "entry above), or a rule called numpy's exp/power (TAPE_ROUNDING_RULES) 1 ulp from math's: "
-            "a whole-graph gradient can amplify that without bound (cancellation); nan and inf must "
-            "still match", zero_sign=True),
+            "entry above), a rule called numpy's exp/power (TAPE_ROUNDING_RULES) 1 ulp from math's, "
+            "or a node feeds 3 or more places, whose gradient contributions the tape adds in another "
+            "order than the engine (x - x + x * x at 5e-324: 5e-324 against 1e-323): a whole-graph "
+            "gradient can amplify that without bound (cancellation); nan and inf must still match",
+            zero_sign=True),
 )
 
 SEEN: collections.Counter[str] = collections.Counter()  # graphs run, and allowed differences used
@@ -428,8 +435,10 @@ def check_tape_against_engine(report: Report, graph: Graph) -> None:
         else:  # an earlier allowed rounding: the engine's step at the tape's arguments
             want = fn.value(*[Value(got[i]) for i in args]).data
         report.compare("tape", fn.name, f"n{k} = {fn.name}(...)", got[n + k], want, "engine")
-    rounded = any(difference(a, v.data) != (0, False) for a, v in zip(got, nodes)) or any(
-        fn.name.split("[")[0] in TAPE_ROUNDING_RULES for fn, _ in graph.steps)
+    uses = collections.Counter(i for _, args in graph.steps for i in args)
+    rounded = (any(difference(a, v.data) != (0, False) for a, v in zip(got, nodes))
+               or any(fn.name.split("[")[0] in TAPE_ROUNDING_RULES for fn, _ in graph.steps)
+               or any(k >= 3 for k in uses.values()))
 
     leaves = [Value(x) for x in graph.point]
     engine_grads = grad(graph.run(leaves)[-1], leaves, materialize_grads=True)
@@ -521,6 +530,8 @@ def test_open_bug_division_is_not_a_primitive(torch):
     y.backward()
     (by_values,) = grad(3.0 / -x.log(), x, create_graph=True)
     assert by_values.data == x.grad                     # main: inf against 5.887982216803782e+304
+    x = Value(5e-324)
+    assert grad(x.log(), x, grad_outputs=0.0, create_graph=True)[0].data == 0.0  # main: nan
 
 
 @pytest.mark.xfail(strict=True, reason="open bug: logaddexp's rule g * exp(a - out)")
