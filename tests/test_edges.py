@@ -1,0 +1,121 @@
+"""Equal to PyTorch float64 at the edges: the cases of issue 17, each against torch itself.
+
+Allowed differences from PyTorch, the one list (everything else is compared exactly):
+
+| case | micrograd | PyTorch | reason |
+|---|---|---|---|
+| the sign of a zero in ``.grad`` | ``0.0`` | ``-0.0`` | ``backward()`` adds into ``.grad``, and 0.0 + -0.0 = 0.0; torch assigns a leaf's first gradient |
+| ``x ** c`` for c = ±0.5, ±1, 2, 3, ... | ``math.pow`` | ``sqrt``, ``rsqrt``, ``x * x``, ... | torch specialises small exponents: 1 ulp apart at most |
+| ``c / x`` with ``c`` a plain number | ``div(c, x)``: one rounding | ``reciprocal(x) * c`` | the IEEE quotient, as ``torch.div(c, x)``; torch's ``__rtruediv__`` rounds twice (and overflows at ``x = 1e-310``) |
+"""
+
+import math
+
+import pytest
+
+from micrograd import Value, ops
+from micrograd.autograd import grad
+from micrograd.losses import cross_entropy
+
+
+def same(a, b):
+    """Equal as IEEE numbers (nan equals nan), and zeros of the same sign."""
+    return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+
+
+def same_grad(a, b):
+    """Equal as IEEE numbers; a zero gradient's sign is the allowed difference listed above."""
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+def torch_grads(torch, f, *xs, g=1.0):
+    ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
+    out = f(*ts)
+    out.backward(torch.tensor(g, dtype=torch.float64))
+    return out.item(), [t.grad.item() if t.grad is not None else 0.0 for t in ts]
+
+
+def micrograd_grads(f, *xs, g=1.0):
+    vs = [Value(x) for x in xs]
+    out = f(*vs)
+    out.backward(g)
+    return out.data, [v.grad for v in vs]
+
+
+def assert_same(torch, f, *xs, g=1.0, tf=None):
+    got = micrograd_grads(f, *xs, g=g)
+    want = torch_grads(torch, tf or f, *xs, g=g)
+    assert same(got[0], want[0]) and all(map(same_grad, got[1], want[1])), (xs, g, got, want)
+    return got
+
+
+@pytest.mark.parametrize("a,b,quotient", [
+    (5e-324, 5e-324, 1.0), (0.0, 5e-324, 0.0), (1e-10, 1e-310, 1.000000000000003e300),
+    (1e-200, 1e-200, 1.0), (1.0, 0.0, math.inf), (1.0, -0.0, -math.inf), (0.0, 0.0, math.nan),
+    (math.inf, 2.0, math.inf), (2.0, math.inf, 0.0), (math.inf, math.inf, math.nan), (math.nan, 1.0, math.nan),
+    (3.0, 7.0, 3.0 / 7.0), (1e200, 1e-200, math.inf)])
+def test_division_is_ieee_division_with_torch_gradients(torch, a, b, quotient):
+    data, _ = assert_same(torch, lambda x, y: x / y, a, b)
+    assert same(data, quotient)
+    assert_same(torch, lambda x, y: x / y, a, b, g=math.inf)
+
+
+@pytest.mark.parametrize("c,x", [(3.0, 7.0), (1.0, 3.0), (5e-324, 5e-324), (0.0, 5e-324), (1e-10, 1e-310)])
+def test_division_by_and_of_a_plain_number_is_the_quotient(torch, c, x):
+    # x / c divides (x * (1 / c) is not x / c: 0.1 / 3 != 0.1 * (1 / 3)); c / x is torch.div(c, x)
+    assert_same(torch, lambda v: v / c, x)
+    assert_same(torch, lambda v: c / v, x, tf=lambda t: torch.div(c, t))
+    assert (Value(0.1) / 3).data == 0.1 / 3 and (Value(x) / c).op is ops.div and (c / Value(x)).op is ops.div
+
+
+def test_x_over_x_has_gradient_zero(torch):
+    assert_same(torch, lambda x: (1e200 * x) / (1e200 * x), 1.0)
+    assert micrograd_grads(lambda x: (1e200 * x) / (1e200 * x), 1.0)[1] == [0.0]
+    assert micrograd_grads(lambda a, b: a / b, 1e-200, 1e-200)[1] == [1e200, -1e200]
+
+
+@pytest.mark.parametrize("x", [1e16, -1e200, 1e12, 0.0, math.inf, -math.inf])
+def test_logaddexp_of_x_and_x_has_gradient_one(torch, x):
+    assert_same(torch, lambda v: v.logaddexp(v), x, tf=lambda t: torch.logaddexp(t, t))
+
+
+@pytest.mark.parametrize("a,b", [(1e16, 1e16 + 2), (math.inf, 0.0), (0.0, math.inf), (-math.inf, 0.0),
+                                 (1000.0, -1000.0), (0.5, -0.25), (math.nan, 1.0)])
+def test_logaddexp_gradients_are_the_softmax_of_its_arguments(torch, a, b):
+    assert_same(torch, lambda x, y: x.logaddexp(y), a, b, tf=torch.logaddexp)
+
+
+def test_cross_entropy_of_huge_equal_logits(torch):
+    vs = [Value(1e16), Value(1e16)]
+    cross_entropy(vs, 0).backward()
+    assert [v.grad for v in vs] == [-0.5, 0.5]
+
+
+@pytest.mark.parametrize("base", [2.0, 0.5, 1.0, 0.0, -2.0, math.inf, math.nan])
+@pytest.mark.parametrize("c", [math.inf, -math.inf, math.nan])
+def test_constant_exponents_inf_and_nan_follow_ieee_and_torch(torch, base, c):
+    assert_same(torch, lambda x: x ** c, base)
+
+
+def test_power_zero_gives_gradient_zero_whatever_flows_in(torch):
+    for x in [2.0, 0.0, math.inf, math.nan]:
+        assert_same(torch, lambda v: v ** 0 * math.inf, x)
+        assert_same(torch, lambda v: v ** 0, x, g=math.inf)
+    assert micrograd_grads(lambda v: v ** 0 * math.inf, 2.0)[1] == [0.0]
+
+
+@pytest.mark.parametrize("x,c,g", [(0.125, 2, 1e308), (0.125, 3, 1e308), (4.0, -1, 1e308), (0.25, 0.5, 1e308)])
+def test_power_gradient_is_associated_as_torch(torch, x, c, g):
+    assert_same(torch, lambda v: v ** c, x, g=g)
+    assert_same(torch, lambda v, e: v ** e, x, float(c), g=g, tf=torch.pow)
+
+
+def test_backward_and_create_graph_agree_where_a_reciprocal_overflows(torch):
+    f = lambda x: 3 / (1 - x.log())  # noqa: E731
+    x = Value(1e-310)
+    f(x).backward()
+    (dx,) = grad(f(x), x, create_graph=True)
+    t = torch.tensor(1e-310, dtype=torch.float64, requires_grad=True)
+    (3 / (1 - t.log())).backward()
+    assert x.grad == dx.data == pytest.approx(t.grad.item(), rel=1e-15)
+    assert math.isfinite(dx.data)
