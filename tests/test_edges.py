@@ -229,3 +229,20 @@ def test_second_derivatives_equal_torch_at_every_edge(torch, op):
                        for a, b in zip(got, want)):
                 mismatches.append((xs, k, got, want))
     assert not mismatches, mismatches[:6]
+
+
+@pytest.mark.parametrize("name,f", [("sub", lambda a, b: a - b), ("rsub", lambda a, b: 2.5 - a + 0 * b),
+                                    ("neg", lambda a, b: -a + 0 * b)])
+def test_subtraction_and_negation_as_compositions_equal_torch_at_every_edge(torch, name, f):
+    # a - b is a + b * -1 (ops.py says why that is exact): check it, values and both orders
+    for a in EDGES:
+        for b in EDGES:
+            for g in GRADS_IN:
+                if name != "sub" and not math.isfinite(b * 0):  # (0 * b only pads the signature)
+                    continue
+                assert_same(torch, f, a, b, g=g)
+            vs = [Value(a), Value(b)]
+            firsts = grad(f(*vs), vs, create_graph=True, allow_unused=True)
+            ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in (a, b)]
+            tfirsts = torch.autograd.grad(f(*ts), ts, create_graph=True)
+            assert all(same_grad(getattr(d, "data", d), t.item()) for d, t in zip(firsts, tfirsts)), (a, b)
