@@ -165,30 +165,12 @@ pow = enter(Op(
                               g * xp.where(xp.iszero(a) & (b >= 0), 0.0, out * xp.log(a))),
     torch=lambda t, a, b: t.pow(a, b), domain=((0.1, 5), (-3, 3)), kinks=(0.0,)))
 
-def _power(xp: Any, a: Any, c: float) -> Any:
-    """a ** c for a constant c as torch's pow(Tensor, Scalar) computes it: its small exponents are
-    sqrt, 1/sqrt, products and reciprocals, which differ from pow at -0.0, -inf and by an ulp."""
-    if c == 0.5:
-        return xp.sqrt(a)
-    if c == -0.5:
-        return 1.0 / xp.sqrt(a)
-    if c == 2.0:
-        return a * a
-    if c == 3.0:
-        return a * a * a
-    if c == -1.0:
-        return 1.0 / a
-    if c == -2.0:
-        return 1.0 / (a * a)
-    return xp.pow(a, c)
-
-
 # a ** c with c a constant (torch's pow(Tensor, Scalar)): no gradient is computed for c. As
 # torch: x ** 0 has gradient 0 whatever flows in, and g * (c * a ** (c - 1)) is grouped so.
 powc = enter(OpFamily(
     "powc", lambda c: f"**{c:g}", 1,
-    lambda xp, a, c: _power(xp, a, c),
-    lambda xp, g, out, a, c: 0.0 if c == 0 else g * (c * _power(xp, a, c - 1.0)),
+    lambda xp, a, c: xp.pow_scalar(a, c),  # torch's small exponents: sqrt, 1/sqrt, a * a, ... (xp.py)
+    lambda xp, g, out, a, c: 0.0 if c == 0 else g * (c * xp.pow_scalar(a, c - 1.0)),
     torch=lambda t, a, c: t.pow(a, c),
     domain=lambda c: ((-4, 4),) if c.is_integer() else ((0.05, 4),),  # (inf and nan are not integers)
     kinks=lambda c: (0.0,) if c.is_integer() and c < 0 else (),
