@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["check_forward", "check_division", "check_rule", "check_sum"]
+__all__ = ["check_forward", "check_rule", "check_sum"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _made_at: weakref.WeakKeyDictionary[Any, tuple[str, int, str]] = weakref.WeakKeyDictionary()
@@ -51,14 +51,6 @@ def check_forward(out: Any, op: Any, args: Sequence[Any]) -> None:
         raise FloatingPointError(
             f"detect_anomaly: op {_op_name(op)!r} produced {out.data} from finite inputs "
             f"({', '.join(repr(_number(a)) for a in args)})\n{_describe(site)}")
-
-
-def check_division(a: float, b: float, result: float) -> None:
-    """``x / number`` multiplies by the number's reciprocal, worked out on floats: a division by
-    0 makes its inf there, before any op sees it, so it is checked here."""
-    if not math.isfinite(result) and math.isfinite(a) and math.isfinite(b):
-        raise FloatingPointError(f"detect_anomaly: op '/' produced {result} from finite inputs "
-                                 f"({a!r}, {b!r})\n{_describe(_user_site())}")
 
 
 def check_rule(v: Any, g: Any, local: Sequence[Any]) -> None:

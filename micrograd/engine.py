@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import math
 from collections.abc import Callable, Iterable
 from typing import Any, Union
 
@@ -170,19 +169,13 @@ class Value:
         other = _operand(other)
         return NotImplemented if other is NotImplemented else (-self) + other
 
-    def __truediv__(self, other: Operand) -> Value:  # self * other ** -1
-        other = _operand(other)
-        if other is NotImplemented:
-            return NotImplemented
-        if isinstance(other, Value):
-            return self * other ** -1.0
-        if not other and modes.is_anomaly_enabled():  # 1/0 is made here, on floats
-            anomaly.check_division(self.data, other, self.data * _reciprocal(other))
-        return self * _reciprocal(other)
+    def __truediv__(self, other: Operand) -> Value:  # self / other
+        other = _lift(other)
+        return NotImplemented if other is NotImplemented else self.apply(ops.div, other)
 
-    def __rtruediv__(self, other: Operand) -> Value:  # other * self ** -1
-        other = _operand(other)
-        return NotImplemented if other is NotImplemented else self ** -1.0 * other
+    def __rtruediv__(self, other: Operand) -> Value:  # other / self
+        other = _lift(other)
+        return NotImplemented if other is NotImplemented else other.apply(ops.div, self)
 
     def relu(self) -> Value:
         """max(0, x)."""
@@ -428,11 +421,6 @@ def _lift(x: Any) -> Any:
 
 def _number(x: Any) -> float:
     return x.data if isinstance(x, Value) else to_float(x, "comparison operand")
-
-
-def _reciprocal(c: float) -> float:
-    """1 / c for a float, with IEEE's 1/0 = inf (Python raises ZeroDivisionError)."""
-    return 1.0 / c if c else math.copysign(math.inf, c)
 
 
 def _traced(value: Value, what: str) -> None:

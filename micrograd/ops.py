@@ -11,8 +11,8 @@ namespace ``xp`` of the numbers they run on and reach every maths function throu
 A rule ``rule(xp, g, out, a[, b])`` receives the gradient flowing into the node, the node's own
 value and its arguments' values, and returns the gradient of each argument (a pair for two). The
 rest of a declaration (symbol, PyTorch counterpart, the domain its tests sample) sits beside it.
-``micrograd.primitive(Op(...))`` checks a new op on all three kinds and enters it here;
-subtraction, division and negation are compositions, written in ``engine.py``.
+``micrograd.primitive(Op(...))`` checks a new op on all three kinds and enters it here.
+Subtraction and negation are compositions, written in ``engine.py`` (see the note at ``mul``).
 """
 
 from __future__ import annotations
@@ -143,23 +143,37 @@ mul = enter(Op(
     lambda xp, g, out, a, b: (g * b, g * a),
     torch=lambda t, a, b: t.mul(a, b), domain=((-10, 10), (-10, 10)), commutative=True))
 
-# a ** b with b a Value. Like torch: d/da is 0 where b == 0, d/db is 0 where a == 0 and b >= 0.
+# Negation -b is b * -1 and a - b is a + (-b): both exact, as IEEE defines a - b as a + (-b) and
+# multiplying by -1 only flips the sign (of zeros, infs and nans too), so values and gradients
+# (g * -1 == -g) are torch's neg and sub, bit for bit.
+
+# a / b, IEEE's quotient (1/0 = inf, 0/0 = nan, 5e-324/5e-324 = 1) as torch.div, with torch's
+# rules: d/db = -g * ((a / b) / b) stays finite where b * b would underflow (a = b = 1e-200).
+div = enter(Op(
+    "/", "div", 2,
+    lambda xp, a, b: a / b,
+    lambda xp, g, out, a, b: (g / b, -g * (a / b / b)),
+    torch=lambda t, a, b: t.div(a, b), domain=((-10, 10), (0.5, 10))))
+
+# a ** b with b a Value. Like torch: d/da is 0 where b == 0 (whatever flows in), d/db is g * 0
+# where a == 0 and b >= 0, and products are grouped as torch groups them (which decides overflow).
 # (So the second derivative d2/da db jumps at b == 0: a kink, which samples keep away from.)
 pow = enter(Op(
     "**", "pow", 2,
     lambda xp, a, b: xp.pow(a, b),
-    lambda xp, g, out, a, b: (xp.where(xp.iszero(b), 0.0 * g, g * b * xp.pow(a, b - 1.0)),
-                              xp.where(xp.iszero(a) & (b >= 0), 0.0 * g, g * out * xp.log(a))),
+    lambda xp, g, out, a, b: (xp.where(xp.iszero(b), 0.0, g * (b * xp.pow(a, b - 1.0))),
+                              g * xp.where(xp.iszero(a) & (b >= 0), 0.0, out * xp.log(a))),
     torch=lambda t, a, b: t.pow(a, b), domain=((0.1, 5), (-3, 3)), kinks=(0.0,)))
 
-# a ** c with c a constant (torch's pow(Tensor, Scalar)): no gradient is computed for c.
+# a ** c with c a constant (torch's pow(Tensor, Scalar)): no gradient is computed for c. As
+# torch: x ** 0 has gradient 0 whatever flows in, and g * (c * a ** (c - 1)) is grouped so.
 powc = enter(OpFamily(
     "powc", lambda c: f"**{c:g}", 1,
-    lambda xp, a, c: xp.pow(a, c),
-    lambda xp, g, out, a, c: 0.0 * g if c == 0 else g * c * xp.pow(a, c - 1.0),
+    lambda xp, a, c: xp.pow_scalar(a, c),  # torch's small exponents: sqrt, 1/sqrt, a * a, ... (xp.py)
+    lambda xp, g, out, a, c: 0.0 if c == 0 else g * (c * xp.pow_scalar(a, c - 1.0)),
     torch=lambda t, a, c: t.pow(a, c),
-    domain=lambda c: ((-4, 4),) if c == int(c) else ((0.05, 4),),
-    kinks=lambda c: (0.0,) if c == int(c) and c < 0 else (),
+    domain=lambda c: ((-4, 4),) if c.is_integer() else ((0.05, 4),),  # (inf and nan are not integers)
+    kinks=lambda c: (0.0,) if c.is_integer() and c < 0 else (),
     examples=(2, 3, -1, -2, 0.5, -0.5, 1.5, 0)))
 
 relu = enter(Op(
@@ -185,7 +199,7 @@ tanh = enter(Op(
 sigmoid = enter(Op(
     "sigmoid", "sigmoid", 1,
     lambda xp, a: 1.0 / (1.0 + xp.exp(-a)),
-    lambda xp, g, out, a: g * out * (1.0 - out),
+    lambda xp, g, out, a: g * (1.0 - out) * out,  # grouped as torch's sigmoid_backward
     torch=lambda t, a: t.sigmoid(a), domain=((-10, 10),)))
 
 exp = enter(Op(
@@ -213,10 +227,13 @@ abs = enter(Op(
     torch=lambda t, a: t.abs(a), domain=((-5, 5),), kinks=(0.0,)))
 
 # log(exp(a) + exp(b)), never overflowing: the max plus a term in [0, log 2] (torch's formula).
+# Its gradients are the softmax of (a, b), as torch computes them: g / (1 + e^(b - a)) never
+# reads the rounded ``out`` (at a = b = 1e16, exp(a - out) is e^0 = 1, not 1/2), and gives
+# (1, 0) at (inf, 0).
 # Smooth everywhere, so it serves log-sum-exp (softmax, cross-entropy) and softplus(x) =
 # logaddexp(x, 0) (binary cross-entropy on logits) with no comparison on Values.
 logaddexp = enter(Op(
     "logaddexp", "logaddexp", 2,
     lambda xp, a, b: xp.log_add_exp(a, b),
-    lambda xp, g, out, a, b: (g * xp.exp(a - out), g * xp.exp(b - out)),
+    lambda xp, g, out, a, b: (g / (1.0 + xp.exp(b - a)), g / (1.0 + xp.exp(a - b))),
     torch=lambda t, a, b: t.logaddexp(a, b), domain=((-40, 40), (-40, 40))))

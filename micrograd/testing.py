@@ -4,6 +4,8 @@ Everything here is public and used by micrograd's own test suite:
 
 - :func:`all_ops` lists every primitive of the op table (a family once per example constant).
 - :func:`op_inputs` draws arguments inside an op's domain, away from its kinks.
+- :func:`edge_floats` draws the numbers where IEEE arithmetic is hardest: zeros of both signs,
+  subnormals, huge values, infinities, nan, and the floats next to every kink of the op table.
 - :func:`expressions` draws random expression DAGs (:class:`Program`) over every op, with shared
   subexpressions, valid at the point they were drawn for.
 - :func:`torch_reference` and :meth:`Program.torch` compute the same thing in PyTorch float64.
@@ -46,6 +48,7 @@ from .scalars import to_float
 from .xp import FLOATS
 
 __all__ = [
+    "EDGE_VALUES",
     "GradcheckError",
     "MLPCase",
     "Program",
@@ -55,6 +58,7 @@ __all__ = [
     "central_difference",
     "check_op",
     "close",
+    "edge_floats",
     "expressions",
     "gradcheck",
     "gradgradcheck",
@@ -93,6 +97,40 @@ def op_inputs(op: Op) -> st.SearchStrategy[tuple[float, ...]]:
         return st.floats(lo, hi, allow_nan=False, allow_infinity=False).filter(
             lambda x: _away_from_kinks(op, x))
     return st.tuples(*[arg(i) for i in range(op.arity)])
+
+
+#: Numbers where float arithmetic breaks first: signed zeros, the smallest subnormal and a
+#: mid-range one, the smallest normal, 1e±200 (whose products overflow or underflow), 1e16 (where
+#: adding 1 rounds away), the edges of exp's range, the largest float, infinities and nan.
+EDGE_VALUES: tuple[float, ...] = (
+    0.0, -0.0, 5e-324, -5e-324, 1e-310, 2.2250738585072014e-308, 1e-200, -1e-200, 1e200, -1e200,
+    1e16, -1e16, 1.0, -1.0, 0.5, 2.0, 709.78, -745.2, 1.7976931348623157e308, -1.7976931348623157e308,
+    math.inf, -math.inf, math.nan)
+
+
+def _next_to_kinks() -> list[float]:
+    """Every kink of the op table, and the floats just below and above it."""
+    out: list[float] = []
+    for op in all_ops():
+        for k in op.kinks:
+            out.extend((k, math.nextafter(k, -math.inf), math.nextafter(k, math.inf)))
+    return sorted(set(out))
+
+
+def edge_floats(ordinary: tuple[float, float] = (-10.0, 10.0)) -> st.SearchStrategy[float]:
+    """Floats from x in EDGE_VALUES, x next to a kink of any op, or x ~ U[ordinary] (any float too).
+
+    One strategy for differential tests at the edges of IEEE arithmetic: 0, -0.0, 5e-324, 1e±200,
+    ±inf, nan, the floats either side of every kink the op table declares (read when called, so a
+    new op's kinks are included), ordinary numbers in ``ordinary``, and now and then any float.
+    """
+    lo, hi = ordinary
+    return st.one_of(
+        st.sampled_from(EDGE_VALUES),
+        st.sampled_from(_next_to_kinks() or [0.0]),
+        st.floats(lo, hi),
+        st.floats(allow_nan=True, allow_infinity=True),
+    )
 
 
 @dataclass(frozen=True)

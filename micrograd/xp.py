@@ -2,10 +2,10 @@
 
 A declaration in ``ops.py`` reaches every maths function through its first argument, ``xp``:
 
-- ``FLOATS``: the math module, plus ``where``, ``iszero``, ``abs`` and ``log_add_exp``. Where float
+- ``FLOATS``: the math module, plus ``where``, ``iszero``, ``abs``, ``log_add_exp`` and ``pow_scalar``. Where float
   maths raises (log(0), exp(1000)) the engine reruns the same code on ARRAYS with numpy float64
   scalars, which give IEEE's inf and nan;
-- ``ARRAYS``: numpy (``np.where`` and friends), plus ``iszero``, ``pow`` and ``log_add_exp``;
+- ``ARRAYS``: numpy (``np.where`` and friends), plus ``iszero``, ``pow``, ``log_add_exp`` and ``pow_scalar``;
 - ``VALUES``: ``xp.f(v)`` applies the op table's one-argument op named f, so a rule run on Values
   builds a graph of its own: higher-order gradients. A rule calling ``xp.cos`` on Values needs an
   op named ``cos`` in the table (``micrograd.primitive`` checks this when the op is declared).
@@ -13,6 +13,7 @@ A declaration in ``ops.py`` reaches every maths function through its first argum
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from .ops import OPS, Op
 
-__all__ = ["Namespace", "FLOATS", "ARRAYS", "VALUES", "log_add_exp"]
+__all__ = ["Namespace", "FLOATS", "ARRAYS", "VALUES", "log_add_exp", "pow_scalar"]
 
 
 class Namespace:
@@ -42,9 +43,28 @@ def log_add_exp(a: float, b: float) -> float:
     return (a if a > b else b) + math.log1p(math.exp(-abs(a - b)))
 
 
+def pow_scalar(sqrt: Callable[[Any], Any], pow: Callable[[Any, float], Any], a: Any, c: float) -> Any:
+    """a ** c for a constant c as torch's pow(Tensor, Scalar) computes it: its small exponents are
+    sqrt, 1/sqrt, products and reciprocals, which differ from pow at -0.0, -inf and by an ulp."""
+    if c == 0.5:
+        return sqrt(a)
+    if c == -0.5:
+        return 1.0 / sqrt(a)
+    if c == 2.0:
+        return a * a
+    if c == 3.0:
+        return a * a * a
+    if c == -1.0:
+        return 1.0 / a
+    if c == -2.0:
+        return 1.0 / (a * a)
+    return pow(a, c)
+
+
 FLOATS = Namespace("floats", math, where=lambda c, x, y: x if c else y, iszero=lambda x: x == 0,
-                   abs=abs, log_add_exp=log_add_exp)
-ARRAYS = Namespace("arrays", np, iszero=lambda x: x == 0, pow=np.power, log_add_exp=np.logaddexp)
+                   abs=abs, log_add_exp=log_add_exp, pow_scalar=functools.partial(pow_scalar, math.sqrt, math.pow))
+ARRAYS = Namespace("arrays", np, iszero=lambda x: x == 0, pow=np.power, log_add_exp=np.logaddexp,
+                   pow_scalar=functools.partial(pow_scalar, np.sqrt, np.power))
 
 
 class ValueMath:
@@ -64,6 +84,10 @@ class ValueMath:
     @staticmethod
     def pow(x: Any, y: Any) -> Any:
         return x ** y
+
+    @staticmethod
+    def pow_scalar(x: Any, c: float) -> Any:
+        return x ** c  # the powc op, whose forward on floats is torch's (as torch's double backward)
 
     def __getattr__(self, name: str) -> Callable[[Any], Any]:
         entry = OPS.get(name)

@@ -413,8 +413,8 @@ def test_anomaly_catches_inf_from_exp_1000_through_an_operator_and_a_family():
         Value(0.0) ** Value(-1.0)
     with pytest.raises(FloatingPointError, match="'add' produced inf"), detect_anomaly():
         Value(1.7e308) - Value(-1.7e308)  # a derived op: the primitive inside it is named
-    # dividing by a plain 0 (its reciprocal is worked out on floats, before any op sees it)
-    with pytest.raises(FloatingPointError, match=r"'/' produced inf from finite inputs \(1.0, 0.0\)") as info, \
+    # dividing by a plain 0: the div primitive, with the 0 as a constant argument
+    with pytest.raises(FloatingPointError, match=r"'div' produced inf from finite inputs \(1.0, 0.0\)") as info, \
             detect_anomaly():
         Value(1.0) / 0  # divided by zero
     assert "Value(1.0) / 0  # divided by zero" in str(info.value)

@@ -73,7 +73,7 @@ def test_every_op_declares_what_its_tests_need():
 
 
 def test_every_table_entry_gets_a_value_method():
-    operators = {"add": "__add__", "mul": "__mul__", "pow": "__pow__", "powc": "__pow__"}
+    operators = {"add": "__add__", "mul": "__mul__", "div": "__truediv__", "pow": "__pow__", "powc": "__pow__"}
     for name in ops.OPS:
         assert callable(getattr(Value, operators.get(name, name))), name
 

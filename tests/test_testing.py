@@ -17,6 +17,7 @@ from micrograd.testing import (
     all_ops,
     assert_matches_torch,
     check_op,
+    edge_floats,
     expressions,
     gradcheck,
     gradgradcheck,
@@ -244,3 +245,17 @@ def test_mlps_draw_every_shape():
     def deep_and_wide(case):
         return len(case.sizes) >= 4 and case.sizes[-1] > 1 and len(case.inputs) > 1
     assert deep_and_wide(find(mlps(), deep_and_wide, settings=FIND))
+
+
+def test_edge_floats_reach_every_edge_and_the_floats_next_to_kinks():
+    seen = set()
+
+    @settings(max_examples=400, derandomize=True)
+    @given(edge_floats())
+    def collect(x):
+        seen.add(x.hex() if not math.isnan(x) else "nan")
+    collect()
+    for x in (0.0, -0.0, 5e-324, 1e200, -1e200, 1e-200, math.inf, -math.inf, math.nextafter(0.0, 1.0)):
+        assert x.hex() in seen, x
+    assert "nan" in seen
+    assert any(1 < abs(float.fromhex(h)) < 9 for h in seen if h != "nan")  # ordinary values too
