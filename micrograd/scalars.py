@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .traced import TracedNumber
+
 __all__ = ["is_real", "to_float"]
 
 
@@ -18,6 +20,6 @@ def is_real(x: Any) -> bool:
 
 def to_float(x: Any, what: str) -> float:
     """x as a float, or a TypeError naming ``what`` was given."""
-    if is_real(x):
+    if is_real(x) or type(x) is TracedNumber:  # (float() of a traced number: refused while tracing)
         return float(x)
     raise TypeError(f"{what} must be a real number (int or float), got {type(x).__name__}")

@@ -55,6 +55,7 @@ from .backward import order as _order
 from .engine import Value
 from .ops import Op
 from .scalars import is_real
+from .traced import TracedNumber
 from .xp import ARRAYS
 
 __all__ = ["Compiled", "Tape", "TracingError", "compile"]
@@ -160,22 +161,45 @@ def _as_batch(a: Any, i: int) -> np.ndarray:
 
 # --- tracing -------------------------------------------------------------------------------------
 
-_INTERNAL_FILES = {os.path.abspath(engine.__file__), os.path.abspath(__file__)}
+#: micrograd's modules a refusal looks past to find the line that asked (the engine, the tracer, the
+#: boundary turning numbers into floats, traced numbers, the modes, modules: Dropout)
+_INTERNAL = frozenset({engine.__name__, __name__, "micrograd.scalars", "micrograd.traced", modes.__name__,
+                       "micrograd.nn"})
 
 
-def _refuse(value: Value, what: str) -> None:
-    """The tracer's hook: Python just asked for a traced Value as a bool or a float."""
-    frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename) in _INTERNAL_FILES:
-        frame = frame.f_back  # type: ignore[assignment]
-    where = "an unknown line"
-    if frame is not None:
-        path = frame.f_code.co_filename
-        rel = os.path.relpath(path) if os.path.isabs(path) else path
-        if not rel.startswith(".."):
-            path = rel
-        line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
-        where = f"{path}:{frame.f_lineno}" + (f" `{line}`" if line else "")
+def _caller() -> str:
+    """``path:line `source``` of the innermost frame outside micrograd's internal modules."""
+    frame: Any = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__") in _INTERNAL:
+        frame = frame.f_back
+    if frame is None:
+        return "an unknown line"
+    path = frame.f_code.co_filename
+    rel = os.path.relpath(path) if os.path.isabs(path) else path
+    if not rel.startswith(".."):
+        path = rel
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return f"{path}:{frame.f_lineno}" + (f" `{line}`" if line else "")
+
+
+def _refuse(thing: Any, what: str) -> None:
+    """The tracer's hook: Python just asked for a traced Value (or its number) as a plain number,
+    or a module that cannot be replayed ran."""
+    where = _caller()
+    if isinstance(thing, TracedNumber):
+        raise TracingError(
+            f"micrograd.compile: the number of a traced Value (.data) used in Python at {where} "
+            f"({what}): the tape would bake the traced sample's number for every sample; use Value "
+            "ops instead (v.relu(), v.abs(), v.exp(), ...)")
+    if what == "detach()":
+        raise TracingError(
+            f"micrograd.compile: detach() of a traced Value at {where}: the tape would bake the "
+            "traced sample's number for every sample")
+    if what == "Dropout":
+        raise TracingError(
+            f"micrograd.compile: {thing!r} in training mode at {where}: its mask is random, fresh for "
+            "every sample and call, which a tape cannot replay; call model.eval() before compiling, "
+            "or train in the scalar engine (fit(..., compiled=False))")
     kind = {"float()": "float()", "bool()": "bool() or `if`"}.get(what, f"comparison {what}")
     raise TracingError(
         f"micrograd.compile: Python control flow on a traced Value at {where} ({kind}): the tape "
@@ -197,8 +221,15 @@ class _Trace:
                 vs = [Value(x) for x in row.tolist()]
                 self.inputs.extend(vs)
                 args.append(vs)
-        with modes.tracing(_refuse):  # (records a graph even when called inside no_grad())
-            result = fn(*args)
+        made: list[Value] = list(self.inputs)  # every Value made while tracing (the engine adds)
+        for v in self.inputs:
+            v.data = TracedNumber(v.data)  # type: ignore[assignment]
+        try:
+            with modes.tracing(_refuse, made):  # (records a graph even when called inside no_grad())
+                result = fn(*args)
+        finally:
+            for v in made:  # plain floats again, for the lowering and for any Value kept by fn
+                v.data = v.data.value
         self.scalar = type(result) is Value
         outs = [result] if self.scalar else result
         if not isinstance(outs, (list, tuple)):
