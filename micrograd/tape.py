@@ -481,30 +481,58 @@ def _weighted(args: tuple[int, ...], dep: list[Dep], target: Dep) -> _Term | Non
 
 def _find_sums(g: _Graph, dots: bool) -> dict[int, _Node]:
     """The nodes to compute: one per op node that is not constant; with ``dots``, a tree of adds
-    of products w * x is one linear node (and its adds and products none of their own)."""
+    of products w * x is one linear node (and its adds and products none of their own), when
+    regrouping it is allowed (``_regroupable``)."""
     absorbed = _absorbed(g) if dots else set()
     nodes: dict[int, _Node] = {}
     for i, op in enumerate(g.op):
         if g.dep[i] is CONST or not g.kids[i] or i in absorbed:
             continue
         if dots and op is ops.add:
-            _linear_node(g, i, _sum_terms(g, i, absorbed), absorbed, nodes)
-        else:
-            nodes[i] = _Node(g.dep[i], g.grad[i], op, g.kids[i])
+            summands, inner = _sum_terms(g, i, absorbed)
+            if _regroupable(g, i, summands, absorbed):
+                _linear_node(g, i, summands, absorbed, nodes)
+                continue
+            for j in inner:  # summed in the trace's order instead: every node of the tree its own
+                nodes[j] = _Node(g.dep[j], g.grad[j], g.op[j], g.kids[j])
+        nodes[i] = _Node(g.dep[i], g.grad[i], op, g.kids[i])
     return nodes
 
 
-def _sum_terms(g: _Graph, i: int, absorbed: set[int]) -> list[int]:
-    """The summands of add node i: its arguments, through every add it absorbs, left to right."""
+def _sum_terms(g: _Graph, i: int, absorbed: set[int]) -> tuple[list[int], list[int]]:
+    """The summands of add node i, through every add it absorbs, left to right; and the nodes of
+    the tree it absorbs (adds and products)."""
     terms: list[int] = []
+    inner: list[int] = []
     stack = [i]
     while stack:
         j = stack.pop()
         if j == i or (j in absorbed and g.op[j] is ops.add):
             stack.extend(reversed(g.kids[j]))
+            if j != i:
+                inner.append(j)
         else:
             terms.append(j)
-    return terms
+            if j in absorbed:
+                inner.append(j)
+    return terms, inner
+
+
+def _regroupable(g: _Graph, i: int, summands: list[int], absorbed: set[int]) -> bool:
+    """May this sum be added in another order (a matrix product's)? Only when each of its terms
+    of its own Dep is a product w * x with w shared (a weight: a parameter or computed from them),
+    as a Neuron's: then the tape differs from the scalar engine by rounding of the order only, at
+    most 2 n u sum(|w_i x_i|) for n terms (u = 2^-53). A term that is not a product with a weight
+    (x, or 3.0 * x) may cancel another exactly in the trace's order (x + c - x is 0, not c)."""
+    for t in summands:
+        if g.dep[t] is not g.dep[i]:
+            continue  # a sample sum's shared part (a bias): one number added to the products
+        if t not in absorbed or g.op[t] is not ops.mul:
+            return False
+        term = _weighted(g.kids[t], g.dep, g.dep[i])
+        if term is None or g.dep[term.w] is not SHARED or (g.dep[i] is SHARED and g.dep[term.x] is not SHARED):
+            return False
+    return True
 
 
 def _linear_node(g: _Graph, i: int, summands: list[int], absorbed: set[int],

@@ -522,7 +522,6 @@ def test_dropout_in_training_mode_is_refused_by_name_and_compiles_in_eval_mode()
     check_against_engine(lambda x: model(x), model.parameters(), X)
 
 
-@pytest.mark.xfail(strict=True, reason="the linear fast path regroups a sum that cancels")
 @pytest.mark.parametrize("fn", [
     lambda x: ((x + 1e-200) - x) ** -1,            # scalar: (x + 1e-200) - x = 0, so inf
     lambda x: (x * 3.0 + 1.0 - x * 3.0) * 1e300,   # constant weights: scalar gives 0 at x = 1e17
@@ -532,3 +531,19 @@ def test_sums_the_fast_path_would_regroup_equal_the_scalar_engine_exactly(fn):
     want = np.array([fn(Value(x)).data for x in X.tolist()])
     for dots in (True, False):
         np.testing.assert_array_equal(micrograd.compile(fn, params=[], dots=dots)(X), want)
+
+
+@settings(max_examples=30)
+@given(w=st.lists(st.floats(-1e3, 1e3), min_size=4, max_size=4), b=st.floats(-1e3, 1e3),
+       scale=st.sampled_from([1.0, 1e8, 1e16]))
+def test_a_neurons_sum_is_regrouped_within_the_stated_figure(w, b, scale):
+    """The matrix product adds w_i x_i in its own order: at most 2 n u sum(|w_i x_i|) + |b| u from
+    the scalar engine's order, n terms, u = 2^-53 (docs/tour/compile.md), even where terms cancel."""
+    ws, bias = [Value(v) for v in w], Value(b)
+    X = np.array([[1.0, -1.0, 1.0 + 2.0 ** -40, -1.0], [3.0, 2.0, -1.0, 0.5]]) * scale
+    fn = lambda x: sum((wi * xi for wi, xi in zip(ws, x)), bias)  # noqa: E731 (a Neuron's sum)
+    f = micrograd.compile(fn, params=ws + [bias])
+    assert any("matmul" in repr(s) for s in f.tape(X).steps)
+    got, want = f(X), np.array([fn([Value(v) for v in row]).data for row in X.tolist()])
+    bound = (2 * 4 * np.abs(np.array(w) * X).sum(axis=1) + abs(b)) * 2.0 ** -53
+    assert np.all(np.abs(got - want) <= bound)
