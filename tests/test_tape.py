@@ -547,3 +547,64 @@ def test_a_neurons_sum_is_regrouped_within_the_stated_figure(w, b, scale):
     got, want = f(X), np.array([fn([Value(v) for v in row]).data for row in X.tolist()])
     bound = (2 * 4 * np.abs(np.array(w) * X).sum(axis=1) + abs(b)) * 2.0 ** -53
     assert np.all(np.abs(got - want) <= bound)
+
+
+@settings(max_examples=200)
+@given(x=st.floats(-40.0, 40.0))
+def test_saturated_tanh_gradients_differ_by_the_stated_absolute_figure(x):
+    """numpy's tanh may differ from math.tanh by 1 ulp; the rule 1 - out^2 turns that into an
+    absolute difference of at most 2 ulp(1) = 4.4e-16 per unit of incoming gradient near |out| = 1,
+    where the gradient itself is ~1e-16: not 1e-12 relative (docs/tour/compile.md)."""
+    p = Value(0.0)
+    f = micrograd.compile(lambda v: (v + p).tanh() * 3.0, params=[p])
+    p.grad = 0.0
+    value = f(np.array([x]))[0]
+    f.backward(np.array([x]))
+    q = Value(0.0)
+    out = (x + q).tanh() * 3.0
+    out.backward()
+    assert abs(value - out.data) <= 3.0 * 2.0 ** -52  # 1 ulp of tanh, times 3
+    assert abs(p.grad - q.grad) <= 3.0 * 2.0 ** -51   # 2 ulp(1) of 1 - out^2, times g = 3
+
+
+# --- fuzzing compile: every Python escape from the graph is exact or refused at its line -------------
+
+_FLAG, _SCALE, _SEEN = [True], [2.5], []
+
+
+def _counting(x):
+    _SEEN.append(x)  # closes over mutable state: a different constant at each trace
+    return x * float(len(_SEEN))
+
+
+ESCAPES = [  # (function, how it compiles: "exact", a line the refusal names, or "different graph")
+    (lambda x: max(x, x * 2), "max(x, x * 2)"),
+    (lambda x: sorted([x, x * 2])[0], "sorted([x, x * 2])"),
+    (lambda x: Value(math.exp(x)), "Value(math.exp(x))"),
+    (lambda x: math.exp(x.data) * x, "math.exp(x.data)"),
+    (lambda x: np.float64(x) * x, "np.float64(x)"),
+    (lambda x: np.maximum(x, 0.0), "np.maximum(x, 0.0)"),
+    (lambda x: x if x.data > 0 else -x, "x if x.data > 0 else -x"),
+    (lambda x: x if x > 0 else -x, "x if x > 0 else -x"),
+    (lambda x: (x * 2).relu().detach() + x, ".detach() + x"),
+    (lambda x: np.exp(x) + np.tanh(x) * np.abs(x), "exact"),  # numpy calls the Value methods
+    (lambda x: x if _FLAG[0] else -x, "exact"),                # closed-over state is read once, baked
+    (lambda x: x * _SCALE[0] + sum([x, x * 3]), "exact"),
+    (_counting, "different graph"),
+]
+
+
+@settings(max_examples=60)
+@given(case=st.sampled_from(range(len(ESCAPES))),
+       xs=st.lists(st.floats(-5, 5, allow_subnormal=False), min_size=1, max_size=5))
+def test_python_escapes_from_the_graph_compile_exactly_or_are_refused_at_their_line(case, xs):
+    fn, expected = ESCAPES[case]
+    X = np.array(xs)
+    if expected == "exact":
+        check_against_engine(fn, [], X)
+    elif expected == "different graph":
+        with pytest.raises(TracingError, match="different graph"):
+            micrograd.compile(fn, params=[])(X)
+    else:
+        with pytest.raises(TracingError, match=r"test_tape\.py:\d+ `.*" + __import__("re").escape(expected)):
+            micrograd.compile(fn, params=[])(X)
