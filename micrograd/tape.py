@@ -31,9 +31,11 @@ records below (:class:`_Graph`, :class:`_Node`, :class:`_Group`, ...):
    consecutive rows of ``V`` or ``S`` for each group;
 7. emit (``_emit``): a step object per group, then ``Tape._plan`` decides how backward writes.
 
-Tracing is honest: a Python ``if``, comparison or ``float()`` on a traced Value raises
-:class:`TracingError` naming the line, and the function is traced twice, at two different samples,
-so a graph that depends on input values in any other way (reading ``.data``) is refused too.
+Tracing is honest: a Python ``if``, comparison, ``float()`` or ``detach()`` on a traced Value,
+and any use of its number outside the engine (``x.data``: a ``traced.TracedNumber`` while tracing),
+raise :class:`TracingError` naming the line. The function is traced twice, at two different
+samples, so a graph built from other changing numbers (random draws) is refused too. The fast
+path regroups only sums of products with shared weights (``_regroupable``).
 """
 
 from __future__ import annotations
