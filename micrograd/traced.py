@@ -56,20 +56,29 @@ def _use(number: TracedNumber, what: str) -> float:
     return number.value
 
 
-def _plain(x: Any) -> Any:
-    return x.value if type(x) is TracedNumber else x
-
-
 def _binary(name: str, symbol: str) -> Any:
+    """float's method ``name`` on the number, after the check (bound once: the engine calls these
+    for every node it makes while tracing)."""
+    op = getattr(float, name)
+
     def method(self: TracedNumber, other: Any) -> Any:
-        return getattr(_use(self, symbol), name)(_plain(other))
+        hook = modes.state.tracer
+        if hook is not None and not _by_engine(sys._getframe(1)):
+            hook(self, symbol)
+        return op(self.value, other.value if type(other) is TracedNumber else other)
     method.__name__ = name
     return method
 
 
 def _unary(name: str, what: str) -> Any:
+    """float's method ``name`` on the number, after the check."""
+    op = getattr(float, name)
+
     def method(self: TracedNumber, *args: Any) -> Any:
-        return getattr(_use(self, what), name)(*args)
+        hook = modes.state.tracer
+        if hook is not None and not _by_engine(sys._getframe(1)):
+            hook(self, what)
+        return op(self.value, *args)
     method.__name__ = name
     return method
 
@@ -80,7 +89,8 @@ class TracedNumber:
     __slots__ = ("value",)
 
     def __init__(self, value: Any) -> None:
-        self.value: float = _plain(value)  # the float the engine computed for the traced sample
+        # the float the engine computed for the traced sample (an identity op's forward returns its argument)
+        self.value: float = value.value if type(value) is TracedNumber else value
 
     def __repr__(self) -> str:
         return repr(self.value)  # printing a traced Value shows the traced sample's number
