@@ -20,6 +20,7 @@ from .labels import label_of, set_label
 from .modes import is_grad_enabled, no_grad
 from .ops import CONSTANT, LEAF, Op
 from .scalars import is_real, to_float
+from .traced import TracedNumber
 from .xp import FLOATS
 
 __all__ = ["Value", "no_grad", "is_grad_enabled", "gc_paused", "topological_order"]
@@ -272,6 +273,7 @@ class Value:
 
     def detach(self) -> Value:
         """A new leaf Value with the same data and no history."""
+        _traced(self, "detach()")  # a tape would bake the traced sample's number
         return Value(self.data)
 
     def nodes(self) -> list[Value]:
@@ -371,6 +373,9 @@ def _node(data: float, a: Value, b: Value | None, op: Op) -> Value:
         if state.no_grad:
             out._a = out._b = None
             out.op = LEAF
+        if state.traced is not None:  # micrograd.compile is tracing: the number is the engine's only
+            out.data = TracedNumber(data)
+            state.traced.append(out)
     return out
 
 

@@ -6,11 +6,13 @@ Each is one field of ``state`` (this thread's), switched by a context manager he
   made (``engine._node``) and by ``is_grad_enabled()``.
 - ``detect_anomaly()`` sets ``state.anomaly``: ops check their results for nan and inf. Read where
   a node is made and where ``backward.run`` picks a pass (``is_anomaly_enabled()``).
-- ``tracing(hook)`` sets ``state.tracer``: ``micrograd.compile`` is tracing a function on this
-  thread. Read by Value's conversions and comparisons (they would bake one branch), ``tracer()``.
+- ``tracing(hook, traced)`` sets ``state.tracer`` and ``state.traced``: ``micrograd.compile`` is
+  tracing a function on this thread. The hook is read by Value's conversions, comparisons and
+  ``detach()`` and by a traced number's every use (they would bake one branch), ``tracer()``; the
+  list by the engine where a node is made (its number becomes a ``TracedNumber``).
 
 Reading a thread-local on every op would cost more than the op, so ``open_blocks`` counts the
-``no_grad()`` and ``detect_anomaly()`` blocks open in any thread: while it is 0 the engine makes
+``no_grad()``, ``detect_anomaly()`` and ``tracing()`` blocks open in any thread: while it is 0 the engine makes
 nodes without looking at ``state`` (and ``anomaly_blocks`` counts the detect_anomaly() ones).
 Nothing here changes what any other module's objects are.
 """
@@ -32,11 +34,12 @@ class State(threading.local):
     no_grad = 0                                       # open no_grad() blocks
     anomaly = 0                                       # open detect_anomaly() blocks
     tracer: Callable[[Any, str], None] | None = None  # compile's hook while it traces
+    traced: list[Any] | None = None                   # the Values made while it traces
 
 
 state = State()
 _lock = threading.Lock()
-open_blocks = 0     # no_grad() and detect_anomaly() blocks open in any thread
+open_blocks = 0     # no_grad(), detect_anomaly() and tracing() blocks open in any thread
 anomaly_blocks = 0  # the detect_anomaly() ones among them
 
 
@@ -111,12 +114,16 @@ class detect_anomaly(contextlib.ContextDecorator):
 
 
 @contextlib.contextmanager
-def tracing(hook: Callable[[Any, str], None]) -> Iterator[None]:
-    """While ``micrograd.compile`` traces on this thread: ``hook`` is the tracer, and a graph is
-    recorded even inside ``no_grad()``. Nests (a function compiled while another is traced)."""
-    outer, depth = state.tracer, state.no_grad
-    state.tracer, state.no_grad = hook, 0
+def tracing(hook: Callable[[Any, str], None], traced: list[Any]) -> Iterator[None]:
+    """While ``micrograd.compile`` traces on this thread: ``hook`` is the tracer, a graph is
+    recorded even inside ``no_grad()``, and every Value made is appended to ``traced`` (its number
+    a ``traced.TracedNumber``: counted in ``open_blocks``, so ``engine._node`` looks). Nests (a
+    function compiled while another is traced)."""
+    outer = state.tracer, state.traced, state.no_grad
+    state.tracer, state.traced, state.no_grad = hook, traced, 0
+    _count(1)
     try:
         yield
     finally:
-        state.tracer, state.no_grad = outer, depth
+        _count(-1)
+        state.tracer, state.traced, state.no_grad = outer

@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import methodcaller
 from typing import Any
 
-from . import provenance
+from . import modes, provenance
 from .engine import Value, gc_paused
 from .scalars import describe, is_real, to_float
 
@@ -553,6 +553,8 @@ class Dropout(Module):
 
     The mask is drawn from the module's own ``random.Random`` (``rng``: a seed or a generator) as
     plain numbers, so each output is its input times a constant. In eval mode it is the identity.
+    ``micrograd.compile`` refuses it in training mode (a tape would replay one mask for every
+    sample and call).
     """
 
     def __init__(self, p: float = 0.5, *, rng: Rng = None) -> None:
@@ -564,6 +566,9 @@ class Dropout(Module):
     def __call__(self, x: Any) -> Any:
         if not self.training or self.p == 0.0:
             return x
+        hook = modes.tracer()
+        if hook is not None:  # micrograd.compile is tracing: a tape would replay one mask forever
+            hook(self, "Dropout")
         keep = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
         draw = self.rng.random
         if isinstance(x, (list, tuple)):

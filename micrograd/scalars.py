@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .traced import TracedNumber
+
 __all__ = ["is_real", "to_float", "describe"]
 
 
@@ -30,6 +32,8 @@ def is_real(x: Any) -> bool:
 def to_float(x: Any, what: str) -> float:
     """x as the nearest float; a TypeError naming ``what`` for a non-number, a ValueError for a
     finite number beyond the float range."""
+    if type(x) is TracedNumber:  # (float() of a traced number: refused while tracing)
+        return float(x)
     if not is_real(x):
         raise TypeError(f"{what} must be a real number (int, float, Fraction or Decimal), got {type(x).__name__}")
     try:

@@ -31,9 +31,11 @@ records below (:class:`_Graph`, :class:`_Node`, :class:`_Group`, ...):
    consecutive rows of ``V`` or ``S`` for each group;
 7. emit (``_emit``): a step object per group, then ``Tape._plan`` decides how backward writes.
 
-Tracing is honest: a Python ``if``, comparison or ``float()`` on a traced Value raises
-:class:`TracingError` naming the line, and the function is traced twice, at two different samples,
-so a graph that depends on input values in any other way (reading ``.data``) is refused too.
+Tracing is honest: a Python ``if``, comparison, ``float()`` or ``detach()`` on a traced Value,
+and any use of its number outside the engine (``x.data``: a ``traced.TracedNumber`` while tracing),
+raise :class:`TracingError` naming the line. The function is traced twice, at two different
+samples, so a graph built from other changing numbers (random draws) is refused too. The fast
+path regroups only sums of products with shared weights (``_regroupable``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from .engine import Value
 from .gc_pause import gc_paused
 from .ops import Op
 from .scalars import is_real
+from .traced import TracedNumber
 from .xp import ARRAYS
 
 __all__ = ["Compiled", "Tape", "TracingError", "compile"]
@@ -166,22 +169,45 @@ def _as_batch(a: Any, i: int) -> np.ndarray:
 
 # --- tracing -------------------------------------------------------------------------------------
 
-_INTERNAL_FILES = {os.path.abspath(engine.__file__), os.path.abspath(__file__)}
+#: micrograd's modules a refusal looks past to find the line that asked (the engine, the tracer, the
+#: boundary turning numbers into floats, traced numbers, the modes, modules: Dropout)
+_INTERNAL = frozenset({engine.__name__, __name__, "micrograd.scalars", "micrograd.traced", modes.__name__,
+                       "micrograd.nn"})
 
 
-def _refuse(value: Value, what: str) -> None:
-    """The tracer's hook: Python just asked for a traced Value as a bool or a float."""
-    frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename) in _INTERNAL_FILES:
-        frame = frame.f_back  # type: ignore[assignment]
-    where = "an unknown line"
-    if frame is not None:
-        path = frame.f_code.co_filename
-        rel = os.path.relpath(path) if os.path.isabs(path) else path
-        if not rel.startswith(".."):
-            path = rel
-        line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
-        where = f"{path}:{frame.f_lineno}" + (f" `{line}`" if line else "")
+def _caller() -> str:
+    """``path:line `source``` of the innermost frame outside micrograd's internal modules."""
+    frame: Any = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__") in _INTERNAL:
+        frame = frame.f_back
+    if frame is None:
+        return "an unknown line"
+    path = frame.f_code.co_filename
+    rel = os.path.relpath(path) if os.path.isabs(path) else path
+    if not rel.startswith(".."):
+        path = rel
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return f"{path}:{frame.f_lineno}" + (f" `{line}`" if line else "")
+
+
+def _refuse(thing: Any, what: str) -> None:
+    """The tracer's hook: Python just asked for a traced Value (or its number) as a plain number,
+    or a module that cannot be replayed ran."""
+    where = _caller()
+    if isinstance(thing, TracedNumber):
+        raise TracingError(
+            f"micrograd.compile: the number of a traced Value (.data) used in Python at {where} "
+            f"({what}): the tape would bake the traced sample's number for every sample; use Value "
+            "ops instead (v.relu(), v.abs(), v.exp(), ...)")
+    if what == "detach()":
+        raise TracingError(
+            f"micrograd.compile: detach() of a traced Value at {where}: the tape would bake the "
+            "traced sample's number for every sample")
+    if what == "Dropout":
+        raise TracingError(
+            f"micrograd.compile: {thing!r} in training mode at {where}: its mask is random, fresh for "
+            "every sample and call, which a tape cannot replay; call model.eval() before compiling, "
+            "or train in the scalar engine (fit(..., compiled=False))")
     kind = {"float()": "float()", "bool()": "bool() or `if`"}.get(what, f"comparison {what}")
     raise TracingError(
         f"micrograd.compile: Python control flow on a traced Value at {where} ({kind}): the tape "
@@ -203,8 +229,15 @@ class _Trace:
                 vs = [Value(x) for x in row.tolist()]
                 self.inputs.extend(vs)
                 args.append(vs)
-        with modes.tracing(_refuse):  # (records a graph even when called inside no_grad())
-            result = fn(*args)
+        made: list[Value] = list(self.inputs)  # every Value made while tracing (the engine adds)
+        for v in self.inputs:
+            v.data = TracedNumber(v.data)  # type: ignore[assignment]
+        try:
+            with modes.tracing(_refuse, made):  # (records a graph even when called inside no_grad())
+                result = fn(*args)
+        finally:
+            for v in made:  # plain floats again, for the lowering and for any Value kept by fn
+                v.data = v.data.value
         self.scalar = type(result) is Value
         outs = [result] if self.scalar else result
         if not isinstance(outs, (list, tuple)):
@@ -471,30 +504,58 @@ def _weighted(args: tuple[int, ...], dep: list[Dep], target: Dep) -> _Term | Non
 
 def _find_sums(g: _Graph, dots: bool) -> dict[int, _Node]:
     """The nodes to compute: one per op node that is not constant; with ``dots``, a tree of adds
-    of products w * x is one linear node (and its adds and products none of their own)."""
+    of products w * x is one linear node (and its adds and products none of their own), when
+    regrouping it is allowed (``_regroupable``)."""
     absorbed = _absorbed(g) if dots else set()
     nodes: dict[int, _Node] = {}
     for i, op in enumerate(g.op):
         if g.dep[i] is CONST or not g.kids[i] or i in absorbed:
             continue
         if dots and op is ops.add:
-            _linear_node(g, i, _sum_terms(g, i, absorbed), absorbed, nodes)
-        else:
-            nodes[i] = _Node(g.dep[i], g.grad[i], op, g.kids[i])
+            summands, inner = _sum_terms(g, i, absorbed)
+            if _regroupable(g, i, summands, absorbed):
+                _linear_node(g, i, summands, absorbed, nodes)
+                continue
+            for j in inner:  # summed in the trace's order instead: every node of the tree its own
+                nodes[j] = _Node(g.dep[j], g.grad[j], g.op[j], g.kids[j])
+        nodes[i] = _Node(g.dep[i], g.grad[i], op, g.kids[i])
     return nodes
 
 
-def _sum_terms(g: _Graph, i: int, absorbed: set[int]) -> list[int]:
-    """The summands of add node i: its arguments, through every add it absorbs, left to right."""
+def _sum_terms(g: _Graph, i: int, absorbed: set[int]) -> tuple[list[int], list[int]]:
+    """The summands of add node i, through every add it absorbs, left to right; and the nodes of
+    the tree it absorbs (adds and products)."""
     terms: list[int] = []
+    inner: list[int] = []
     stack = [i]
     while stack:
         j = stack.pop()
         if j == i or (j in absorbed and g.op[j] is ops.add):
             stack.extend(reversed(g.kids[j]))
+            if j != i:
+                inner.append(j)
         else:
             terms.append(j)
-    return terms
+            if j in absorbed:
+                inner.append(j)
+    return terms, inner
+
+
+def _regroupable(g: _Graph, i: int, summands: list[int], absorbed: set[int]) -> bool:
+    """May this sum be added in another order (a matrix product's)? Only when each of its terms
+    of its own Dep is a product w * x with w shared (a weight: a parameter or computed from them),
+    as a Neuron's: then the tape differs from the scalar engine by rounding of the order only, at
+    most 2 n u sum(|w_i x_i|) for n terms (u = 2^-53). A term that is not a product with a weight
+    (x, or 3.0 * x) may cancel another exactly in the trace's order (x + c - x is 0, not c)."""
+    for t in summands:
+        if g.dep[t] is not g.dep[i]:
+            continue  # a sample sum's shared part (a bias): one number added to the products
+        if t not in absorbed or g.op[t] is not ops.mul:
+            return False
+        term = _weighted(g.kids[t], g.dep, g.dep[i])
+        if term is None or g.dep[term.w] is not SHARED or (g.dep[i] is SHARED and g.dep[term.x] is not SHARED):
+            return False
+    return True
 
 
 def _linear_node(g: _Graph, i: int, summands: list[int], absorbed: set[int],

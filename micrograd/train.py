@@ -291,8 +291,8 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     batch, before the step, as the scalar path counts it. The loss gets each target as a Value (a
     row of ``y``: a list of Values), so integer class labels with a model of several outputs
     become one-hot rows, which ``cross_entropy`` takes as class probabilities; other targets are
-    passed as they are. Python control flow on a traced Value raises :class:`micrograd.TracingError`
-    naming the line.
+    passed as they are. Python control flow on a traced Value, any use of its ``.data``, and
+    ``Dropout`` in training mode raise :class:`micrograd.TracingError` before the first step.
 
     ``callbacks`` are called as ``callback(epoch, history)`` after each epoch. Ctrl-C (or a
     KeyboardInterrupt raised by a loss or a callback) stops training cleanly: the weights keep

@@ -24,15 +24,18 @@ def test_tracing_records_a_graph_inside_no_grad_and_nests():
 
     def inner(v, what):
         seen.append(("inner", what))
-    with no_grad(), tracing(outer):
+    made, made_inner = [], []
+    opened = modes.open_blocks
+    with no_grad(), tracing(outer, made):
         y = Value(2.0) * 3
-        assert len(y._prev) == 2 and tracer() is outer
-        with tracing(inner):
-            float(y)
+        assert len(y._prev) == 2 and tracer() is outer and made == [y] and modes.open_blocks == opened + 2
+        assert type(y.data).__name__ == "TracedNumber" and y.data.value == 6.0
+        with tracing(inner, made_inner):
+            bool(y)
         bool(y)
-        assert not (y < 0)
-    assert tracer() is None and is_grad_enabled()
-    assert seen == [("inner", "float()"), ("outer", "bool()"), ("outer", "<")]
+        assert not (y < 0)  # (the hook sees the Value, then the comparison of its number)
+    assert tracer() is None and is_grad_enabled() and modes.open_blocks == opened and made_inner == []
+    assert seen == [("inner", "bool()"), ("outer", "bool()"), ("outer", "<"), ("outer", "<")]
 
 
 def test_modes_are_per_thread():
