@@ -2,9 +2,16 @@
 
 Each reproduces its ``torch.optim`` counterpart step for step (same hyperparameters and gradients
 give the same parameters, to 1e-12 over 50 steps in the tests): the arithmetic below is torch's
-single-tensor implementation, written per scalar, with its fused multiply-adds where rounding
-twice would be magnified (centred RMSprop: ``_fma``). Optimisers read ``p.grad`` and update ``p.data``
-only; their state lives in lists parallel to the parameters.
+single-tensor implementation, with its fused multiply-adds where rounding twice would be magnified
+(centred RMSprop: :func:`micrograd.fused.fma_arrays`).
+
+Each rule is written once, on float64 arrays (``update(data, grad)``: one entry per parameter),
+and serves both paths: ``step()`` gathers the scalar Values' ``.data`` and ``.grad`` into arrays,
+runs the rule and writes every ``.data`` back; compiled training (:func:`micrograd.training`)
+keeps the parameters in arrays and calls the rule on them directly. The state (momentum buffers,
+moving averages) is arrays parallel to the parameters. numpy's IEEE arithmetic gives torch's inf
+and nan where float maths would raise (sqrt of a rounded-negative variance), and a step computes
+every new number before it writes any: a parameter list is never half-updated.
 
 >>> from micrograd import Value
 >>> w = Value(1.0)
@@ -17,50 +24,33 @@ only; their state lives in lists parallel to the parameters.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Iterator
-from fractions import Fraction
+import numbers
+from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from .engine import Value
+from .fused import fma_arrays
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
 
-def _lerp(start: float, end: float, weight: float, fused: bool = False) -> float:
+def _lerp(start: Any, end: Any, weight: float, fused: bool = False) -> Any:
     """torch.lerp: start + weight (end - start), from the nearer end; ``fused``: rounded once, as
-    torch computes it (``_fma``, at a cost: only where a later cancellation magnifies the ulp)."""
+    torch computes it (``fma_arrays``, at a cost: only where a later cancellation magnifies the ulp)."""
     if abs(weight) < 0.5:
-        return _fma(weight, end - start, start) if fused else start + weight * (end - start)
-    return _fma(start - end, 1.0 - weight, end) if fused else end - (end - start) * (1.0 - weight)
+        return fma_arrays(weight, end - start, start) if fused else start + weight * (end - start)
+    return fma_arrays(start - end, 1.0 - weight, end) if fused else end - (end - start) * (1.0 - weight)
 
 
-_SPLIT = 134217729.0  # 2^27 + 1: splits a double into two halves of 26 bits (Dekker)
-
-
-def _fma(x: float, y: float, z: float) -> float:
-    """x * y + z rounded once: the fused multiply-add torch's ``addcmul`` and ``lerp`` compute.
-
-    ``math.fma`` is Python 3.13+. Here x * y is split exactly into p + e (Dekker's product), and
-    ``math.fsum`` rounds p + e + z once. Outside the range where that split is exact, Fractions;
-    for inf and nan, IEEE's x * y + z.
-    """
-    if x == 0.0 or y == 0.0 or not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
-        return x * y + z
-    if 1e-140 < abs(x) < 1e140 and 1e-140 < abs(y) < 1e140:
-        p = x * y
-        c = _SPLIT * x
-        x_hi = c - (c - x)
-        x_lo = x - x_hi
-        c = _SPLIT * y
-        y_hi = c - (c - y)
-        y_lo = y - y_hi
-        e = ((x_hi * y_hi - p) + x_hi * y_lo + x_lo * y_hi) + x_lo * y_lo
-        return math.fsum((p, e, z))
-    try:
-        return float(Fraction(x) * Fraction(y) + Fraction(z))
-    except OverflowError:
-        return x * y + z
+def _check(x: Any, what: str, name: str, upper: float | None = None) -> float:
+    """x as a float: any real number type (int, float, numpy's float32 ...) that is >= 0 (< upper)."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real) or not x >= 0.0:
+        raise ValueError(f"invalid {what} {name}={x!r}: must be a number >= 0")
+    if upper is not None and not x < upper:
+        raise ValueError(f"invalid {what} {name}={x!r}: must be < {upper}")
+    return float(x)
 
 
 class Optimizer:
@@ -75,39 +65,52 @@ class Optimizer:
         for p in self.params:
             if not isinstance(p, Value):
                 raise TypeError(f"optimiser parameters must be Values, got {type(p).__name__}")
-        self.lr = _check(lr, "learning rate", "lr")
-        self.steps = 0  # how many step() calls so far
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError("optimiser got a parameter more than once: it would be updated twice per step")
+        self.lr = lr
+        self.steps = 0  # how many steps so far
+
+    @property
+    def lr(self) -> float:
+        """The learning rate: a real number >= 0, checked when it is set."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _check(value, "learning rate", "lr")
+
+    def _state(self) -> np.ndarray:
+        """A state array, one zero per parameter."""
+        return np.zeros(len(self.params))
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to 0."""
         for p in self.params:
             p.grad = 0.0
 
-    def _grads(self, weight_decay: float = 0.0, fused: bool = False) -> Iterator[tuple[int, Value, float]]:
-        """(i, p, g) per parameter, g = p.grad + weight_decay * p (L2 decay, added to g as torch does;
-        ``fused``: rounded once, as torch's grad.add(p, alpha=weight_decay))."""
-        grads = [float(p.grad) for p in self.params]  # all read before the first update
-        for i, (p, g) in enumerate(zip(self.params, grads)):
-            if weight_decay != 0:
-                g = _fma(weight_decay, p.data, g) if fused else g + weight_decay * p.data
-            yield i, p, g
-
     def step(self) -> None:
-        """Update every parameter's ``.data`` from its ``.grad``."""
+        """Update every parameter's ``.data`` from its ``.grad``: the rule on arrays, written back."""
+        n = len(self.params)
+        data = np.fromiter([p.data for p in self.params], np.float64, n)
+        grad = np.fromiter([p.grad for p in self.params], np.float64, n)
+        self.update(data, grad)
+        for p, x in zip(self.params, data.tolist()):
+            p.data = x
+
+    def update(self, data: np.ndarray, grad: np.ndarray) -> None:
+        """One step of the rule on arrays: ``data`` (one float64 per parameter, in order) updated
+        in place from ``grad``; every new number is computed before any is written."""
+        with np.errstate(all="ignore"):
+            self._rule(data, grad)
+        self.steps += 1
+
+    def _rule(self, data: np.ndarray, grad: np.ndarray) -> None:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        hyper = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
-                          if k not in ("params", "steps") and not isinstance(v, list))
+        hyper = ", ".join(f"{k.lstrip('_')}={v!r}" for k, v in vars(self).items()
+                          if k not in ("params", "steps") and not isinstance(v, (list, np.ndarray)))
         return f"{type(self).__name__}({len(self.params)} parameters, {hyper})"
-
-
-def _check(x: Any, what: str, name: str, upper: float | None = None) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not x >= 0.0:
-        raise ValueError(f"invalid {what} {name}={x!r}: must be a number >= 0")
-    if upper is not None and not x < upper:
-        raise ValueError(f"invalid {what} {name}={x!r}: must be < {upper}")
-    return float(x)
 
 
 class SGD(Optimizer):
@@ -122,18 +125,16 @@ class SGD(Optimizer):
         if nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         self.nesterov = bool(nesterov)
-        self.buffers: list[float] = [0.0] * len(self.params)
+        self.buffers = self._state()
 
-    def step(self) -> None:
-        lr, m, wd = self.lr, self.momentum, self.weight_decay
-        first = self.steps == 0
-        for i, p, g in self._grads(wd):
-            if m != 0:
-                b = g if first else self.buffers[i] * m + (1.0 - self.dampening) * g
-                self.buffers[i] = b
-                g = g + m * b if self.nesterov else b
-            p.data -= lr * g
-        self.steps += 1
+    def _rule(self, data: np.ndarray, grad: np.ndarray) -> None:
+        m, wd = self.momentum, self.weight_decay
+        g = grad + wd * data if wd != 0 else grad
+        if m != 0:
+            b = g.copy() if self.steps == 0 else self.buffers * m + (1.0 - self.dampening) * g
+            g = g + m * b if self.nesterov else b
+            self.buffers = b
+        data -= self.lr * g
 
 
 class Adagrad(Optimizer):
@@ -145,15 +146,17 @@ class Adagrad(Optimizer):
         self.lr_decay = _check(lr_decay, "lr_decay value", "lr_decay")
         self.weight_decay = _check(weight_decay, "weight_decay value", "weight_decay")
         self.eps = _check(eps, "epsilon value", "eps")
-        self.sums = [_check(initial_accumulator_value, "initial_accumulator_value", "initial_accumulator_value")
-                     ] * len(self.params)
+        self.sums = self._state() + _check(initial_accumulator_value, "initial_accumulator_value",
+                                           "initial_accumulator_value")
 
-    def step(self) -> None:
-        self.steps += 1
-        clr = self.lr / (1 + (self.steps - 1) * self.lr_decay)
-        for i, p, g in self._grads(self.weight_decay):
-            s = self.sums[i] = self.sums[i] + g * g
-            p.data -= clr * (g / (math.sqrt(s) + self.eps))
+    def _rule(self, data: np.ndarray, grad: np.ndarray) -> None:
+        clr = self.lr / (1 + self.steps * self.lr_decay)
+        wd = self.weight_decay
+        g = grad + wd * data if wd != 0 else grad
+        s = self.sums + g * g
+        update = clr * (g / (np.sqrt(s) + self.eps))
+        self.sums = s
+        data -= update
 
 
 class RMSprop(Optimizer):
@@ -167,29 +170,29 @@ class RMSprop(Optimizer):
         self.weight_decay = _check(weight_decay, "weight_decay value", "weight_decay")
         self.momentum = _check(momentum, "momentum value", "momentum")
         self.centered = bool(centered)
-        n = len(self.params)
-        self.square_avgs, self.grad_avgs, self.buffers = [0.0] * n, [0.0] * n, [0.0] * n
+        self.square_avgs, self.grad_avgs, self.buffers = self._state(), self._state(), self._state()
 
-    def step(self) -> None:
-        lr, alpha, eps = self.lr, self.alpha, self.eps
+    def _rule(self, data: np.ndarray, grad: np.ndarray) -> None:
+        alpha, wd = self.alpha, self.weight_decay
         # Centred, v - a^2 cancels when the gradient barely varies, and 1 / sqrt(v - a^2) magnifies
         # an ulp of it: v, a and g are then rounded once where torch rounds once (its fused
         # addcmul, lerp and add). Uncentred, nothing magnifies it, and the plain arithmetic is faster.
-        fused = self.centered
-        for i, p, g in self._grads(self.weight_decay, fused):
-            if fused:
-                v = self.square_avgs[i] = _fma((1 - alpha) * g, g, self.square_avgs[i] * alpha)
-                a = self.grad_avgs[i] = _lerp(self.grad_avgs[i], g, 1 - alpha, fused=True)
-                avg = math.sqrt(_fma(-a, a, v)) + eps
-            else:
-                v = self.square_avgs[i] = self.square_avgs[i] * alpha + (1 - alpha) * g * g
-                avg = math.sqrt(v) + eps
-            if self.momentum > 0:
-                b = self.buffers[i] = self.buffers[i] * self.momentum + g / avg
-                p.data -= lr * b
-            else:
-                p.data -= lr * (g / avg)
-        self.steps += 1
+        if self.centered:
+            g = fma_arrays(wd, data, grad) if wd != 0 else grad
+            v = fma_arrays((1 - alpha) * g, g, self.square_avgs * alpha)
+            a = _lerp(self.grad_avgs, g, 1 - alpha, fused=True)
+            avg = np.sqrt(fma_arrays(-a, a, v)) + self.eps  # nan where v - a^2 rounds below 0, as torch
+            self.grad_avgs = a
+        else:
+            g = grad + wd * data if wd != 0 else grad
+            v = self.square_avgs * alpha + (1 - alpha) * g * g
+            avg = np.sqrt(v) + self.eps
+        self.square_avgs = v
+        if self.momentum > 0:
+            b = self.buffers = self.buffers * self.momentum + g / avg
+            data -= self.lr * b
+        else:
+            data -= self.lr * (g / avg)
 
 
 class Adam(Optimizer):
@@ -211,23 +214,21 @@ class Adam(Optimizer):
         self.eps = _check(eps, "epsilon value", "eps")
         self.weight_decay = _check(weight_decay, "weight_decay value", "weight_decay")
         self.amsgrad = bool(amsgrad)
-        n = len(self.params)
-        self.exp_avgs, self.exp_avg_sqs, self.max_exp_avg_sqs = [0.0] * n, [0.0] * n, [0.0] * n
+        self.exp_avgs, self.exp_avg_sqs, self.max_exp_avg_sqs = self._state(), self._state(), self._state()
 
-    def step(self) -> None:
-        self.steps += 1
-        lr, (beta1, beta2), eps, wd, t = self.lr, self.betas, self.eps, self.weight_decay, self.steps
+    def _rule(self, data: np.ndarray, grad: np.ndarray) -> None:
+        lr, (beta1, beta2), eps, wd, t = self.lr, self.betas, self.eps, self.weight_decay, self.steps + 1
         step_size = lr / (1 - beta1 ** t)
         bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
-        for i, p, g in self._grads(0.0 if self.decoupled else wd):
-            if self.decoupled and wd != 0:
-                p.data *= 1 - lr * wd
-            m = self.exp_avgs[i] = _lerp(self.exp_avgs[i], g, 1 - beta1)
-            v = self.exp_avg_sqs[i] = self.exp_avg_sqs[i] * beta2 + (1 - beta2) * g * g
-            if self.amsgrad:
-                # max keeps its first argument unless another is greater: a nan v stays, as in torch.maximum
-                v = self.max_exp_avg_sqs[i] = max(v, self.max_exp_avg_sqs[i])
-            p.data -= step_size * (m / (math.sqrt(v) / bias_correction2_sqrt + eps))
+        g = grad + wd * data if wd != 0 and not self.decoupled else grad
+        m = _lerp(self.exp_avgs, g, 1 - beta1)
+        v = self.exp_avg_sqs * beta2 + (1 - beta2) * g * g
+        self.exp_avgs, self.exp_avg_sqs = m, v
+        if self.amsgrad:
+            v = self.max_exp_avg_sqs = np.maximum(self.max_exp_avg_sqs, v)  # nan from either, as torch
+        if self.decoupled and wd != 0:
+            data *= 1 - lr * wd
+        data -= step_size * (m / (np.sqrt(v) / bias_correction2_sqrt + eps))
 
 
 class AdamW(Adam):

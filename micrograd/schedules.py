@@ -14,6 +14,7 @@ for t <= T_max.
 from __future__ import annotations
 
 import math
+import numbers
 
 __all__ = [
     "Constant",
@@ -37,7 +38,7 @@ class Schedule:
 
 
 def _positive(x: float, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not x > 0:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not x > 0:  # np.float32 too
         raise ValueError(f"{name} must be a positive number, got {x!r}")
     return float(x)
 
@@ -87,7 +88,7 @@ class InverseTimeDecay(Schedule):
 
     def __init__(self, lr: float, decay: float) -> None:
         self.lr = _positive(lr, "lr")
-        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not decay >= 0:
+        if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not decay >= 0:
             raise ValueError(f"decay must be a number >= 0, got {decay!r}")  # 1 + decay t = 0 at some t
         self.decay = float(decay)
 

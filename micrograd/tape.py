@@ -139,6 +139,21 @@ class Compiled:
             p.grad += g
         return mean
 
+    def backward_arrays(self, params: np.ndarray, grad: np.ndarray, *arrays: Any) -> tuple[float, np.ndarray]:
+        """backward() with the parameters in arrays: reads them from ``params`` (one float per param,
+        in order), writes d(mean)/d(p) into ``grad`` (assigned, not added; no Value is touched).
+
+        The function may return a list: its first item is the loss, and the others come back per
+        sample as the second result, shape (batch, k - 1) (a model's outputs, for accuracy)."""
+        tape, data, batch = self._prepare(arrays)
+        with np.errstate(all="ignore"):
+            V, S = tape.forward(data, batch, params)
+            gS = tape.backward(V, S, batch)
+            mean = tape.mean(V, S)
+            outputs = tape.outputs(V, S, batch)
+        grad[...] = gS[:len(self.params)]
+        return mean, (outputs[:, 1:] if outputs.ndim == 2 else outputs[:, None][:, :0])
+
     def _prepare(self, arrays: Sequence[Any]) -> tuple[Tape, list[np.ndarray], int]:
         data = [_as_batch(a, i) for i, a in enumerate(arrays)]
         batch = data[0].shape[0] if data else 1
@@ -691,7 +706,7 @@ class Tape:
         written = np.zeros(self.n_v, dtype=bool)
         zero: set[int] = set()
         all_rows = np.arange(self.n_v)
-        if self.scalar and self.out_refs[0].per_sample:
+        if self.out_refs and self.out_refs[0].per_sample:  # backward assigns the first output's adjoint
             written[self.out_refs[0].row] = True
         for step in reversed(self.steps):
             if not step.grad:
@@ -710,15 +725,21 @@ class Tape:
         self._zero = _index(sorted(zero)) if zero else None
 
     # -- running ---------------------------------------------------------------------------------
-    def forward(self, data: list[np.ndarray], batch: int) -> tuple[np.ndarray, np.ndarray]:
-        """Every node's value: V (per-sample rows, batch columns) and S (shared values)."""
+    def forward(self, data: list[np.ndarray], batch: int,
+                params: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Every node's value: V (per-sample rows, batch columns) and S (shared values); the
+        parameters come from ``params`` if given, else from their ``.data``."""
         V, S, _, _ = self._buffers(batch)
         r = 0
         for a in data:
             k = 1 if a.ndim == 1 else a.shape[1]
             V[r:r + k] = a.T
             r += k
-        S[:len(self.leaves)] = [p.data for p in self.leaves]  # read now: no stale copies
+        if params is None:
+            S[:len(self.leaves)] = [p.data for p in self.leaves]  # read now: no stale copies
+        else:
+            S[:self.n_params] = params
+            S[self.n_params:len(self.leaves)] = [p.data for p in self.leaves[self.n_params:]]
         for forward in self._local.forward:
             forward()
         return V, S
@@ -739,8 +760,8 @@ class Tape:
         return local.buffers  # type: ignore[no-any-return]
 
     def mean(self, V: np.ndarray, S: np.ndarray) -> float:
-        """The batch mean of a scalar output."""
-        (out,) = self.out_refs
+        """The batch mean of a scalar output (of the first, for a list)."""
+        out = self.out_refs[0]
         return float(V[out.row].sum() * (1.0 / V.shape[1])) if out.per_sample else float(S[out.row])
 
     def outputs(self, V: np.ndarray, S: np.ndarray, batch: int) -> np.ndarray:
@@ -756,7 +777,7 @@ class Tape:
         if self._zero is not None:
             G[self._zero] = 0.0
         gS.fill(0.0)
-        (out,) = self.out_refs
+        out = self.out_refs[0]  # the loss: a list's first item
         if out.per_sample:
             G[out.row] = 1.0 / batch
         else:

@@ -20,11 +20,12 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import numpy as np
 
 from . import tape
+from .compiled_training import Training
 from .engine import Value
 from .metrics import predicted_class
 from .optim import Optimizer
@@ -185,8 +186,20 @@ def _check_finite(array: np.ndarray, name: str, what: str) -> None:
 Step = Callable[[np.ndarray], tuple[float, int]]  # a batch's row numbers -> (loss, correct); grads set
 
 
+class _Runner(NamedTuple):
+    """How fit runs a step: gradients, then the optimiser's update, and when the Values are written."""
+
+    gradients: Callable[[np.ndarray], tuple[float, int]]  # a batch's row numbers -> (loss, correct)
+    update: Callable[[], None]                            # the optimiser's step
+    sync: Callable[[], None]                              # the Values get every number (callbacks, end)
+
+
+def _nothing() -> None:
+    """The scalar path's sync: its numbers are in the Values already."""
+
+
 def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Callable[[Any, Any], Any],
-                 optimizer: Optimizer, penalty: Callable[[], Value] | None) -> Step:
+                 optimizer: Optimizer, penalty: Callable[[], Value] | None) -> _Runner:
     """A step in the scalar engine: a graph per sample, ``mean(loss) + penalty()``, backward."""
     rows, targets = X.tolist(), list(np.asarray(y).tolist())
 
@@ -206,7 +219,7 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
         batch_loss.backward()
         return batch_loss.data, correct
 
-    return step
+    return _Runner(step, optimizer.step, _nothing)
 
 
 def _check_targets_as_numbers(loss: Callable[[Any, Any], Any], T: np.ndarray, k: tuple[int, ...]) -> None:
@@ -226,11 +239,12 @@ def _check_targets_as_numbers(loss: Callable[[Any, Any], Any], T: np.ndarray, k:
 
 
 def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Callable[[Any, Any], Any],
-                   optimizer: Optimizer, penalty: Callable[[], Value] | None) -> Step:
+                   optimizer: Optimizer, penalty: Callable[[], Value] | None) -> _Runner:
     """A step through :func:`micrograd.compile`: ``loss(model(x), t) + penalty()`` traced once
-    for one sample and replayed over each batch with numpy, plus a compiled forward of the model
-    per batch (at the weights the loss saw) to count accuracy. Integer class targets for a model
-    with k > 1 outputs become one-hot rows (a traced loss cannot index by a per-sample Value)."""
+    for one sample and replayed over each batch with numpy, the parameters and the optimiser's
+    state in arrays (:class:`micrograd.Training`); the traced function also returns the model's
+    outputs, which count accuracy. Integer class targets for a model with k > 1 outputs become
+    one-hot rows (a traced loss cannot index by a per-sample Value)."""
     params = optimizer.params
     forward = tape.compile(lambda x: model(x), params=params)
     T = np.asarray(y)
@@ -247,9 +261,11 @@ def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Cal
     if T.ndim == 1:
         _check_targets_as_numbers(loss, T, k)
 
-    def per_sample(x: list[Value], t: Any) -> Value:
-        out = loss(model(x), t)
-        return out if penalty is None else out + penalty()  # parameter-only: computed once a call
+    def per_sample(x: list[Value], t: Any) -> list[Value]:
+        output = model(x)
+        out = loss(output, t)
+        out = out if penalty is None else out + penalty()  # parameter-only: computed once a call
+        return [out, *(output if isinstance(output, (list, tuple)) else [output])]  # loss first
 
     f = tape.compile(per_sample, params=params)
     try:
@@ -259,15 +275,26 @@ def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Cal
     except TypeError as exc:
         raise TypeError(f"fit(compiled=True): the loss gets each target as a Value (a list of Values for "
                         f"a row; class indices become one-hot rows) and must accept it: {exc}") from exc
-    targets = T.tolist()
+    run = Training(f, optimizer)
 
     def step(idx: np.ndarray) -> tuple[float, int]:
-        Xb, Tb = X[idx], T[idx]
-        correct = sum(_is_correct(o, targets[i]) for o, i in zip(forward(Xb).tolist(), idx))
-        optimizer.zero_grad()
-        return f.backward(Xb, Tb), correct
+        Tb = T[idx]
+        batch_loss = run.backward(X[idx], Tb)
+        return batch_loss, _count_correct(run.outputs, Tb)  # type: ignore[arg-type]
 
-    return step
+    return _Runner(step, run.update, run.sync)
+
+
+def _count_correct(outputs: np.ndarray, targets: np.ndarray) -> int:
+    """How many rows ``_is_correct`` counts, on arrays: argmax of several outputs against the
+    class (argmax of a target row), one output's sign against target > 0.5."""
+    if outputs.shape[1] == 1:
+        if targets.ndim == 2 and targets.shape[1] != 1:
+            return sum(_is_correct(o, t) for o, t in zip(outputs.tolist(), targets.tolist()))
+        return int(np.count_nonzero((outputs[:, 0] > 0) == (targets.reshape(len(targets)) > 0.5)))
+    predicted = np.argmax(outputs, axis=1)
+    wanted = np.argmax(targets, axis=1) if targets.ndim == 2 else targets.astype(int)
+    return int(np.count_nonzero(predicted == wanted))
 
 
 def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], Any], optimizer: Optimizer,
@@ -287,8 +314,10 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     ``compiled=True`` runs the same steps through :func:`micrograd.compile`: ``loss(model(x), t)
     + penalty()`` is traced once for one sample (the penalty, parameter-only, is computed once per
     batch) and replayed over each batch with numpy, with the same weights, losses and history as
-    the scalar engine up to rounding. Accuracy then takes one compiled forward of the model per
-    batch, before the step, as the scalar path counts it. The loss gets each target as a Value (a
+    the scalar engine up to rounding. The parameters and the optimiser's state live in numpy
+    arrays meanwhile (the optimiser's rule updates them there); the Values get them back before
+    each callback and when fit returns. Accuracy counts the model outputs that the traced loss
+    computed, before the step, as the scalar path counts it. The loss gets each target as a Value (a
     row of ``y``: a list of Values), so integer class labels with a model of several outputs
     become one-hot rows, which ``cross_entropy`` takes as class probabilities; other targets are
     passed as they are. Python control flow on a traced Value, any use of its ``.data``, and
@@ -313,7 +342,7 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
     start = time.perf_counter()
-    step = (_compiled_step if compiled else _scalar_step)(model, X, y, loss, optimizer, penalty)
+    runner = (_compiled_step if compiled else _scalar_step)(model, X, y, loss, optimizer, penalty)
     batches = -(-len(X) // size)
     order_rng = np.random.RandomState(seed)
     bar = ProgressBar(epochs * batches, out) if progress else None
@@ -325,12 +354,12 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
             total_loss = correct = 0.0
             for b in range(batches):
                 idx = order[b * size:(b + 1) * size]
-                batch_loss, batch_correct = step(idx)
+                batch_loss, batch_correct = runner.gradients(idx)
                 correct += batch_correct
                 if schedule is not None:
                     optimizer.lr = schedule(history.steps)
                 with _interrupt_after():
-                    optimizer.step()
+                    runner.update()
                     history.steps += 1
                 total_loss += batch_loss * (len(idx) / len(X))  # (one batch: its loss exactly)
                 if bar is not None:
@@ -338,11 +367,16 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
             history.loss.append(total_loss)
             history.accuracy.append(correct / len(X))
             history.lr.append(optimizer.lr)
+            if callbacks:
+                with _interrupt_after():
+                    runner.sync()  # a callback sees every number in the Values
             for callback in callbacks:
                 callback(epoch, history)
     except KeyboardInterrupt:
         history.interrupted = True
     finally:
+        with _interrupt_after():
+            runner.sync()  # at the end, on Ctrl-C or an error: the last completed step
         history.seconds = time.perf_counter() - start
         if bar is not None:
             bar.close()

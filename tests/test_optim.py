@@ -184,3 +184,45 @@ def test_optimisers_update_data_only_and_accept_a_module():
 def test_bad_hyperparameters_are_named(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+def test_centred_rmsprop_gives_torchs_nan_where_the_variance_rounds_negative(torch):
+    """alpha = 0.5 and a constant gradient: v - a^2 is 0 in exact arithmetic, and rounds below 0
+    at some step; torch's sqrt gives nan there, and so must every parameter here (no exception,
+    no parameter updated when another is not)."""
+    kwargs = {"lr": 0.01, "alpha": 0.5, "centered": True}
+    ours = [Value(1.0), Value(2.0), Value(3.0)]
+    theirs = [torch.tensor(x, dtype=torch.float64) for x in (1.0, 2.0, 3.0)]
+    opt, ref = optim.RMSprop(ours, **kwargs), torch.optim.RMSprop(theirs, **kwargs)
+    nans = 0
+    for _ in range(100):
+        for p, t in zip(ours, theirs):
+            p.grad, t.grad = 0.001, torch.tensor(0.001, dtype=torch.float64)
+        opt.step()
+        ref.step()
+        got, want = [p.data for p in ours], [t.item() for t in theirs]
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12, nan_ok=True)
+        nans = max(nans, sum(math.isnan(x) for x in got))
+    assert nans == 3  # torch reaches nan on this case, for every parameter at once
+
+
+@pytest.mark.parametrize("lr", [0.1, 1, "float32", "float64", "int64", "fraction"])
+def test_any_real_number_type_is_a_learning_rate(lr):
+    import fractions
+
+    import numpy as np
+    value = {"float32": np.float32(0.1), "float64": np.float64(0.1), "int64": np.int64(1),
+             "fraction": fractions.Fraction(1, 10)}.get(lr, lr)
+    w = Value(1.0)
+    opt = optim.SGD([w], lr=value)
+    assert type(opt.lr) is float and opt.lr == float(value)
+    opt.lr = value  # as a schedule sets it
+    w.grad = 1.0
+    opt.step()
+    assert w.data == 1.0 - float(value)
+
+
+def test_a_parameter_listed_twice_is_refused():
+    w = Value(1.0)
+    with pytest.raises(ValueError, match="more than once"):
+        optim.SGD([w, w], lr=0.1)

@@ -17,6 +17,7 @@ from micrograd import TracingError
 from micrograd.data import make_blobs, make_moons
 from micrograd.losses import binary_cross_entropy_with_logits, cross_entropy, hinge, l2_penalty, log_softmax, mse
 from micrograd.nn import MLP
+from micrograd import optim
 from micrograd.optim import SGD, Adam
 from micrograd.schedules import LinearDecay
 from micrograd.train import ProgressBar, fit
@@ -276,6 +277,68 @@ def test_compiled_fit_matches_scalar_fit_on_three_classes_with_adam_and_minibatc
                                lambda m: Adam(m, lr=0.05), epochs=8, batch_size=10)  # last batch: 5 rows
     assert_same_training(runs, MLP(2, [8, 3], rng=1))
     assert runs[0][1].steps == 8 * 5 and runs[0][1].accuracy[-1] >= 0.8
+
+
+EVERY_OPTIMISER = [
+    ("SGD", {"lr": 0.3, "momentum": 0.9, "dampening": 0.5, "weight_decay": 0.1}),
+    ("SGD", {"lr": 0.3, "momentum": 0.8, "nesterov": True, "weight_decay": 0.01}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1, "initial_accumulator_value": 0.5}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "weight_decay": 0.1}),
+    ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.9}),
+    ("Adam", {"lr": 0.05, "betas": (0.8, 0.99), "weight_decay": 0.1, "amsgrad": True}),
+    ("AdamW", {"lr": 0.05, "weight_decay": 0.3}),
+]
+
+
+@pytest.mark.parametrize("penalty", [None, "l1", "l2"])
+@pytest.mark.parametrize("name,kwargs", EVERY_OPTIMISER, ids=[f"{n}-{i}" for i, (n, _) in enumerate(EVERY_OPTIMISER)])
+def test_compiled_fit_matches_scalar_fit_with_every_optimiser(name, kwargs, penalty):
+    """The same rule on arrays as on the scalar Values, with a schedule and an L1 or L2 penalty:
+    equal to 1e-10 (the tape's sums are ordered differently from the scalar engine's)."""
+    from micrograd.losses import l1_penalty
+    X, y = three_classes()
+    make_penalty = {None: None, "l1": lambda m: l1_penalty(m, 1e-3), "l2": lambda m: l2_penalty(m, 1e-2)}[penalty]
+    runs = scalar_and_compiled(lambda: MLP(2, [8, 3], rng=1), X, y, cross_entropy,
+                               lambda m: getattr(optim, name)(m, **kwargs), penalty=make_penalty,
+                               epochs=6, batch_size=10, schedule=LinearDecay(kwargs["lr"], kwargs["lr"] / 10, 30))
+    assert_same_training(runs, MLP(2, [8, 3], rng=1))
+
+
+def test_a_hand_written_loop_trains_in_arrays_as_the_scalar_loop_does():
+    """micrograd.training: the compiled function's parameters in arrays, the optimiser's rule on
+    them; the Values get the numbers at the end of the block (and on sync), not before."""
+    import micrograd
+    from micrograd.optim import RMSprop
+    X, y = three_classes()
+    T = np.eye(3)[y]
+    scalar_model, model = MLP(2, [8, 3], rng=1), MLP(2, [8, 3], rng=1)
+    start = weights(model)
+    scalar_opt, opt = RMSprop(scalar_model, lr=0.01, centered=True), RMSprop(model, lr=0.01, centered=True)
+    for _ in range(20):
+        scalar_opt.zero_grad()
+        total = sum(cross_entropy(scalar_model(list(x)), int(t)) for x, t in zip(X, y)) * (1.0 / len(X))
+        total.backward()
+        scalar_opt.step()
+    f = micrograd.compile(lambda x, t: cross_entropy(model(x), t), params=model.parameters())
+    with micrograd.training(f, opt) as run:
+        for _ in range(20):
+            loss = run.step(X, T)
+        assert weights(model) == start  # the numbers are in run.data until the block ends
+    assert loss == pytest.approx(total.data, rel=1e-10)
+    assert np.abs(np.array(weights(model)) - weights(scalar_model)).max() <= 1e-10
+    assert [p.grad for p in model.parameters()] == pytest.approx([p.grad for p in scalar_model.parameters()],
+                                                                 rel=1e-9, abs=1e-12)
+    with pytest.raises(ValueError, match="same order"):
+        micrograd.training(f, SGD(model.parameters()[::-1], lr=0.1))
+
+
+def test_compiled_fit_callbacks_see_the_numbers_in_the_values():
+    X, y = three_classes()
+    model = MLP(2, [8, 3], rng=1)
+    seen = []
+    fit(model, X, y, cross_entropy, Adam(model, lr=0.05), epochs=3, batch_size=15, progress=False,
+        compiled=True, callbacks=[lambda epoch, history: seen.append(weights(model))])
+    assert len({tuple(w) for w in seen}) == 3 and seen[-1] == weights(model)
 
 
 def test_compiled_fit_keeps_frozen_parameters_and_single_output_columns():
