@@ -198,12 +198,6 @@ ALLOWED: tuple[Allowed, ...] = (
             "derivative of sigmoid is nan (inf - inf inside the rule on Values), torch's is ±inf",
             any_value=True, when=lambda xs, g: math.isinf(g),
             bug="test_open_bug_sigmoid_second_derivative_with_infinite_gradient"),
-    Allowed("tape grad after a tape rounding", _names("a tape sum losing -0.0"), 0, "open bug: "
-            "as the tape's sums of -0.0 below, whose sign decides an infinite gradient",
-            any_value=True, bug="test_open_bug_tape_sums_lose_the_sign_of_zero"),
-    Allowed("tape", _names("add", "a-b", "-a", "mul"), 0, "open bug: the tape's linear fast path "
-            "sums from 0.0, so -0.0 + -0.0 is 0.0 there (then 1 / that is inf, not -inf)", zero_sign=True,
-            bug="test_open_bug_tape_sums_lose_the_sign_of_zero"),
     Allowed("tape grad after a tape rounding", None, math.inf, "a tape value was 1 ulp off (an "
             "entry above), a rule called numpy's exp/power (TAPE_ROUNDING_RULES) 1 ulp from math's, "
             "or a node feeds 3 or more places, whose gradient contributions the tape adds in another "
@@ -544,12 +538,12 @@ def test_open_bug_sigmoid_second_derivative_with_infinite_gradient(torch):
     assert grad(d, x)[0] == math.inf                    # nan; torch: inf (-inf * s(1-s)(1-2s))
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: the tape's fast path sums from 0.0")
-def test_open_bug_tape_sums_lose_the_sign_of_zero():
+def test_tape_sums_keep_the_sign_of_zero():
+    """Found by the fuzzer: the linear fast path summed from 0.0, so -0.0 + -0.0 was 0.0 there."""
     f = micrograd.compile(lambda x: (-x + -x) ** -1, params=[])
     want = ((-Value(0.0) + -Value(0.0)) ** -1).data     # -inf, as torch
     assert want == -math.inf
-    assert f(np.array([0.0]))[0] == want                # main: inf
+    assert f(np.array([0.0]))[0] == want                # (was inf)
 
 
 def test_every_open_bug_in_the_table_has_its_xfail_test():
