@@ -51,7 +51,7 @@ def steady(text: str) -> str:
     """``text`` with its volatile parts (timings, addresses, rates) as placeholders."""
     for pattern, placeholder in VOLATILE:
         text = pattern.sub(placeholder, text)
-    return text
+    return re.sub(r" {2,}", " ", text)  # (a padded column widens when a timing gains a digit)
 
 
 def svg_texts(svg: str) -> list[str]:

@@ -74,6 +74,7 @@ def test_notebook_is_committed_executed(path: Path) -> None:
 
 def test_comparison_masks_what_varies_and_keeps_values() -> None:
     text = "step 3: 12.5 ms, 0.31 s per epoch, 131x faster, at 0x7f3a2c1b9d60, loss 0.3125\n"
+    assert execute.steady("  compiled:    0.321 ms   1.00x") == execute.steady("  compiled:   10.321 ms  11.00x")
     assert execute.steady(text) == ("step 3: <time>, <time> per epoch, <ratio> faster, at <address>, "
                                     "loss 0.3125\n")
     svg = ('<svg xmlns="http://www.w3.org/2000/svg"><g><text>data 2</text><text>grad -1.5</text>'
