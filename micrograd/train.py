@@ -183,9 +183,6 @@ def _check_finite(array: np.ndarray, name: str, what: str) -> None:
         raise ValueError(f"{name} must be finite: {what} {where[0]} holds {float(array[tuple(where)])!r}")
 
 
-Step = Callable[[np.ndarray], tuple[float, int]]  # a batch's row numbers -> (loss, correct); grads set
-
-
 class _Runner(NamedTuple):
     """How fit runs a step: gradients, then the optimiser's update, and when the Values are written."""
 
