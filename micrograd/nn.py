@@ -13,54 +13,25 @@ Every module has ``parameters()``, ``named_parameters()`` (dotted names such as
 Every ``Layer`` and ``MLP`` call is recorded for graph pictures (``micrograd.provenance``: about
 1 µs per MLP call, dropped with the graph), whatever else is imported.
 
-Saved file format (JSON, UTF-8), written atomically (a temporary file, then ``os.replace``)::
-
-    {"format": "micrograd.state_dict", "version": 1,
-     "module": "MLP of [Layer of [ReLUNeuron(2), ...], ...]",
-     "parameters": {"layers.0.neurons.0.w.0": 0.2345, ..., "layers.2.neurons.0.b": 0.0}}
-
-``parameters`` maps each dotted name to its float, in ``named_parameters()`` order. Floats are
-written in Python's shortest round-trip form, so a round trip is exact; nan and +-inf are written
-as the strings ``"nan"``, ``"inf"``, ``"-inf"``. ``module`` is the model's ``repr``, for readers
-and for the architecture check on load. Loading checks the whole file (format, version,
-architecture, names, numbers) before assigning anything, so a bad file leaves the model as it was.
-
-A valid file is strict JSON (RFC 8259) holding one object with exactly the four keys above, each
-once: ``format`` the string ``"micrograd.state_dict"``; ``version`` the integer 1 (not ``true``,
-not ``1.0``); ``module`` the loading model's ``repr``; ``parameters`` an object with one entry per
-parameter of the model, each a JSON number within the float range (an integer is read as its
-nearest float) or one of the three strings above. Nothing else is valid: bare ``NaN`` /
-``Infinity`` tokens (Python's json extension), numbers that overflow a float (``1e400``), a key
-given twice, other keys, other strings. Every such file raises ValueError naming the file.
-
-``save`` writes atomically: a temporary file beside the target, then ``os.replace``. A symbolic
-link is followed: the file it points to is replaced and the link stays. An existing file keeps its
-permissions, and one that is not writable (0444) is refused with PermissionError, as
-``open(path, "w")`` would, rather than silently replaced; errors name the target, never the
-temporary file, and leave no temporary file behind.
+The saved file format is described in :mod:`micrograd.saving`.
 """
 
 from __future__ import annotations
 
-import errno
-import json
 import math
-import os
 import random
-import stat
-import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from operator import methodcaller
 from typing import Any
 
 from . import modes, provenance
 from .engine import Value, gc_paused
+from .module import MAX_SIZE, Module, Rng, check_size, generator
 from .scalars import describe, is_real, to_float
 
-__all__ = ["ACTIVATIONS", "INITS", "MLP", "Dropout", "Layer", "Module", "Neuron", "Sequential"]
+__all__ = ["ACTIVATIONS", "INITS", "MAX_SIZE", "MLP", "Dropout", "Layer", "Module", "Neuron", "Sequential"]
 
 Input = Sequence[Value | float]
-Rng = random.Random | int | None
 
 #: Activation name -> the function applied to a neuron's w . x + b.
 #: Method calls (not ``Value.relu``), so duck-typed scalars work too; methodcaller adds no frame.
@@ -84,222 +55,10 @@ INITS: dict[str, Callable[[int, int], float]] = {
 INITS["glorot"] = INITS["xavier"]
 INITS["kaiming"] = INITS["he"]
 
-FORMAT, VERSION = "micrograd.state_dict", 1
-
-
-def _rng(rng: Rng) -> Any:
-    """A random.Random for a seed, the given one as is, or the global ``random`` module for None."""
-    if rng is None or rng is random:
-        return random  # micrograd draws from the global generator: random.seed() reproduces it
-    if isinstance(rng, random.Random):
-        return rng
-    if isinstance(rng, int) and not isinstance(rng, bool):
-        return random.Random(rng)
-    raise TypeError(f"rng must be None, an int seed or a random.Random, got {type(rng).__name__}")
-
-
-MAX_SIZE = 10 ** 6  # inputs of a neuron, neurons of a layer: a Value is ~100 bytes, so 10**6 is ~100 MB
-
-
-def _check_size(n: Any, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SIZE:
-        raise ValueError(f"{what} must be a positive int of at most {MAX_SIZE:,}, got {describe(n)}")
-    return n
-
-
 def _check_activation(name: Any) -> str:
     if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
     return name
-
-
-class Module:
-    """Base class: a module owns parameters (Values) and is called to run forward.
-
-    ``named_parameters()`` finds parameters in the instance's attributes, in the order they were
-    set: a Value, a list of Values, a Module or a list of Modules. Subclasses may override
-    ``parameters()`` for speed, keeping the same order.
-    """
-
-    training: bool = True  # set per instance by train() / eval()
-
-    def zero_grad(self) -> None:
-        """Set every parameter's ``.grad`` to 0."""
-        for p in self.parameters():
-            p.grad = 0.0
-
-    def parameters(self) -> list[Value]:
-        """All trainable Values of this module, in a fixed order."""
-        return [p for _, p in self.named_parameters()]
-
-    def named_parameters(self) -> list[tuple[str, Value]]:
-        """(dotted name, Value) for every parameter, e.g. ``('layers.0.neurons.3.w.1', w)``.
-
-        A parameter shared by several places (the same layer twice in a Sequential) is listed once,
-        under its first name, as torch's ``named_parameters()``: an optimiser must step it once.
-        """
-        out: list[tuple[str, Value]] = []
-        seen: set[int] = set()
-        stack: list[tuple[str, Any]] = [("", self)]
-        while stack:  # depth-first, in attribute order, without recursion
-            prefix, obj = stack.pop()
-            if isinstance(obj, Value):
-                if id(obj) not in seen:
-                    seen.add(id(obj))
-                    out.append((prefix, obj))
-                continue
-            items = (vars(obj).items() if isinstance(obj, Module)
-                     else ((str(i), x) for i, x in enumerate(obj)))
-            children = [(f"{prefix}.{name}" if prefix else name, x) for name, x in items if _holds_parameters(x)]
-            stack.extend(reversed(children))
-        return out
-
-    def modules(self) -> Iterator[Module]:
-        """This module and every module inside it, depth first."""
-        stack: list[Any] = [self]
-        while stack:
-            obj = stack.pop()
-            if isinstance(obj, Module):
-                yield obj
-                stack.extend(reversed([x for x in vars(obj).values() if _holds_modules(x)]))
-            else:
-                stack.extend(reversed([x for x in obj if _holds_modules(x)]))
-
-    def train(self, mode: bool = True) -> Module:
-        """Put this module and all inside it in training mode (Dropout active); returns self."""
-        for m in self.modules():
-            m.training = mode
-        return self
-
-    def eval(self) -> Module:
-        """Put this module and all inside it in evaluation mode (Dropout off); returns self."""
-        return self.train(False)
-
-    def __repr__(self) -> str:
-        """The structure: ``Name(attr=<module repr>, weights=[3 Values], ...)``."""
-        parts = []
-        for name, x in vars(self).items():
-            if isinstance(x, Value):
-                parts.append(f"{name}=Value")
-            elif isinstance(x, Module):
-                parts.append(f"{name}={x!r}")
-            elif _holds_parameters(x) and isinstance(x[0], Value):
-                parts.append(f"{name}=[{len(x)} Values]")
-            elif _holds_parameters(x):
-                parts.append(f"{name}=[{', '.join(repr(m) for m in x)}]")
-        return f"{type(self).__name__}({', '.join(parts)})"
-
-    # -- saving and loading ------------------------------------------------------------------
-    def state_dict(self) -> dict[str, float]:
-        """{dotted name: float} for every parameter, in ``named_parameters()`` order."""
-        return {name: p.data for name, p in self.named_parameters()}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Set every parameter from ``state``; checks everything first, so an error changes nothing."""
-        named = self.named_parameters()
-        if not isinstance(state, Mapping):
-            raise TypeError(f"state must be a mapping of parameter names to numbers, got {type(state).__name__}")
-        missing = [n for n, _ in named if n not in state]
-        unexpected = [n for n in state if n not in dict(named)]
-        if missing or unexpected:
-            raise ValueError("the state does not fit this model (another architecture?): "
-                             + "; ".join(part for part in (_some("missing", missing), _some("unexpected", unexpected))
-                                         if part))
-        values = []
-        for name, _ in named:
-            x = state[name]
-            if isinstance(x, bool) or not is_real(x):
-                raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {describe(x)}")
-            values.append(to_float(x, f"parameter {name!r}"))  # the number rule of micrograd.scalars
-        for (_, p), x in zip(named, values):
-            p.data = x
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the parameters to ``path`` as JSON, atomically (format, links and read-only files:
-        the module docstring). An error names ``path`` and leaves every file as it was."""
-        doc = {"format": FORMAT, "version": VERSION, "module": repr(self),
-               "parameters": {k: _encode(v) for k, v in self.state_dict().items()}}
-        text = json.dumps(doc, indent=1, allow_nan=False)
-        path = _path(path)
-        target = _save_target(path)
-        try:
-            _write_atomically(target, text)
-        except OSError as exc:
-            if exc.errno is None:
-                raise
-            # (the error of a step names the temporary file, which is gone: name the target)
-            raise OSError(exc.errno, f"cannot save the model: {exc.strerror}", path) from None
-
-    def load(self, path: str | os.PathLike[str]) -> None:
-        """Read parameters saved by ``save``; any problem raises and leaves the model untouched.
-
-        A file that is not exactly the format of the module docstring raises ValueError
-        (a missing one FileNotFoundError).
-        """
-        path = _path(path)
-        params = _check_document(_read_json(path), path, repr(self))
-        try:  # load_state_dict checks every name and number before assigning any
-            self.load_state_dict({k: _decode(v) for k, v in params.items()})
-        except TypeError as exc:  # a value that is not a number: bad file content
-            raise ValueError(f"{path!r}: {exc}") from None
-
-
-KEYS = ("format", "version", "module", "parameters")  # a saved file's keys, all required, no others
-
-
-def _read_json(path: str) -> Any:
-    """The JSON document in the file, strictly: no bare NaN/Infinity, no number beyond the float
-    range, no key twice in an object; any of those, or not JSON, is a ValueError naming the file."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f, parse_constant=_bare_constant, parse_float=_finite_float,
-                             object_pairs_hook=_unique_keys)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no saved model at {path!r}") from None
-    except (RecursionError, MemoryError):  # json's parser recurses once per nesting level
-        raise ValueError(f"{path!r} is not a micrograd model file (JSON nested too deeply)") from None
-    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
-        raise ValueError(f"{path!r} is not a micrograd model file (corrupt or not JSON): {exc}") from None
-
-
-def _bare_constant(token: str) -> Any:
-    raise ValueError(f"bare {token} is not JSON (a saved model writes non-finite numbers as strings)")
-
-
-def _finite_float(token: str) -> float:
-    x = float(token)
-    if not math.isfinite(x):
-        raise ValueError(f"the number {_short(token)} is beyond the float range")
-    return x
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    doc: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in doc:
-            raise ValueError(f"the key {_short(key)!r} is given twice in one object")
-        doc[key] = value
-    return doc
-
-
-def _check_document(doc: Any, path: str, module: str) -> dict[str, Any]:
-    """The ``parameters`` mapping of a saved model, after checking the rest of the document."""
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ValueError(f"{path!r} is not a micrograd model file (no format {FORMAT!r})")
-    version = doc.get("version")
-    if type(version) is not int or version != VERSION:
-        raise ValueError(f"{path!r} has format version {_short(repr(version))}; this micrograd reads {VERSION}")
-    unknown = [k for k in doc if k not in KEYS]
-    if unknown:
-        raise ValueError(f"{path!r} has the unexpected key {_short(unknown[0])!r} (a saved model has "
-                         f"{', '.join(KEYS)} only)")
-    if doc.get("module") != module:
-        raise ValueError(f"{path!r} holds another architecture: {_short(doc.get('module'))}, "
-                         f"not {_short(module)}")
-    params = doc.get("parameters")
-    if not isinstance(params, dict):
-        raise ValueError(f"{path!r} has no 'parameters' mapping")  # noqa: TRY004 (bad file content)
-    return params
 
 
 def _inputs(x: Any, nin: int) -> list[Any]:
@@ -325,81 +84,6 @@ def _bad_input(x: Any, exc: Exception) -> Exception:
     return exc
 
 
-def _holds_parameters(x: Any) -> bool:
-    return isinstance(x, (Value, Module)) or (
-        isinstance(x, (list, tuple)) and bool(x) and all(isinstance(i, (Value, Module)) for i in x))
-
-
-def _holds_modules(x: Any) -> bool:
-    return isinstance(x, Module) or (isinstance(x, (list, tuple)) and any(isinstance(i, Module) for i in x))
-
-
-def _some(what: str, names: list[str]) -> str:
-    if not names:
-        return ""
-    more = f" (and {len(names) - 3} more)" if len(names) > 3 else ""
-    return f"{what} {', '.join(names[:3])}{more}"
-
-
-def _short(text: Any, limit: int = 80) -> str:
-    text = str(text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _file_mode(path: str) -> int:
-    """The mode open(path, 'w') leaves: an existing file's own, else 0o666 less the process's umask."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        pass
-    umask = os.umask(0o022)  # (reading the umask means setting it: put it straight back)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _path(path: Any) -> str:
-    """``path`` as a str; a TypeError naming it for anything but a str or os.PathLike."""
-    if not isinstance(path, (str, os.PathLike)):  # (bytes too would need os.fsdecode everywhere)
-        raise TypeError(f"path must be a str or an os.PathLike (pathlib.Path), got {type(path).__name__}")
-    return os.fspath(path)
-
-
-def _save_target(path: str) -> str:
-    """The file ``save`` replaces: ``path``, or the file a symbolic link at ``path`` points to."""
-    target = os.path.realpath(path)  # a link is followed, as open(path, "w") follows it
-    directory = os.path.dirname(target)
-    if not os.path.isdir(directory):  # else mkstemp's error names the temporary file
-        raise FileNotFoundError(errno.ENOENT, f"cannot save the model: no directory {directory!r}", path)
-    if os.path.exists(target) and not (os.access(target, os.W_OK) and os.stat(target).st_mode & 0o222):
-        # open(path, "w") refuses it (root aside: a file no one may write is refused for root too)
-        raise PermissionError(errno.EACCES, "cannot save the model over a file that is not writable", path)
-    return target
-
-
-def _write_atomically(target: str, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``target``, then move it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=".micrograd-", suffix=".tmp", dir=os.path.dirname(target))
-    try:
-        os.chmod(tmp, _file_mode(target))  # mkstemp's 0600 would make the saved model private
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)  # atomic: the old file stays whole until the new one is complete
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _encode(x: float) -> float | str:
-    return x if math.isfinite(x) else str(x)  # 'nan', 'inf', '-inf': JSON has no such numbers
-
-
-def _decode(x: Any) -> Any:
-    """The number a saved value stands for; anything else is left for load_state_dict to reject."""
-    return float(x) if isinstance(x, str) and x in ("nan", "inf", "-inf") else x
-
-
 class Neuron(Module):
     """y = act(w . x + b): ReLU by default, w . x + b when ``nonlin`` is False.
 
@@ -410,13 +94,13 @@ class Neuron(Module):
 
     def __init__(self, nin: int, nonlin: bool = True, *, activation: str | None = None,
                  init: str = "uniform", rng: Rng = None, fan_out: int = 1) -> None:
-        _check_size(nin, "nin")
-        _check_size(fan_out, "fan_out")  # (xavier's sqrt(6 / (nin + fan_out)) of a negative: math domain error)
+        check_size(nin, "nin")
+        check_size(fan_out, "fan_out")  # (xavier's sqrt(6 / (nin + fan_out)) of a negative: math domain error)
         activation = ("relu" if nonlin else "linear") if activation is None else activation
         _check_activation(activation)
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose from {sorted(INITS)}")
-        draw, bound = _rng(rng).uniform, INITS[init](nin, fan_out)
+        draw, bound = generator(rng).uniform, INITS[init](nin, fan_out)
         self.w = [Value(draw(-bound, bound)) for _ in range(nin)]
         self.b = Value(0.0)
         self.activation = activation
@@ -453,8 +137,8 @@ class Layer(Module):
     """``nout`` neurons reading the same input; a one-neuron layer returns a bare Value."""
 
     def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
-        _check_size(nout, "nout")
-        kwargs["rng"] = _rng(kwargs.get("rng"))  # one generator for all the neurons
+        check_size(nout, "nout")
+        kwargs["rng"] = generator(kwargs.get("rng"))  # one generator for all the neurons
         self.neurons = [Neuron(nin, fan_out=nout, **kwargs) for _ in range(nout)]
 
     def __call__(self, x: Input) -> Value | list[Value]:
@@ -487,7 +171,7 @@ class MLP(Module):
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence):
             raise TypeError(f"nouts must be a list of layer sizes, e.g. [16, 16, 1], got {type(nouts).__name__} "
                             f"{describe(nouts)}")
-        sz = [_check_size(nin, "nin")] + [_check_size(n, "layer size") for n in nouts]
+        sz = [check_size(nin, "nin")] + [check_size(n, "layer size") for n in nouts]
         if not nouts:
             raise ValueError("an MLP needs at least one layer size in nouts")
         if isinstance(activation, str):
@@ -496,7 +180,7 @@ class MLP(Module):
             acts = [_check_activation(a) for a in activation]
         else:
             raise ValueError(f"activation: give one name, or one per layer ({len(nouts)}), got {activation!r}")
-        rng = _rng(rng)
+        rng = generator(rng)
         self.layers = [Layer(sz[i], sz[i + 1], activation=acts[i], init=init, rng=rng)
                        for i in range(len(nouts))]
 
