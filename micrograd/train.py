@@ -26,8 +26,9 @@ import numpy as np
 
 from . import tape
 from .compiled_training import Training
-from .engine import Value
+from .engine import Value, no_grad
 from .metrics import predicted_class
+from .nn import Module
 from .optim import Optimizer
 from .schedules import Schedule
 
@@ -95,11 +96,14 @@ class ProgressBar:
 
 @dataclass
 class History:
-    """Per epoch: mean training loss, training accuracy and the last learning rate used."""
+    """Per epoch: mean training loss, training accuracy and the last learning rate used; with
+    ``validation_data``, the loss and accuracy on it at the end of the epoch."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)      # on validation_data, after each epoch
+    val_accuracy: list[float] = field(default_factory=list)  # (empty without validation_data)
     steps: int = 0              # optimiser steps taken
     interrupted: bool = False   # stopped early by Ctrl-C (KeyboardInterrupt)
     seconds: float = 0.0        # wall time of the whole run
@@ -175,6 +179,22 @@ def _targets(y: Any, rows: int) -> np.ndarray:
     return T
 
 
+def _validation(data: Any, features: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``validation_data`` as (rows, targets) arrays checked as X and y are, or None."""
+    if data is None:
+        return None
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"validation_data must be a pair (X_val, y_val), got {type(data).__name__}")
+    try:
+        X_val = _rows(data[0])
+        y_val = _targets(data[1], len(X_val))
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"validation_data: {exc}") from None
+    if X_val.shape[1] != features:
+        raise ValueError(f"validation_data: rows of {X_val.shape[1]} features, but X has {features}")
+    return X_val, y_val
+
+
 def _check_finite(array: np.ndarray, name: str, what: str) -> None:
     """Refuse nan and inf in training data: one would turn every weight into nan."""
     bad = ~np.isfinite(array.astype(np.float64))
@@ -189,6 +209,7 @@ class _Runner(NamedTuple):
     gradients: Callable[[np.ndarray], tuple[float, int]]  # a batch's row numbers -> (loss, correct)
     update: Callable[[], None]                            # the optimiser's step
     sync: Callable[[], None]                              # the Values get every number (callbacks, end)
+    evaluate: Callable[[np.ndarray, np.ndarray], tuple[float, int]]  # other rows, targets -> (loss, correct)
 
 
 def _nothing() -> None:
@@ -216,7 +237,33 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
         batch_loss.backward()
         return batch_loss.data, correct
 
-    return _Runner(step, optimizer.step, _nothing)
+    def evaluate(X_other: np.ndarray, y_other: np.ndarray) -> tuple[float, int]:
+        with no_grad(), _evaluation_mode(model):
+            outputs = [model([Value(v) for v in row]) for row in X_other.tolist()]
+            targets_other = list(y_other.tolist())
+            per_sample = [loss(o, t) for o, t in zip(outputs, targets_other)]
+            total: Value = sum(per_sample) * (1.0 / len(per_sample))
+            if penalty is not None:
+                total = total + penalty()
+        return total.data, sum(_is_correct(o, t) for o, t in zip(outputs, targets_other))
+
+    return _Runner(step, optimizer.step, _nothing, evaluate)
+
+
+@contextlib.contextmanager
+def _evaluation_mode(model: Callable[[Any], Any]) -> Iterator[None]:
+    """A Module (and every module in it) in ``eval()`` mode inside the block (Dropout off), each
+    back in its own mode after; any other callable as it is."""
+    if not isinstance(model, Module):
+        yield
+        return
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
 
 
 def _check_targets_as_numbers(loss: Callable[[Any, Any], Any], T: np.ndarray, k: tuple[int, ...]) -> None:
@@ -249,12 +296,7 @@ def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Cal
         raise ValueError(f"fit(compiled=True) needs y as numbers, one per sample or one row per sample; "
                          f"got dtype {T.dtype} and shape {T.shape}")
     k = forward(X[:1]).shape[1:]  # traces the model: (k,) for k outputs, () for one Value
-    if T.ndim == 1 and T.dtype.kind in "iu" and k and k[0] > 1:
-        if T.min() < 0 or T.max() >= k[0]:
-            raise ValueError(f"class targets must be in 0..{k[0] - 1} for a model with {k[0]} outputs, "
-                             f"got {T.min()}..{T.max()}")
-        T = np.eye(k[0])[T]  # class i -> one-hot row: cross_entropy takes class probabilities
-
+    T = _traced_targets(T, k)
     if T.ndim == 1:
         _check_targets_as_numbers(loss, T, k)
 
@@ -279,7 +321,25 @@ def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Cal
         batch_loss = run.backward(X[idx], Tb)
         return batch_loss, _count_correct(run.outputs, Tb)  # type: ignore[arg-type]
 
-    return _Runner(step, run.update, run.sync)
+    def evaluate(X_other: np.ndarray, y_other: np.ndarray) -> tuple[float, int]:
+        """Loss and correct count on other rows, at the weights in the Values (fit syncs first)."""
+        T_other = _traced_targets(np.asarray(y_other), k)
+        with np.errstate(all="ignore"):
+            out = f(X_other, T_other)  # (rows, 1 + outputs): the loss (+ penalty) first
+        return float(np.mean(out[:, 0])), _count_correct(out[:, 1:], T_other)
+
+    return _Runner(step, run.update, run.sync, evaluate)
+
+
+def _traced_targets(T: np.ndarray, k: tuple[int, ...]) -> np.ndarray:
+    """Targets as the traced loss takes them: integer classes of a model with ``k = (n,)`` outputs,
+    n > 1, become one-hot rows (class i -> row i of the identity); others are kept."""
+    if T.ndim == 1 and T.dtype.kind in "iu" and k and k[0] > 1:
+        if T.min() < 0 or T.max() >= k[0]:
+            raise ValueError(f"class targets must be in 0..{k[0] - 1} for a model with {k[0]} outputs, "
+                             f"got {T.min()}..{T.max()}")
+        return np.eye(k[0])[T]  # class i -> one-hot row: cross_entropy takes class probabilities
+    return T
 
 
 def _count_correct(outputs: np.ndarray, targets: np.ndarray) -> int:
@@ -298,7 +358,8 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
         epochs: int = 10, batch_size: int | None = None, *, penalty: Callable[[], Value] | None = None,
         schedule: Schedule | Callable[[int], float] | None = None, shuffle: bool = True, seed: int | None = 0,
         callbacks: Sequence[Callable[[int, History], None]] = (), progress: bool = True,
-        out: TextIO | None = None, compiled: bool = False) -> History:
+        out: TextIO | None = None, compiled: bool = False,
+        validation_data: tuple[Any, Any] | None = None) -> History:
     """Train ``model`` on rows ``X`` with targets ``y``; returns the :class:`History`.
 
     Each step takes a batch (all rows when ``batch_size`` is None, the rows shuffled each epoch
@@ -320,6 +381,13 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     passed as they are. Python control flow on a traced Value, any use of its ``.data``, and
     ``Dropout`` in training mode raise :class:`micrograd.TracingError` before the first step.
 
+    ``validation_data=(X_val, y_val)``, rows the model does not train on (a test split), is scored
+    after every epoch at the weights reached: ``history.val_loss`` gets ``mean(loss(model(x), t))
+    + penalty()`` over all its rows, the quantity the training loss averages over the epoch's
+    batches, and ``history.val_accuracy`` its accuracy, counted as above. A :class:`Module` is
+    scored in ``eval()`` mode (Dropout off) and put back in its own mode after; no gradient is
+    computed and no weight changes.
+
     ``callbacks`` are called as ``callback(epoch, history)`` after each epoch. Ctrl-C (or a
     KeyboardInterrupt raised by a loss or a callback) stops training cleanly: the weights keep
     every completed step, and the history says ``interrupted``.
@@ -333,6 +401,7 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
                         f"got {type(optimizer).__name__}")
     X = _rows(X)
     y = _targets(y, len(X))
+    validation = _validation(validation_data, X.shape[1])
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     size = len(X) if batch_size is None else batch_size
@@ -364,6 +433,12 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
             history.loss.append(total_loss)
             history.accuracy.append(correct / len(X))
             history.lr.append(optimizer.lr)
+            if validation is not None:
+                with _interrupt_after():
+                    runner.sync()  # compiled: the Values get the weights the validation rows see
+                val_loss, val_correct = runner.evaluate(*validation)
+                history.val_loss.append(val_loss)
+                history.val_accuracy.append(val_correct / len(validation[0]))
             if callbacks:
                 with _interrupt_after():
                     runner.sync()  # a callback sees every number in the Values
