@@ -97,7 +97,8 @@ class ProgressBar:
 @dataclass
 class History:
     """Per epoch: mean training loss, training accuracy and the last learning rate used; with
-    ``validation_data``, the loss and accuracy on it at the end of the epoch."""
+    ``validation_data``, the loss and accuracy on it at the end of the epoch. A regression (one
+    output, targets other than 0/1 or -1/+1 labels) has no accuracy: its lists stay empty."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
@@ -206,10 +207,10 @@ def _check_finite(array: np.ndarray, name: str, what: str) -> None:
 class _Runner(NamedTuple):
     """How fit runs a step: gradients, then the optimiser's update, and when the Values are written."""
 
-    gradients: Callable[[np.ndarray], tuple[float, int]]  # a batch's row numbers -> (loss, correct)
+    gradients: Callable[[np.ndarray], tuple[float, int | None]]  # a batch's rows -> (loss, correct or None)
     update: Callable[[], None]                            # the optimiser's step
     sync: Callable[[], None]                              # the Values get every number (callbacks, end)
-    evaluate: Callable[[np.ndarray, np.ndarray], tuple[float, int]]  # other rows, targets -> (loss, correct)
+    evaluate: Callable[[np.ndarray, np.ndarray], tuple[float, int | None]]  # other rows, targets -> the same
 
 
 def _nothing() -> None:
@@ -220,8 +221,11 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
                  optimizer: Optimizer, penalty: Callable[[], Value] | None) -> _Runner:
     """A step in the scalar engine: a graph per sample, ``mean(loss) + penalty()``, backward."""
     rows, targets = X.tolist(), list(np.asarray(y).tolist())
+    labels = _are_labels(np.asarray(y))
+    several = False  # the model gives several outputs: known after the first forward pass
 
-    def step(idx: np.ndarray) -> tuple[float, int]:
+    def step(idx: np.ndarray) -> tuple[float, int | None]:
+        nonlocal several
         # Inputs as fresh leaves, each shared by every neuron that reads it (a float would become
         # a new constant leaf at every use: 16x the input nodes in a 16-wide layer). All made
         # before the forward passes: allocations between them would wake the cycle collector
@@ -232,12 +236,14 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
         batch_loss: Value = sum(per_sample) * (1.0 / len(per_sample))
         if penalty is not None:
             batch_loss = batch_loss + penalty()
-        correct = sum(_is_correct(o, targets[i]) for o, i in zip(outputs, idx))
+        several = isinstance(_single(outputs[0]), (list, tuple))
+        correct = (sum(_is_correct(o, targets[i]) for o, i in zip(outputs, idx)) if labels or several
+                   else None)
         optimizer.zero_grad()
         batch_loss.backward()
         return batch_loss.data, correct
 
-    def evaluate(X_other: np.ndarray, y_other: np.ndarray) -> tuple[float, int]:
+    def evaluate(X_other: np.ndarray, y_other: np.ndarray) -> tuple[float, int | None]:
         with no_grad(), _evaluation_mode(model):
             outputs = [model([Value(v) for v in row]) for row in X_other.tolist()]
             targets_other = list(y_other.tolist())
@@ -245,6 +251,8 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
             total: Value = sum(per_sample) * (1.0 / len(per_sample))
             if penalty is not None:
                 total = total + penalty()
+        if not (labels or several):
+            return total.data, None
         return total.data, sum(_is_correct(o, t) for o, t in zip(outputs, targets_other))
 
     return _Runner(step, optimizer.step, _nothing, evaluate)
@@ -316,17 +324,19 @@ def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Cal
                         f"a row; class indices become one-hot rows) and must accept it: {exc}") from exc
     run = Training(f, optimizer)
 
-    def step(idx: np.ndarray) -> tuple[float, int]:
+    counts = _are_labels(T) or bool(k and k[0] > 1)  # labels, or several outputs: an accuracy
+
+    def step(idx: np.ndarray) -> tuple[float, int | None]:
         Tb = T[idx]
         batch_loss = run.backward(X[idx], Tb)
-        return batch_loss, _count_correct(run.outputs, Tb)  # type: ignore[arg-type]
+        return batch_loss, _count_correct(run.outputs, Tb) if counts else None  # type: ignore[arg-type]
 
-    def evaluate(X_other: np.ndarray, y_other: np.ndarray) -> tuple[float, int]:
+    def evaluate(X_other: np.ndarray, y_other: np.ndarray) -> tuple[float, int | None]:
         """Loss and correct count on other rows, at the weights in the Values (fit syncs first)."""
         T_other = _traced_targets(np.asarray(y_other), k)
         with np.errstate(all="ignore"):
             out = f(X_other, T_other)  # (rows, 1 + outputs): the loss (+ penalty) first
-        return float(np.mean(out[:, 0])), _count_correct(out[:, 1:], T_other)
+        return float(np.mean(out[:, 0])), _count_correct(out[:, 1:], T_other) if counts else None
 
     return _Runner(step, run.update, run.sync, evaluate)
 
@@ -340,6 +350,15 @@ def _traced_targets(T: np.ndarray, k: tuple[int, ...]) -> np.ndarray:
                              f"got {T.min()}..{T.max()}")
         return np.eye(k[0])[T]  # class i -> one-hot row: cross_entropy takes class probabilities
     return T
+
+
+def _are_labels(T: np.ndarray) -> bool:
+    """Whether targets are labels that one output's sign can be right or wrong about: every one
+    0 or 1, or every one -1 or +1 (a column of them too), or rows of several (one per class)."""
+    if T.ndim == 2 and T.shape[1] > 1:
+        return True
+    values = set(np.unique(T).tolist())
+    return values <= {0.0, 1.0} or values <= {-1.0, 1.0}
 
 
 def _count_correct(outputs: np.ndarray, targets: np.ndarray) -> int:
@@ -367,7 +386,8 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     ``zero_grad``, ``backward`` and ``optimizer.step()``; ``schedule(step)``, if given, sets the
     learning rate before each step. Accuracy counts ``argmax(output) == t`` for several outputs
     (``argmax(t)`` for a row of class probabilities, such as one-hot labels) and
-    ``(output > 0) == (t > 0.5)`` for one (labels 0/1 or -1/+1).
+    ``(output > 0) == (t > 0.5)`` for one (labels 0/1 or -1/+1). One output with other targets is
+    a regression: no accuracy is counted, shown or kept (``history.accuracy`` stays empty).
 
     ``compiled=True`` runs the same steps through :func:`micrograd.compile`: ``loss(model(x), t)
     + penalty()`` is traced once for one sample (the penalty, parameter-only, is computed once per
@@ -418,10 +438,12 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
             order = (order_rng.permutation(len(X)) if shuffle and batch_size is not None
                      else np.arange(len(X)))
             total_loss = correct = 0.0
+            counted = False  # an accuracy means something for these targets and outputs
             for b in range(batches):
                 idx = order[b * size:(b + 1) * size]
                 batch_loss, batch_correct = runner.gradients(idx)
-                correct += batch_correct
+                counted = batch_correct is not None
+                correct += batch_correct or 0
                 if schedule is not None:
                     optimizer.lr = schedule(history.steps)
                 with _interrupt_after():
@@ -429,16 +451,19 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
                     history.steps += 1
                 total_loss += batch_loss * (len(idx) / len(X))  # (one batch: its loss exactly)
                 if bar is not None:
-                    bar.update(history.steps, loss=batch_loss, accuracy=correct / min((b + 1) * size, len(X)))
+                    shown = {"accuracy": correct / min((b + 1) * size, len(X))} if counted else {}
+                    bar.update(history.steps, loss=batch_loss, **shown)
             history.loss.append(total_loss)
-            history.accuracy.append(correct / len(X))
+            if counted:
+                history.accuracy.append(correct / len(X))
             history.lr.append(optimizer.lr)
             if validation is not None:
                 with _interrupt_after():
                     runner.sync()  # compiled: the Values get the weights the validation rows see
                 val_loss, val_correct = runner.evaluate(*validation)
                 history.val_loss.append(val_loss)
-                history.val_accuracy.append(val_correct / len(validation[0]))
+                if val_correct is not None:
+                    history.val_accuracy.append(val_correct / len(validation[0]))
             if callbacks:
                 with _interrupt_after():
                     runner.sync()  # a callback sees every number in the Values

@@ -496,8 +496,6 @@ def test_bad_validation_data_is_named_before_training(validation, error, match):
     assert weights(model) == start
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: fit reports an accuracy for regression targets "
-                                       "(the sign of the output against t > 0.5, a meaningless number)")
 @pytest.mark.parametrize("compiled", [False, True])
 def test_a_regression_reports_no_accuracy(compiled):
     X = np.linspace(-1.0, 1.0, 12).reshape(-1, 1)
