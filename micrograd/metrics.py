@@ -120,7 +120,11 @@ def _values(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
         t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"regression metrics take arrays of numbers: {exc}") from None
-    t, p = _labels(t, p)
+    if t.ndim != 1 or p.ndim != 1:
+        raise ValueError(f"regression metrics take 1-d arrays, one value per sample, got shapes {t.shape} and {p.shape}")
+    if len(t) != len(p) or len(t) == 0:
+        raise ValueError(f"y_true has {len(t)} values but y_pred has {len(p)}"
+                         + (": no samples" if len(t) == 0 else ""))
     if not (np.isfinite(t).all() and np.isfinite(p).all()):
         raise ValueError("regression metrics take finite numbers: y_true or y_pred holds nan or inf")
     return t, p

@@ -60,7 +60,9 @@ def test_predicted_class_reads_model_outputs():
     (lambda: confusion_matrix([0, 1], [0, 1], labels=[[0, 1]]), "labels must be a non-empty 1-d"),
     (lambda: recall([0, 1, 2], [0, 1, 1], average="binary"), r"needs two classes .* got \[0, 1, 2\]"),
     (lambda: f1_score([0, 1], [0, 1], average="binary", labels=[0, 1]), "give pos_label, not labels"),
-    (lambda: r2_score([1.0, 2.0], [1.0]), "2 labels but y_pred has 1"),
+    (lambda: r2_score([1.0, 2.0], [1.0]), "2 values but y_pred has 1"),
+    (lambda: r2_score([], []), "no samples"),
+    (lambda: r2_score([[1.0]], [[1.0]]), "1-d arrays, one value per sample"),
     (lambda: mean_squared_error([1.0, float("nan")], [1.0, 2.0]), "finite numbers"),
     (lambda: mean_squared_error(["a"], [1.0]), "arrays of numbers"),
 ])
