@@ -217,7 +217,7 @@ def confusion_matrix(y_true: Any, y_pred: Any, labels: Sequence[Any] | None = No
     counts = metrics.confusion_matrix(y_true, y_pred, labels)
     classes = np.union1d(np.asarray(y_true), np.asarray(y_pred)) if labels is None else np.asarray(labels)
     if ax is None:
-        side = 1.5 + 0.45 * len(classes)
+        side = max(3.5, 1.5 + 0.45 * len(classes))  # inches: room for the axis labels of two classes
         _, ax = _pyplot().subplots(figsize=(side, side))
     ax.imshow(counts, cmap="Blues", vmin=0)
     dark = counts.max() / 2  # white digits on the darker half of the colour scale

@@ -381,3 +381,9 @@ def test_predicted_vs_true_draws_on_the_axes_given_and_names_bad_input(plot, plt
         plot.predicted_vs_true([1.0, 2.0], [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="finite numbers"):
         plot.predicted_vs_true([1.0, 2.0], [1.0, np.nan])
+
+
+@needs_matplotlib
+def test_confusion_matrix_of_two_classes_leaves_room_for_its_labels(plot):
+    assert plot.confusion_matrix([0, 1, 1], [0, 1, 0]).figure.get_size_inches().tolist() == [3.5, 3.5]
+    assert plot.confusion_matrix(list(range(10)), list(range(10))).figure.get_size_inches().tolist() == [6.0, 6.0]
