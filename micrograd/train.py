@@ -244,6 +244,7 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
         return batch_loss.data, correct
 
     def evaluate(X_other: np.ndarray, y_other: np.ndarray) -> tuple[float, int | None]:
+        """Mean loss (+ penalty) and correct count on other rows, no graph kept, Dropout off."""
         with no_grad(), _evaluation_mode(model):
             outputs = [model([Value(v) for v in row]) for row in X_other.tolist()]
             targets_other = list(y_other.tolist())
@@ -373,6 +374,17 @@ def _count_correct(outputs: np.ndarray, targets: np.ndarray) -> int:
     return int(np.count_nonzero(predicted == wanted))
 
 
+def _score_validation(runner: _Runner, validation: tuple[np.ndarray, np.ndarray], history: History) -> None:
+    """Append the validation rows' mean loss (and accuracy, where one is counted) at the weights
+    reached to ``history``: compiled, the Values get those weights first."""
+    with _interrupt_after():
+        runner.sync()
+    val_loss, val_correct = runner.evaluate(*validation)
+    history.val_loss.append(val_loss)
+    if val_correct is not None:
+        history.val_accuracy.append(val_correct / len(validation[0]))
+
+
 def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], Any], optimizer: Optimizer,
         epochs: int = 10, batch_size: int | None = None, *, penalty: Callable[[], Value] | None = None,
         schedule: Schedule | Callable[[int], float] | None = None, shuffle: bool = True, seed: int | None = 0,
@@ -458,12 +470,7 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
                 history.accuracy.append(correct / len(X))
             history.lr.append(optimizer.lr)
             if validation is not None:
-                with _interrupt_after():
-                    runner.sync()  # compiled: the Values get the weights the validation rows see
-                val_loss, val_correct = runner.evaluate(*validation)
-                history.val_loss.append(val_loss)
-                if val_correct is not None:
-                    history.val_accuracy.append(val_correct / len(validation[0]))
+                _score_validation(runner, validation, history)
             if callbacks:
                 with _interrupt_after():
                     runner.sync()  # a callback sees every number in the Values
