@@ -1,9 +1,13 @@
-"""Classification metrics on label arrays (numpy), with scikit-learn's conventions.
+"""Classification and regression metrics on arrays (numpy), with scikit-learn's conventions.
 
 ``confusion_matrix[i, j]`` counts samples of true class ``labels[i]`` predicted as ``labels[j]``;
 the labels are the sorted union of both arrays unless given. Precision, recall and F1 are per
-class (``average=None``) or their unweighted mean (``average='macro'``, the default); a class with
-no predicted (or no true) samples scores 0, as scikit-learn's ``zero_division=0``.
+class (``average=None``), their unweighted mean (``average='macro'``, the default), or the score
+of the positive class ``pos_label`` of two (``average='binary'``, scikit-learn's default); a class
+with no predicted (or no true) samples scores 0, as scikit-learn's ``zero_division=0``.
+
+For regression, ``mean_squared_error`` and ``r2_score`` (the coefficient of determination: 1 for
+exact predictions, 0 for predicting the mean of the true values everywhere).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["accuracy", "confusion_matrix", "f1_score", "precision", "predicted_class", "recall"]
+__all__ = ["accuracy", "confusion_matrix", "f1_score", "mean_squared_error", "precision", "predicted_class",
+           "r2_score", "recall"]
 
 
 def _labels(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +52,22 @@ def confusion_matrix(y_true: Any, y_pred: Any, labels: Sequence[Any] | None = No
     return matrix
 
 
-def _per_class(y_true: Any, y_pred: Any, labels: Sequence[Any] | None) -> tuple[np.ndarray, ...]:
+def _per_class(y_true: Any, y_pred: Any, labels: Sequence[Any] | None, average: str | None,
+               pos_label: Any) -> tuple[np.ndarray, ...]:
+    """(true positives, predicted, actual) per class; for ``average='binary'`` only pos_label's."""
+    if average == "binary":
+        t, p = _labels(y_true, y_pred)
+        if labels is not None:
+            raise ValueError("average='binary' scores pos_label: give pos_label, not labels")
+        classes = np.union1d(np.union1d(t, p), [pos_label])
+        if len(classes) > 2:
+            raise ValueError(f"average='binary' needs two classes (pos_label {pos_label!r} and one other), got "
+                             f"{classes.tolist()[:10]}: use average='macro' or None")
+        labels = classes.tolist()
+        m = confusion_matrix(t, p, labels)
+        k = labels.index(pos_label)
+        return (m[k:k + 1, k].astype(np.float64), m[:, k:k + 1].sum(axis=0).astype(np.float64),
+                m[k:k + 1, :].sum(axis=1).astype(np.float64))
     m = confusion_matrix(y_true, y_pred, labels)
     tp = np.diag(m).astype(np.float64)
     return tp, m.sum(axis=0).astype(np.float64), m.sum(axis=1).astype(np.float64)  # tp, predicted, true
@@ -57,33 +77,76 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
+def _check_average(average: str | None) -> None:
+    if average not in ("macro", "binary", None):
+        raise ValueError(f"average must be 'macro', 'binary' or None, got {average!r}")
+
+
 def _average(scores: np.ndarray, average: str | None) -> float | np.ndarray:
     if average is None:
         return scores
-    if average == "macro":
+    if average in ("macro", "binary"):  # (binary: the one score of pos_label)
         return float(scores.mean())
-    raise ValueError(f"average must be 'macro' or None, got {average!r}")
+    raise ValueError(f"average must be 'macro', 'binary' or None, got {average!r}")
 
 
 def precision(y_true: Any, y_pred: Any, average: str | None = "macro",
-              labels: Sequence[Any] | None = None) -> float | np.ndarray:
+              labels: Sequence[Any] | None = None, pos_label: Any = 1) -> float | np.ndarray:
     """Per class: true positives / predicted positives."""
-    tp, predicted, _ = _per_class(y_true, y_pred, labels)
+    _check_average(average)
+    tp, predicted, _ = _per_class(y_true, y_pred, labels, average, pos_label)
     return _average(_ratio(tp, predicted), average)
 
 
 def recall(y_true: Any, y_pred: Any, average: str | None = "macro",
-           labels: Sequence[Any] | None = None) -> float | np.ndarray:
+           labels: Sequence[Any] | None = None, pos_label: Any = 1) -> float | np.ndarray:
     """Per class: true positives / actual positives."""
-    tp, _, actual = _per_class(y_true, y_pred, labels)
+    _check_average(average)
+    tp, _, actual = _per_class(y_true, y_pred, labels, average, pos_label)
     return _average(_ratio(tp, actual), average)
 
 
 def f1_score(y_true: Any, y_pred: Any, average: str | None = "macro",
-             labels: Sequence[Any] | None = None) -> float | np.ndarray:
+             labels: Sequence[Any] | None = None, pos_label: Any = 1) -> float | np.ndarray:
     """Per class: 2 tp / (predicted + actual), the harmonic mean of precision and recall."""
-    tp, predicted, actual = _per_class(y_true, y_pred, labels)
+    _check_average(average)
+    tp, predicted, actual = _per_class(y_true, y_pred, labels, average, pos_label)
     return _average(_ratio(2 * tp, predicted + actual), average)
+
+
+def _values(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Two equal-length 1-d float arrays of finite numbers, or a clear error."""
+    try:
+        t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"regression metrics take arrays of numbers: {exc}") from None
+    if t.ndim != 1 or p.ndim != 1:
+        raise ValueError(f"regression metrics take 1-d arrays, one value per sample, got shapes {t.shape} and {p.shape}")
+    if len(t) != len(p) or len(t) == 0:
+        raise ValueError(f"y_true has {len(t)} values but y_pred has {len(p)}"
+                         + (": no samples" if len(t) == 0 else ""))
+    if not (np.isfinite(t).all() and np.isfinite(p).all()):
+        raise ValueError("regression metrics take finite numbers: y_true or y_pred holds nan or inf")
+    return t, p
+
+
+def mean_squared_error(y_true: Any, y_pred: Any) -> float:
+    """mean((y_true - y_pred) ** 2)."""
+    t, p = _values(y_true, y_pred)
+    return float(np.mean((t - p) ** 2))
+
+
+def r2_score(y_true: Any, y_pred: Any) -> float:
+    """1 - sum((y_true - y_pred) ** 2) / sum((y_true - mean(y_true)) ** 2).
+
+    Constant true values (a zero denominator) score 1 for exact predictions and 0 otherwise, as
+    scikit-learn's ``force_finite=True``.
+    """
+    t, p = _values(y_true, y_pred)
+    residual, total = float(np.sum((t - p) ** 2)), float(np.sum((t - t.mean()) ** 2))
+    if total == 0.0:
+        return 1.0 if residual == 0.0 else 0.0
+    return 1.0 - residual / total
 
 
 def predicted_class(output: Any) -> int:

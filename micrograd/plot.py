@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["confusion_matrix", "decision_boundary", "images", "loss_curve"]
+__all__ = ["confusion_matrix", "decision_boundary", "images", "loss_curve", "predicted_vs_true"]
 
 
 def _pyplot() -> Any:
@@ -35,39 +35,56 @@ def _pyplot() -> Any:
     return plt
 
 
-def loss_curve(history: Any, *, ax: Axes | None = None) -> Axes:
+def loss_curve(history: Any, *, ax: Axes | None = None, validation: str = "validation") -> Axes:
     """The training loss per epoch of a :class:`micrograd.train.History`, and its accuracy.
 
     The loss is drawn on ``ax`` (a new figure if None) against epochs 1, 2, ...; the accuracy, if
-    the history has one, on a twin y-axis on the right (as a percentage). Returns the loss Axes.
+    the history has one, on a twin y-axis on the right (as a percentage). A history with
+    ``val_loss`` (``fit(..., validation_data=...)``) also gets the loss and accuracy on those rows,
+    dashed, named ``validation`` in the legend and the title (``validation="test"`` for a test
+    split). Returns the loss Axes.
     """
     if not (hasattr(history, "loss") and hasattr(history, "accuracy")):
         raise TypeError(f"loss_curve needs a micrograd.train.History (what fit returns), got {type(history).__name__}")
     loss, acc = list(history.loss), list(history.accuracy)
+    val_loss, val_acc = list(getattr(history, "val_loss", [])), list(getattr(history, "val_accuracy", []))
     if not loss:
         raise ValueError("the history has no epochs: nothing to plot (was training stopped before the first one ended?)")
     if acc and len(acc) != len(loss):
         raise ValueError(f"the history has {len(loss)} losses but {len(acc)} accuracies")
+    if len(val_loss) > len(loss) or (val_acc and len(val_acc) != len(val_loss)):
+        raise ValueError(f"the history has {len(loss)} losses but {len(val_loss)} validation losses and "
+                         f"{len(val_acc)} validation accuracies")
     plt = _pyplot()
     from matplotlib.ticker import PercentFormatter
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     epochs = np.arange(1, len(loss) + 1)
-    lines = ax.plot(epochs, loss, color="C0", label="loss")
+    both = bool(val_loss)  # two of each: the legend says which is which
+    lines = ax.plot(epochs, loss, color="C0", label="training loss" if both else "loss")
+    if both:
+        lines += ax.plot(epochs[:len(val_loss)], val_loss, color="C0", linestyle="--", label=f"{validation} loss")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss")
+    ax.set_ylabel("loss" if both else "training loss")
     ax.set_xlim(1, max(len(loss), 2))
-    if acc:
+    if acc or val_acc:
         right = ax.twinx()
-        lines += right.plot(epochs, acc, color="C1", label="accuracy")
-        right.set_ylabel("training accuracy")
+        if acc:
+            lines += right.plot(epochs, acc, color="C1", label="training accuracy" if both else "accuracy")
+        if val_acc:
+            lines += right.plot(epochs[:len(val_acc)], val_acc, color="C1", linestyle="--",
+                                label=f"{validation} accuracy")
+        right.set_ylabel("accuracy" if both else "training accuracy")
         right.set_ylim(0, 1.05)
         right.yaxis.set_major_formatter(PercentFormatter(xmax=1))
     ax.legend(handles=lines, loc="center right")
     stopped = " (interrupted)" if getattr(history, "interrupted", False) else ""
-    ax.set_title(f"training: loss {loss[-1]:.4g}" + (f", accuracy {acc[-1]:.0%}" if acc else "")
-                 + f" after {len(loss)} epochs{stopped}")
+    title = (f"training: loss {loss[-1]:.4g}" + (f", accuracy {acc[-1]:.0%}" if acc else "")
+             + f" after {len(loss)} epochs{stopped}")
+    if both:
+        title += f"\n{validation}: loss {val_loss[-1]:.4g}" + (f", accuracy {val_acc[-1]:.0%}" if val_acc else "")
+    ax.set_title(title)
     return ax
 
 
@@ -200,7 +217,7 @@ def confusion_matrix(y_true: Any, y_pred: Any, labels: Sequence[Any] | None = No
     counts = metrics.confusion_matrix(y_true, y_pred, labels)
     classes = np.union1d(np.asarray(y_true), np.asarray(y_pred)) if labels is None else np.asarray(labels)
     if ax is None:
-        side = 1.5 + 0.45 * len(classes)
+        side = max(3.5, 1.5 + 0.45 * len(classes))  # inches: room for the axis labels of two classes
         _, ax = _pyplot().subplots(figsize=(side, side))
     ax.imshow(counts, cmap="Blues", vmin=0)
     dark = counts.max() / 2  # white digits on the darker half of the colour scale
@@ -212,6 +229,37 @@ def confusion_matrix(y_true: Any, y_pred: Any, labels: Sequence[Any] | None = No
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(f"confusion matrix: {np.trace(counts)} of {counts.sum()} correct")
+    return ax
+
+
+def predicted_vs_true(y_true: Any, y_pred: Any, *, ax: Axes | None = None) -> Axes:
+    """A regression's predictions against the true values, one point per sample, with the
+    diagonal y = x where exact predictions would lie; returns the Axes.
+
+    Both axes span the same range, so a point's distance from the diagonal is its error. The
+    title gives :func:`micrograd.metrics.r2_score` and :func:`micrograd.metrics.mean_squared_error`.
+    """
+    t = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(y_pred, dtype=np.float64)
+    if t.ndim == 2 and t.shape[1] == 1:  # a column: one value per sample
+        t = t[:, 0]
+    if p.ndim == 2 and p.shape[1] == 1:
+        p = p[:, 0]
+    r2, error = metrics.r2_score(t, p), metrics.mean_squared_error(t, p)  # checks shapes and finiteness
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=(5, 5), layout="constrained")
+    low, high = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+    pad = 0.05 * (high - low) if high > low else 1.0
+    low, high = low - pad, high + pad
+    ax.plot([low, high], [low, high], color="k", linewidth=1.0, label="predicted = true")
+    ax.scatter(t, p, s=18, alpha=0.7, color="C0", edgecolors="none", label="samples")
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+    ax.set_aspect("equal")
+    ax.set_xlabel("true value")
+    ax.set_ylabel("predicted value")
+    ax.legend(loc="upper left")
+    ax.set_title(f"R² {r2:.3f}, mean squared error {error:.4g} on {len(t)} samples")
     return ax
 
 

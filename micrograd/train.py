@@ -26,8 +26,9 @@ import numpy as np
 
 from . import tape
 from .compiled_training import Training
-from .engine import Value
+from .engine import Value, no_grad
 from .metrics import predicted_class
+from .nn import Module
 from .optim import Optimizer
 from .schedules import Schedule
 
@@ -95,11 +96,15 @@ class ProgressBar:
 
 @dataclass
 class History:
-    """Per epoch: mean training loss, training accuracy and the last learning rate used."""
+    """Per epoch: mean training loss, training accuracy and the last learning rate used; with
+    ``validation_data``, the loss and accuracy on it at the end of the epoch. A regression (one
+    output, targets other than 0/1 or -1/+1 labels) has no accuracy: its lists stay empty."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)      # on validation_data, after each epoch
+    val_accuracy: list[float] = field(default_factory=list)  # (empty without validation_data)
     steps: int = 0              # optimiser steps taken
     interrupted: bool = False   # stopped early by Ctrl-C (KeyboardInterrupt)
     seconds: float = 0.0        # wall time of the whole run
@@ -175,6 +180,22 @@ def _targets(y: Any, rows: int) -> np.ndarray:
     return T
 
 
+def _validation(data: Any, features: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``validation_data`` as (rows, targets) arrays checked as X and y are, or None."""
+    if data is None:
+        return None
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"validation_data must be a pair (X_val, y_val), got {type(data).__name__}")
+    try:
+        X_val = _rows(data[0])
+        y_val = _targets(data[1], len(X_val))
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"validation_data: {exc}") from None
+    if X_val.shape[1] != features:
+        raise ValueError(f"validation_data: rows of {X_val.shape[1]} features, but X has {features}")
+    return X_val, y_val
+
+
 def _check_finite(array: np.ndarray, name: str, what: str) -> None:
     """Refuse nan and inf in training data: one would turn every weight into nan."""
     bad = ~np.isfinite(array.astype(np.float64))
@@ -186,9 +207,10 @@ def _check_finite(array: np.ndarray, name: str, what: str) -> None:
 class _Runner(NamedTuple):
     """How fit runs a step: gradients, then the optimiser's update, and when the Values are written."""
 
-    gradients: Callable[[np.ndarray], tuple[float, int]]  # a batch's row numbers -> (loss, correct)
+    gradients: Callable[[np.ndarray], tuple[float, int | None]]  # a batch's rows -> (loss, correct or None)
     update: Callable[[], None]                            # the optimiser's step
     sync: Callable[[], None]                              # the Values get every number (callbacks, end)
+    evaluate: Callable[[np.ndarray, np.ndarray], tuple[float, int | None]]  # other rows, targets -> the same
 
 
 def _nothing() -> None:
@@ -199,8 +221,11 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
                  optimizer: Optimizer, penalty: Callable[[], Value] | None) -> _Runner:
     """A step in the scalar engine: a graph per sample, ``mean(loss) + penalty()``, backward."""
     rows, targets = X.tolist(), list(np.asarray(y).tolist())
+    labels = _are_labels(np.asarray(y))
+    several = False  # the model gives several outputs: known after the first forward pass
 
-    def step(idx: np.ndarray) -> tuple[float, int]:
+    def step(idx: np.ndarray) -> tuple[float, int | None]:
+        nonlocal several
         # Inputs as fresh leaves, each shared by every neuron that reads it (a float would become
         # a new constant leaf at every use: 16x the input nodes in a 16-wide layer). All made
         # before the forward passes: allocations between them would wake the cycle collector
@@ -211,12 +236,43 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
         batch_loss: Value = sum(per_sample) * (1.0 / len(per_sample))
         if penalty is not None:
             batch_loss = batch_loss + penalty()
-        correct = sum(_is_correct(o, targets[i]) for o, i in zip(outputs, idx))
+        several = isinstance(_single(outputs[0]), (list, tuple))
+        correct = (sum(_is_correct(o, targets[i]) for o, i in zip(outputs, idx)) if labels or several
+                   else None)
         optimizer.zero_grad()
         batch_loss.backward()
         return batch_loss.data, correct
 
-    return _Runner(step, optimizer.step, _nothing)
+    def evaluate(X_other: np.ndarray, y_other: np.ndarray) -> tuple[float, int | None]:
+        """Mean loss (+ penalty) and correct count on other rows, no graph kept, Dropout off."""
+        with no_grad(), _evaluation_mode(model):
+            outputs = [model([Value(v) for v in row]) for row in X_other.tolist()]
+            targets_other = list(y_other.tolist())
+            per_sample = [loss(o, t) for o, t in zip(outputs, targets_other)]
+            total: Value = sum(per_sample) * (1.0 / len(per_sample))
+            if penalty is not None:
+                total = total + penalty()
+        if not (labels or several):
+            return total.data, None
+        return total.data, sum(_is_correct(o, t) for o, t in zip(outputs, targets_other))
+
+    return _Runner(step, optimizer.step, _nothing, evaluate)
+
+
+@contextlib.contextmanager
+def _evaluation_mode(model: Callable[[Any], Any]) -> Iterator[None]:
+    """A Module (and every module in it) in ``eval()`` mode inside the block (Dropout off), each
+    back in its own mode after; any other callable as it is."""
+    if not isinstance(model, Module):
+        yield
+        return
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
 
 
 def _check_targets_as_numbers(loss: Callable[[Any, Any], Any], T: np.ndarray, k: tuple[int, ...]) -> None:
@@ -249,12 +305,7 @@ def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Cal
         raise ValueError(f"fit(compiled=True) needs y as numbers, one per sample or one row per sample; "
                          f"got dtype {T.dtype} and shape {T.shape}")
     k = forward(X[:1]).shape[1:]  # traces the model: (k,) for k outputs, () for one Value
-    if T.ndim == 1 and T.dtype.kind in "iu" and k and k[0] > 1:
-        if T.min() < 0 or T.max() >= k[0]:
-            raise ValueError(f"class targets must be in 0..{k[0] - 1} for a model with {k[0]} outputs, "
-                             f"got {T.min()}..{T.max()}")
-        T = np.eye(k[0])[T]  # class i -> one-hot row: cross_entropy takes class probabilities
-
+    T = _traced_targets(T, k)
     if T.ndim == 1:
         _check_targets_as_numbers(loss, T, k)
 
@@ -274,12 +325,41 @@ def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Cal
                         f"a row; class indices become one-hot rows) and must accept it: {exc}") from exc
     run = Training(f, optimizer)
 
-    def step(idx: np.ndarray) -> tuple[float, int]:
+    counts = _are_labels(T) or bool(k and k[0] > 1)  # labels, or several outputs: an accuracy
+
+    def step(idx: np.ndarray) -> tuple[float, int | None]:
         Tb = T[idx]
         batch_loss = run.backward(X[idx], Tb)
-        return batch_loss, _count_correct(run.outputs, Tb)  # type: ignore[arg-type]
+        return batch_loss, _count_correct(run.outputs, Tb) if counts else None  # type: ignore[arg-type]
 
-    return _Runner(step, run.update, run.sync)
+    def evaluate(X_other: np.ndarray, y_other: np.ndarray) -> tuple[float, int | None]:
+        """Loss and correct count on other rows, at the weights in the Values (fit syncs first)."""
+        T_other = _traced_targets(np.asarray(y_other), k)
+        with np.errstate(all="ignore"):
+            out = f(X_other, T_other)  # (rows, 1 + outputs): the loss (+ penalty) first
+        return float(np.mean(out[:, 0])), _count_correct(out[:, 1:], T_other) if counts else None
+
+    return _Runner(step, run.update, run.sync, evaluate)
+
+
+def _traced_targets(T: np.ndarray, k: tuple[int, ...]) -> np.ndarray:
+    """Targets as the traced loss takes them: integer classes of a model with ``k = (n,)`` outputs,
+    n > 1, become one-hot rows (class i -> row i of the identity); others are kept."""
+    if T.ndim == 1 and T.dtype.kind in "iu" and k and k[0] > 1:
+        if T.min() < 0 or T.max() >= k[0]:
+            raise ValueError(f"class targets must be in 0..{k[0] - 1} for a model with {k[0]} outputs, "
+                             f"got {T.min()}..{T.max()}")
+        return np.eye(k[0])[T]  # class i -> one-hot row: cross_entropy takes class probabilities
+    return T
+
+
+def _are_labels(T: np.ndarray) -> bool:
+    """Whether targets are labels that one output's sign can be right or wrong about: every one
+    0 or 1, or every one -1 or +1 (a column of them too), or rows of several (one per class)."""
+    if T.ndim == 2 and T.shape[1] > 1:
+        return True
+    values = set(np.unique(T).tolist())
+    return values <= {0.0, 1.0} or values <= {-1.0, 1.0}
 
 
 def _count_correct(outputs: np.ndarray, targets: np.ndarray) -> int:
@@ -294,11 +374,23 @@ def _count_correct(outputs: np.ndarray, targets: np.ndarray) -> int:
     return int(np.count_nonzero(predicted == wanted))
 
 
+def _score_validation(runner: _Runner, validation: tuple[np.ndarray, np.ndarray], history: History) -> None:
+    """Append the validation rows' mean loss (and accuracy, where one is counted) at the weights
+    reached to ``history``: compiled, the Values get those weights first."""
+    with _interrupt_after():
+        runner.sync()
+    val_loss, val_correct = runner.evaluate(*validation)
+    history.val_loss.append(val_loss)
+    if val_correct is not None:
+        history.val_accuracy.append(val_correct / len(validation[0]))
+
+
 def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], Any], optimizer: Optimizer,
         epochs: int = 10, batch_size: int | None = None, *, penalty: Callable[[], Value] | None = None,
         schedule: Schedule | Callable[[int], float] | None = None, shuffle: bool = True, seed: int | None = 0,
         callbacks: Sequence[Callable[[int, History], None]] = (), progress: bool = True,
-        out: TextIO | None = None, compiled: bool = False) -> History:
+        out: TextIO | None = None, compiled: bool = False,
+        validation_data: tuple[Any, Any] | None = None) -> History:
     """Train ``model`` on rows ``X`` with targets ``y``; returns the :class:`History`.
 
     Each step takes a batch (all rows when ``batch_size`` is None, the rows shuffled each epoch
@@ -306,7 +398,8 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     ``zero_grad``, ``backward`` and ``optimizer.step()``; ``schedule(step)``, if given, sets the
     learning rate before each step. Accuracy counts ``argmax(output) == t`` for several outputs
     (``argmax(t)`` for a row of class probabilities, such as one-hot labels) and
-    ``(output > 0) == (t > 0.5)`` for one (labels 0/1 or -1/+1).
+    ``(output > 0) == (t > 0.5)`` for one (labels 0/1 or -1/+1). One output with other targets is
+    a regression: no accuracy is counted, shown or kept (``history.accuracy`` stays empty).
 
     ``compiled=True`` runs the same steps through :func:`micrograd.compile`: ``loss(model(x), t)
     + penalty()`` is traced once for one sample (the penalty, parameter-only, is computed once per
@@ -319,6 +412,13 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     become one-hot rows, which ``cross_entropy`` takes as class probabilities; other targets are
     passed as they are. Python control flow on a traced Value, any use of its ``.data``, and
     ``Dropout`` in training mode raise :class:`micrograd.TracingError` before the first step.
+
+    ``validation_data=(X_val, y_val)``, rows the model does not train on (a test split), is scored
+    after every epoch at the weights reached: ``history.val_loss`` gets ``mean(loss(model(x), t))
+    + penalty()`` over all its rows, the quantity the training loss averages over the epoch's
+    batches, and ``history.val_accuracy`` its accuracy, counted as above. A :class:`Module` is
+    scored in ``eval()`` mode (Dropout off) and put back in its own mode after; no gradient is
+    computed and no weight changes.
 
     ``callbacks`` are called as ``callback(epoch, history)`` after each epoch. Ctrl-C (or a
     KeyboardInterrupt raised by a loss or a callback) stops training cleanly: the weights keep
@@ -333,6 +433,7 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
                         f"got {type(optimizer).__name__}")
     X = _rows(X)
     y = _targets(y, len(X))
+    validation = _validation(validation_data, X.shape[1])
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     size = len(X) if batch_size is None else batch_size
@@ -349,10 +450,12 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
             order = (order_rng.permutation(len(X)) if shuffle and batch_size is not None
                      else np.arange(len(X)))
             total_loss = correct = 0.0
+            counted = False  # an accuracy means something for these targets and outputs
             for b in range(batches):
                 idx = order[b * size:(b + 1) * size]
                 batch_loss, batch_correct = runner.gradients(idx)
-                correct += batch_correct
+                counted = batch_correct is not None
+                correct += batch_correct or 0
                 if schedule is not None:
                     optimizer.lr = schedule(history.steps)
                 with _interrupt_after():
@@ -360,10 +463,14 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
                     history.steps += 1
                 total_loss += batch_loss * (len(idx) / len(X))  # (one batch: its loss exactly)
                 if bar is not None:
-                    bar.update(history.steps, loss=batch_loss, accuracy=correct / min((b + 1) * size, len(X)))
+                    shown = {"accuracy": correct / min((b + 1) * size, len(X))} if counted else {}
+                    bar.update(history.steps, loss=batch_loss, **shown)
             history.loss.append(total_loss)
-            history.accuracy.append(correct / len(X))
+            if counted:
+                history.accuracy.append(correct / len(X))
             history.lr.append(optimizer.lr)
+            if validation is not None:
+                _score_validation(runner, validation, history)
             if callbacks:
                 with _interrupt_after():
                     runner.sync()  # a callback sees every number in the Values

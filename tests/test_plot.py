@@ -85,6 +85,36 @@ def test_loss_curve_rejects_what_it_cannot_draw(plot):
         plot.loss_curve(History(loss=[3.0, 2.0, 1.0], accuracy=[0.5, 0.6]))
 
 
+@needs_matplotlib
+def test_loss_curve_draws_the_validation_loss_and_accuracy_dashed(plot):
+    h = history()
+    h.val_loss, h.val_accuracy = [x * 1.5 for x in h.loss], [a - 0.1 for a in h.accuracy]
+    ax = plot.loss_curve(h, validation="test")
+    train, test = ax.get_lines()
+    assert train.get_ydata().tolist() == h.loss and train.get_linestyle() == "-"
+    assert test.get_xdata().tolist() == list(range(1, 13)) and test.get_ydata().tolist() == h.val_loss
+    assert test.get_linestyle() == "--"
+    (twin,) = [a for a in ax.figure.axes if a is not ax]
+    acc, val_acc = twin.get_lines()
+    assert acc.get_ydata().tolist() == h.accuracy and val_acc.get_ydata().tolist() == h.val_accuracy
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "training loss", "test loss", "training accuracy", "test accuracy"]
+    assert (ax.get_ylabel(), twin.get_ylabel()) == ("loss", "accuracy")
+    assert ax.get_title().splitlines() == [f"training: loss {h.loss[-1]:.4g}, accuracy 100% after 12 epochs",
+                                           f"test: loss {h.val_loss[-1]:.4g}, accuracy 90%"]
+
+
+@needs_matplotlib
+def test_loss_curve_of_a_regression_has_no_accuracy_axis(plot):
+    h = History(loss=[3.0, 2.0, 1.5], val_loss=[3.5, 2.5])  # stopped before the last validation
+    ax = plot.loss_curve(h)
+    train, val = ax.get_lines()
+    assert val.get_xdata().tolist() == [1, 2] and val.get_ydata().tolist() == [3.5, 2.5]
+    assert ax.figure.axes == [ax] and ax.get_title().endswith("\nvalidation: loss 2.5")
+    with pytest.raises(ValueError, match="3 losses but 4 validation losses"):
+        plot.loss_curve(History(loss=[3.0, 2.0, 1.0], val_loss=[1.0] * 4))
+
+
 # --- decision_boundary ------------------------------------------------------------------------------
 
 class Recorder:
@@ -323,3 +353,37 @@ def test_without_matplotlib_confusion_matrix_and_images_say_what_to_install(monk
     assert info.value.name == "matplotlib"  # (what a notebook runner reads to skip on a missing extra)
     with pytest.raises(ImportError, match=r"pip install 'micrograd\[plot\]'"):
         plot.images(np.zeros((1, 64)))
+
+
+# --- predicted_vs_true ------------------------------------------------------------------------------
+
+@needs_matplotlib
+def test_predicted_vs_true_scatters_the_samples_around_the_diagonal(plot):
+    t = np.array([1.0, 2.0, 4.0, 9.0])
+    p = np.array([[2.0], [2.0], [4.0], [11.0]])  # a column, as a compiled model returns it
+    ax = plot.predicted_vs_true(t, p)
+    (diagonal,) = ax.get_lines()
+    (points,) = ax.collections
+    assert points.get_offsets().tolist() == [[1.0, 2.0], [2.0, 2.0], [4.0, 4.0], [9.0, 11.0]]
+    low, high = diagonal.get_xdata()
+    assert diagonal.get_ydata().tolist() == [low, high] and low < 1.0 and high > 11.0
+    assert ax.get_xlim() == ax.get_ylim() == (low, high)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("true value", "predicted value")
+    # R² = 1 - (1 + 0 + 0 + 4) / (9 + 4 + 0 + 25), mean squared error (1 + 4) / 4
+    assert ax.get_title() == f"R² {1 - 5 / 38:.3f}, mean squared error 1.25 on 4 samples"
+
+
+@needs_matplotlib
+def test_predicted_vs_true_draws_on_the_axes_given_and_names_bad_input(plot, plt):
+    fig, (left, right) = plt.subplots(1, 2)
+    assert plot.predicted_vs_true([1.0, 2.0], [1.5, 2.5], ax=right) is right and not left.collections
+    with pytest.raises(ValueError, match="2 values but y_pred has 3"):
+        plot.predicted_vs_true([1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="finite numbers"):
+        plot.predicted_vs_true([1.0, 2.0], [1.0, np.nan])
+
+
+@needs_matplotlib
+def test_confusion_matrix_of_two_classes_leaves_room_for_its_labels(plot):
+    assert plot.confusion_matrix([0, 1, 1], [0, 1, 0]).figure.get_size_inches().tolist() == [3.5, 3.5]
+    assert plot.confusion_matrix(list(range(10)), list(range(10))).figure.get_size_inches().tolist() == [6.0, 6.0]

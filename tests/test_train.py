@@ -415,3 +415,94 @@ def test_targets_of_the_wrong_label_convention_are_named_before_training(labels,
     with pytest.raises(ValueError, match=match):
         fit(model, X, y, loss, SGD(model, lr=0.1), epochs=2, progress=False, compiled=compiled)
     assert weights(model) == start
+
+
+def validation_loss_by_hand(model, X, y, loss, penalty=None):
+    """mean(loss(model(x), t)) (+ penalty) over the rows, in the scalar engine, at the weights now."""
+    losses = [loss(model(list(row)), t) for row, t in zip(X.tolist(), np.asarray(y).tolist())]
+    total = sum(losses) * (1.0 / len(losses))
+    return (total + penalty()).data if penalty is not None else total.data
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_validation_data_is_scored_after_every_epoch_at_the_weights_reached(compiled):
+    X, y = moons(40)
+    X_train, y_train, X_val, y_val = X[:30], y[:30], X[30:], y[30:]
+    model = MLP(2, [6, 1], rng=0)
+    seen = []  # (val_loss by hand at the end of each epoch, as a callback sees the weights)
+    history = fit(model, X_train, y_train, hinge, SGD(model, lr=0.2), epochs=6, batch_size=8,
+                  penalty=lambda: l2_penalty(model, 1e-3), validation_data=(X_val, y_val), compiled=compiled,
+                  callbacks=[lambda e, h: seen.append(validation_loss_by_hand(
+                      model, X_val, y_val, hinge, lambda: l2_penalty(model, 1e-3)))], progress=False)
+    assert len(history.val_loss) == len(history.val_accuracy) == 6
+    # compiled: the tape sums in another order than the scalar engine, so equal to rounding, 1e-12
+    assert history.val_loss == pytest.approx(seen, rel=1e-12) and history.val_loss[-1] < history.val_loss[0]
+    scores = [model(list(row)).data for row in X_val.tolist()]
+    assert history.val_accuracy[-1] == np.mean([(s > 0) == (t > 0.5) for s, t in zip(scores, y_val)])
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_validation_data_changes_nothing_in_training(compiled):
+    X, y = three_classes()
+    runs = []
+    for validation in (None, (X[:9], y[:9])):
+        model = MLP(2, [8, 3], rng=1)
+        history = fit(model, X, y, cross_entropy, Adam(model, lr=0.05), epochs=4, batch_size=10,
+                      validation_data=validation, compiled=compiled, progress=False)
+        runs.append((weights(model), history.loss, history.accuracy))
+    assert runs[0] == runs[1]
+
+
+def test_compiled_and_scalar_validation_agree_for_class_indices_and_a_regression():
+    X, y = three_classes()
+    for make, targets, loss in [(lambda: MLP(2, [8, 3], rng=1), y, cross_entropy),
+                                (lambda: MLP(2, [8, 1], rng=1), X[:, 0] * 3.0 - X[:, 1], mse)]:
+        histories = []
+        for compiled in (False, True):
+            model = make()
+            histories.append(fit(model, X[9:], targets[9:], loss, Adam(model, lr=0.05), epochs=5, batch_size=10,
+                                 validation_data=(X[:9], targets[:9]), compiled=compiled, progress=False))
+        scalar, tape = histories
+        # the tape sums in another order than the scalar engine: equal to 1e-10 after 5 epochs of Adam
+        assert tape.val_loss == pytest.approx(scalar.val_loss, rel=1e-10) and tape.val_accuracy == scalar.val_accuracy
+
+
+def test_a_module_is_scored_in_eval_mode_and_put_back_in_its_own_mode():
+    from micrograd.nn import Dropout, Layer, Sequential
+    X, y = moons(20)
+    model = Sequential(Layer(2, 8, rng=0), Dropout(0.5, rng=0), Layer(8, 1, nonlin=False, rng=0))
+    inner = model.layers[1]
+    inner_modes = []
+    history = fit(model, X, y, hinge, SGD(model, lr=0.1), epochs=2, validation_data=(X, y),
+                  callbacks=[lambda e, h: inner_modes.append(inner.training)], progress=False)
+    assert inner_modes == [True, True] and model.training
+    model.eval()  # the score without Dropout: what the history holds
+    assert history.val_loss[-1] == validation_loss_by_hand(model, X, y, hinge)
+
+
+@pytest.mark.parametrize("validation,error,match", [
+    ((np.zeros((2, 2)),), TypeError, r"validation_data must be a pair \(X_val, y_val\)"),
+    (np.zeros((2, 2)), TypeError, "validation_data must be a pair"),
+    ((np.zeros((2, 3)), [0, 1]), ValueError, "validation_data: rows of 3 features, but X has 2"),
+    ((np.zeros((2, 2)), [0, 1, 1]), ValueError, "validation_data: X has 2 rows but y has 3 targets"),
+    ((np.zeros((2, 2)), [0, math.nan]), ValueError, "validation_data: y must be finite"),
+])
+def test_bad_validation_data_is_named_before_training(validation, error, match):
+    X, y = moons(10)
+    model = MLP(2, [4, 1], rng=0)
+    start = weights(model)
+    with pytest.raises(error, match=match):
+        fit(model, X, y, hinge, SGD(model, lr=0.1), validation_data=validation, progress=False)
+    assert weights(model) == start
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_regression_reports_no_accuracy(compiled):
+    X = np.linspace(-1.0, 1.0, 12).reshape(-1, 1)
+    y = 150.0 + 40.0 * X[:, 0]  # float targets, no labels: 'accuracy' would be the share of outputs > 0
+    model = MLP(1, [4, 1], rng=0)
+    out = io.StringIO()
+    history = fit(model, X, y, mse, SGD(model, lr=0.01), epochs=3, validation_data=(X, y), out=out,
+                  compiled=compiled)
+    assert history.accuracy == [] and history.val_accuracy == [] and len(history.val_loss) == 3
+    assert "accuracy" not in out.getvalue() and "loss" in out.getvalue()
