@@ -52,7 +52,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import engine, modes, ops
+from . import engine, kernels, modes, ops
 from .backward import order as _order
 from .engine import Value
 from .gc_pause import gc_paused
@@ -351,6 +351,7 @@ class _Node:
     op: Op | None = None        # the primitive, or None for a linear combination
     args: tuple[int, ...] = ()  # the op's arguments (node numbers)
     terms: list[_Term] = field(default_factory=list)  # linear: the sum of w * x
+    summands: list[int] = field(default_factory=list)  # a chain: ((s0 + s1) + s2) + ..., in order
     bias: int | None = None     # linear: its shared part (a node number), if any
     level: int = 0              # depth among nodes of the same Dep
 
@@ -358,6 +359,8 @@ class _Node:
         """The nodes it reads (for a linear node: x's, then w's, then the bias)."""
         if self.op is not None:
             return list(self.args)
+        if self.summands:
+            return list(self.summands)
         bias = [] if self.bias is None else [self.bias]
         return [t.x for t in self.terms] + [t.w for t in self.terms] + bias
 
@@ -531,8 +534,13 @@ def _find_sums(g: _Graph, dots: bool) -> dict[int, _Node]:
             if _regroupable(g, i, summands, absorbed):
                 _linear_node(g, i, summands, absorbed, nodes)
                 continue
+            chain = _is_chain(g, i, summands, absorbed)
             for j in inner:  # summed in the trace's order instead: every node of the tree its own
-                nodes[j] = _Node(g.dep[j], g.grad[j], g.op[j], g.kids[j])
+                if not (chain and g.op[j] is ops.add):  # (a chain's adds are its step's)
+                    nodes[j] = _Node(g.dep[j], g.grad[j], g.op[j], g.kids[j])
+            if chain:
+                nodes[i] = _Node(SAMPLE, g.grad[i], summands=summands)
+                continue
         nodes[i] = _Node(g.dep[i], g.grad[i], op, g.kids[i])
     return nodes
 
@@ -554,6 +562,21 @@ def _sum_terms(g: _Graph, i: int, absorbed: set[int]) -> tuple[list[int], list[i
             if j in absorbed:
                 inner.append(j)
     return terms, inner
+
+
+def _is_chain(g: _Graph, i: int, summands: list[int], absorbed: set[int]) -> bool:
+    """Is add node i a per-sample sum of 3 or more per-sample summands, added left to right
+    (each add it absorbs the left argument of the next, as ``sum()`` builds them)? Then one
+    step adds them in that order, bit for bit the trace's sums."""
+    if len(summands) < 3 or any(g.dep[t] is not SAMPLE for t in summands):
+        return False
+    j = i
+    while j == i or (j in absorbed and g.op[j] is ops.add):
+        a, b = g.kids[j]
+        if b in absorbed and g.op[b] is ops.add:
+            return False  # a right argument that is a sum: added before the left one
+        j = a
+    return True
 
 
 def _regroupable(g: _Graph, i: int, summands: list[int], absorbed: set[int]) -> bool:
@@ -612,6 +635,8 @@ def _group(nodes: dict[int, _Node], dep: list[Dep]) -> list[list[int]]:
         nd = nodes[i]
         if nd.op is not None:
             key = _GroupKey(nd.dep, nd.level, id(nd.op), tuple(dep[a] == SAMPLE for a in nd.args))
+        elif nd.summands:
+            key = _GroupKey(nd.dep, nd.level, None, ("chain", len(nd.summands)))
         else:
             key = _GroupKey(nd.dep, nd.level, None, (len(nd.terms),))
         groups.setdefault(key, []).append(i)
@@ -651,13 +676,23 @@ def _allocate(nodes: dict[int, _Node], groups: list[list[int]], slots: dict[int,
     return out, n_v, n_s
 
 
+def _consecutive(first: _Node, members: list[_Node], slots: dict[int, Slot]) -> bool:
+    """Do the members read per-sample rows that follow each other (a view of V, distinct rows)?"""
+    rows = [slots[m.args[0]].row for m in members]
+    return slots[first.args[0]].per_sample and rows == list(range(rows[0], rows[0] + len(rows)))
+
+
 def _emit(groups: list[_Group], g: _Graph, layout: _Layout) -> list[_Step]:
     """One step per group: an op step, a per-sample linear step or a shared one."""
     steps: list[_Step] = []
     for group in groups:
         first = group.members[0]
-        if first.op is not None:
+        if first.op is ops.relu and first.dep is SAMPLE and _consecutive(first, group.members, g.slots):
+            steps.append(_ReluStep(group.members, group.rows, g.slots, g.grad))
+        elif first.op is not None:
             steps.append(_OpStep(group.members, group.rows, g.slots, g.grad))
+        elif first.summands:
+            steps.append(_ChainStep(group.members, group.rows, g.slots, g.grad))
         elif first.dep is SAMPLE:
             steps.append(_LinearStep(group.members, group.rows, g.slots, g.grad, layout))
         else:
@@ -960,6 +995,63 @@ class _OpStep(_Step):
         return f"{self.op.name}{param} x{self.rows.stop - self.rows.start} ({where})"
 
 
+class _ReluStep(_OpStep):
+    """k per-sample relus of consecutive rows: the op's forward and rule by exact kernels, written
+    straight into the rows (kernels.py: no temporaries, no branches on the signs)."""
+
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
+             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+        (arg,) = self.args
+        out, g, a = V[self.rows], G[self.rows], V[arg.target.rows]
+        dst, write = G[arg.target.rows], arg.target.write
+        masks = kernels.Masks(out.shape)
+        scratch = dst if write is Write.ASSIGN else np.empty_like(dst)
+
+        def forward() -> None:
+            kernels.relu(a, out, masks)
+
+        def backward() -> None:
+            kernels.relu_grad(g, out, scratch, masks)
+            if scratch is not dst:
+                dst[...] += scratch
+
+        return forward, backward
+
+
+class _ChainStep(_Step):
+    """k per-sample sums s0 + s1 + ... + s(n-1) of per-sample rows, added left to right as the
+    trace adds them (kernels.chain_sum); backward passes each summand the sum's adjoint."""
+
+    def __init__(self, members: list[_Node], rows: slice, slots: dict[int, Slot], grad: list[bool]) -> None:
+        self.rows, self.sample = rows, True
+        self.grad = any(m.grad for m in members)
+        self.n = len(members[0].summands)
+        at = [[slots[m.summands[j]].row for m in members] for j in range(self.n)]  # per position
+        self.summands = np.array(at, dtype=np.intp)  # (n, k) rows of V
+        self.positions = [_Target(_index(rows), _adding(rows)) for rows in at]
+        self.position_grad = [any(grad[m.summands[j]] for m in members) for j in range(self.n)]
+
+    def targets(self) -> list[_Target]:
+        return [t for t, gr in zip(self.positions, self.position_grad) if gr]
+
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
+             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+        out, g, summands = V[self.rows], G[self.rows], self.summands
+        writes = [_write(G, t.rows, t.write) for t, gr in zip(self.positions, self.position_grad) if gr]
+
+        def forward() -> None:
+            kernels.chain_sum(V[summands], out)
+
+        def backward() -> None:
+            for write in writes:  # add's rule: (g, g)
+                write(g)
+
+        return forward, backward
+
+    def __repr__(self) -> str:
+        return f"sum x{self.rows.stop - self.rows.start}, {self.n} summands each (in order, per sample)"
+
+
 class _LinearStep(_Step):
     """k per-sample sums b + w1 x1 + ... + wn xn (w, b shared): a matrix product when the k sums
     read the same x (a layer of neurons), else a batched one."""
@@ -1011,6 +1103,8 @@ class _LinearStep(_Step):
         write_w = None if w_view else _write(gS, self.w_flat, self.w_write)
         write_x = _write(G, self.x_target.rows, self.x_target.write) if self.x_grad else None
         write_b = _write(gS, self.b, self.b_write) if self.b_grad else None
+        into_x = (G[self.x] if self.x_grad and shared_x and isinstance(self.x, slice)
+                  and self.x_target.write is Write.ASSIGN else None)
         w_grad, m, n = self.w_grad, self.m, self.n
 
         def forward() -> None:
@@ -1032,7 +1126,9 @@ class _LinearStep(_Step):
                     gW[...] += dW
                 else:
                     write_w(dW.ravel())  # type: ignore[misc]
-            if write_x is not None:
+            if into_x is not None:
+                np.matmul(W.T, g, out=into_x)  # nothing written there yet: no temporary
+            elif write_x is not None:
                 write_x(W.T @ g if shared_x else (W[:, :, None] * g[:, None, :]).reshape(m * n, -1))
             if write_b is not None:
                 write_b(g.sum(axis=1))
