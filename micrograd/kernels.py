@@ -45,7 +45,7 @@ def relu_grad(g: np.ndarray, out: np.ndarray, dst: np.ndarray, masks: Masks) -> 
     _keep_where_not(masks.bool, g, dst, masks)
 
 
-def chain_sum(rows: np.ndarray, out: np.ndarray) -> None:
+def chain_sum(rows: np.ndarray | list[np.ndarray], out: np.ndarray) -> None:
     """out = ((rows[0] + rows[1]) + rows[2]) + ..., in this order (IEEE's order decides overflow
     and cancellation; numpy's reductions may pair terms otherwise, so this adds row by row)."""
     np.add(rows[0], rows[1], out=out)

@@ -734,6 +734,7 @@ class Tape:
         self.steps = _emit(groups, g, layout)
         self.out_refs = [g.slots[o] for o in g.outputs]  # where each output lives
         self._plan()
+        self._direct([1 if a.ndim == 1 else a.shape[1] for a in data])
 
     def _plan(self) -> None:
         """Decide how backward writes per-sample adjoints: a block nothing was written to yet is
@@ -759,6 +760,27 @@ class Tape:
                 written[rows] = True
         self._zero = _index(sorted(zero)) if zero else None
 
+    def _direct(self, widths: list[int]) -> None:
+        """Inputs whose rows only one layer reads, all of them as its X (a network's first layer):
+        that step reads the array itself, and the rows stay unfilled (no transposed copy)."""
+        readers: dict[int, set[int]] = {}
+        all_rows = np.arange(self.n_v)
+        for k, step in enumerate(self.steps):
+            for rows in step.reads():
+                for r in all_rows[rows].ravel().tolist():
+                    readers.setdefault(r, set()).add(k)
+        outputs = {o.row for o in self.out_refs if o.per_sample}
+        self.direct = [False] * len(widths)
+        start = 0
+        for j, width in enumerate(widths):
+            block = range(start, start + width)
+            users = set().union(*(readers.get(r, set()) for r in block))
+            step = self.steps[next(iter(users))] if len(users) == 1 else None
+            if (isinstance(step, _LinearStep) and isinstance(step.x, slice) and step.x == slice(start, start + width, 1)
+                    and not outputs.intersection(block)):
+                step.source, self.direct[j] = j, True
+            start += width
+
     # -- running ---------------------------------------------------------------------------------
     def forward(self, data: list[np.ndarray], batch: int,
                 params: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -766,9 +788,12 @@ class Tape:
         parameters come from ``params`` if given, else from their ``.data``."""
         V, S, _, _ = self._buffers(batch)
         r = 0
-        for a in data:
+        for j, a in enumerate(data):
             k = 1 if a.ndim == 1 else a.shape[1]
-            V[r:r + k] = a.T
+            if self.direct[j]:
+                self._local.data[j] = a  # read by the step that reads it (_direct)
+            else:
+                V[r:r + k] = a.T
             r += k
         if params is None:
             S[:len(self.leaves)] = [p.data for p in self.leaves]  # read now: no stale copies
@@ -788,7 +813,8 @@ class Tape:
             V, S, G, gS = buffers = (np.empty((self.n_v, batch)), np.empty(self.n_s),
                                      np.empty((self.n_v, batch)), np.empty(self.n_s))
             S[self._const_rows] = self._consts  # constants never change
-            bound = [step.bind(V, S, G, gS) for step in self.steps]
+            local.data = [None] * len(self.direct)  # this call's arrays that a step reads itself
+            bound = [step.bind(V, S, G, gS, local.data) for step in self.steps]
             local.forward = [fwd for fwd, _ in bound]
             local.backward = [bwd for (_, bwd), step in zip(bound[::-1], self.steps[::-1]) if step.grad]
             local.buffers, local.batch = buffers, batch
@@ -905,10 +931,15 @@ class _Step:
         """Every block of per-sample adjoints backward writes, in order."""
         return []
 
-    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
-             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
-        """(forward, backward) on these buffers, with every view they need made once, here."""
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+        """(forward, backward) on these buffers, with every view they need made once, here;
+        ``data`` holds this call's input arrays that a step reads itself (Tape._direct)."""
         raise NotImplementedError
+
+    def reads(self) -> list[Index]:
+        """Every block of per-sample rows its forward or backward reads."""
+        return []
 
 
 def _write(dst: np.ndarray, index: Index, write: Write) -> Callable[[Any], None]:
@@ -946,8 +977,11 @@ class _OpStep(_Step):
     def targets(self) -> list[_Target]:
         return [arg.target for arg in self.args if arg.per_sample and arg.grad]
 
-    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
-             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+    def reads(self) -> list[Index]:
+        return [arg.target.rows for arg in self.args if arg.per_sample]
+
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
         sample, op = self.sample, self.op
         out, g = (V[self.rows], G[self.rows]) if sample else (S[self.rows], gS[self.rows])
         args: list[Any] = []  # a view per argument, or None where rows are gathered at each call
@@ -999,8 +1033,8 @@ class _ReluStep(_OpStep):
     """k per-sample relus of consecutive rows: the op's forward and rule by exact kernels, written
     straight into the rows (kernels.py: no temporaries, no branches on the signs)."""
 
-    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
-             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
         (arg,) = self.args
         out, g, a = V[self.rows], G[self.rows], V[arg.target.rows]
         dst, write = G[arg.target.rows], arg.target.write
@@ -1034,13 +1068,17 @@ class _ChainStep(_Step):
     def targets(self) -> list[_Target]:
         return [t for t, gr in zip(self.positions, self.position_grad) if gr]
 
-    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
-             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+    def reads(self) -> list[Index]:
+        return [t.rows for t in self.positions]
+
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
         out, g, summands = V[self.rows], G[self.rows], self.summands
         writes = [_write(G, t.rows, t.write) for t, gr in zip(self.positions, self.position_grad) if gr]
+        views = [V[t.rows] for t in self.positions if isinstance(t.rows, slice)]
 
         def forward() -> None:
-            kernels.chain_sum(V[summands], out)
+            kernels.chain_sum(views if len(views) == len(summands) else V[summands], out)
 
         def backward() -> None:
             for write in writes:  # add's rule: (g, g)
@@ -1081,9 +1119,13 @@ class _LinearStep(_Step):
         self.b = _index(b_rows)
         self.b_write = _adding(b_rows)
         self.b_grad = any(grad[m.bias] for m in members if m.bias is not None)
+        self.source: int | None = None  # the input array it reads as X itself (Tape._direct)
 
     def targets(self) -> list[_Target]:
         return [self.x_target] if self.x_grad else []
+
+    def reads(self) -> list[Index]:
+        return [self.x_target.rows]
 
     def _weights(self, S: np.ndarray) -> np.ndarray:
         if self.w_view is None:
@@ -1091,13 +1133,14 @@ class _LinearStep(_Step):
         base, stride = self.w_view
         return S[base:base + self.m * stride].reshape(self.m, stride)[:, :self.n]
 
-    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
-             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
         out, g = V[self.rows], G[self.rows]
         w_view = self.w_view is not None
         W_fixed = self._weights(S) if w_view else None  # a view: read at each call, made once
         gW = self._weights(gS) if w_view else None
-        X_fixed = V[self.x] if isinstance(self.x, slice) else None
+        X_fixed = V[self.x] if isinstance(self.x, slice) and self.source is None else None
+        source = self.source
         b = S[self.b][:, None] if isinstance(self.b, slice) else None
         shared_x, has_bias, w, x, b_rows = self.shared_x, self.has_bias, self.w, self.x, self.b
         write_w = None if w_view else _write(gS, self.w_flat, self.w_write)
@@ -1109,7 +1152,7 @@ class _LinearStep(_Step):
 
         def forward() -> None:
             W = S[w] if W_fixed is None else W_fixed
-            X = V[x] if X_fixed is None else X_fixed
+            X = _x_of(V, x, data, source) if X_fixed is None else X_fixed
             if shared_x:
                 np.matmul(W, X, out=out)
             else:
@@ -1119,7 +1162,7 @@ class _LinearStep(_Step):
 
         def backward() -> None:
             W = S[w] if W_fixed is None else W_fixed
-            X = V[x] if X_fixed is None else X_fixed
+            X = _x_of(V, x, data, source) if X_fixed is None else X_fixed
             if w_grad:
                 dW = g @ X.T if shared_x else np.einsum("mb,mnb->mn", g, X)
                 if gW is not None:
@@ -1140,6 +1183,14 @@ class _LinearStep(_Step):
         return f"linear x{self.m}, {self.n} terms each ({kind}, per sample)"
 
 
+def _x_of(V: np.ndarray, x: Index, data: list[Any], source: int | None) -> np.ndarray:
+    """A linear step's X: rows of V, or the input array it reads itself, as (n, batch)."""
+    if source is None:
+        return V[x]
+    a = data[source]
+    return a[None, :] if a.ndim == 1 else a.T
+
+
 class _SharedLinearStep(_Step):
     """k sums w1 x1 + ... + wn xn of shared values (an L2 term): computed once per call."""
 
@@ -1153,8 +1204,8 @@ class _SharedLinearStep(_Step):
         self.x_write = _adding(self.x.ravel().tolist())
         self.shape = self.w.shape
 
-    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
-             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
         return functools.partial(self.forward, S), functools.partial(self.backward, S, gS)
 
     def forward(self, S: np.ndarray) -> None:

@@ -649,3 +649,25 @@ def test_sums_of_a_loss_over_per_sample_targets_are_one_step_each():
     kinds = [str(s).split(",")[0] for s in f.tape(X, T).steps]
     assert kinds.count("sum x1") == 2 and "add x1 (per sample)" not in kinds[:-1]
     check_against_engine(lambda x, t: micrograd.losses.cross_entropy(model(x), t), model.parameters(), X, T)
+
+
+@pytest.mark.parametrize("fn, direct", [
+    (lambda model: lambda x: model(x), [True]),                            # a first layer: reads X itself
+    (lambda model: lambda x: model(x) + x[0] * x[1], [False]),            # its rows read elsewhere too
+    (lambda model: lambda x: model(x[::-1]), [False]),                     # in another order
+])
+def test_a_first_layer_reads_its_input_array_itself_only_when_nothing_else_does(fn, direct):
+    random.seed(5)
+    model = MLP(3, [4, 1])
+    f = fn(model)
+    X = np.random.default_rng(1).normal(size=(7, 3))
+    assert micrograd.compile(f, params=model.parameters()).tape(X).direct == direct
+    check_against_engine(f, model.parameters(), X)
+
+
+def test_a_one_input_network_reads_its_1d_batch_itself():
+    random.seed(6)
+    model = MLP(1, [3, 1])
+    x = np.linspace(-2.0, 2.0, 9)
+    assert micrograd.compile(lambda v: model([v]), params=model.parameters()).tape(x).direct == [True]
+    check_against_engine(lambda v: model([v]), model.parameters(), x)
