@@ -210,18 +210,16 @@ class ReluStep(OpStep):
         (arg,) = self.args
         out, g, a = V[self.rows], G[self.rows], V[arg.target.rows]
         dst, write = G[arg.target.rows], arg.target.write
-        masks = kernels.Masks(out.shape)
         scratch = dst if write is Write.ASSIGN else np.empty_like(dst)
-
-        def forward() -> None:
-            kernels.relu(a, out, masks)
+        relu = kernels.Relu(a, out, g, scratch)
+        if scratch is dst:
+            return relu.forward, relu.backward
 
         def backward() -> None:
-            kernels.relu_grad(g, out, scratch, masks)
-            if scratch is not dst:
-                dst[...] += scratch
+            relu.backward()
+            np.add(dst, scratch, out=dst)
 
-        return forward, backward
+        return relu.forward, backward
 
 
 class ChainStep(Step):
@@ -338,7 +336,7 @@ class LinearStep(Step):
             if w_grad:
                 dW = g @ X.T if shared_x else np.einsum("mb,mnb->mn", g, X)
                 if gW is not None:
-                    gW[...] += dW
+                    np.add(gW, dW, out=gW)
                 else:
                     write_w(dW.ravel())  # type: ignore[misc]
             if into_x is not None:
@@ -346,7 +344,7 @@ class LinearStep(Step):
             elif write_x is not None:
                 write_x(W.T @ g if shared_x else (W[:, :, None] * g[:, None, :]).reshape(m * n, -1))
             if write_b is not None:
-                write_b(g.sum(axis=1))
+                write_b(np.add.reduce(g, axis=1))
 
         return forward, backward
 

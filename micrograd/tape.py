@@ -754,7 +754,8 @@ class Tape:
             S[:len(self.leaves)] = [p.data for p in self.leaves]  # read now: no stale copies
         else:
             S[:self.n_params] = params
-            S[self.n_params:len(self.leaves)] = [p.data for p in self.leaves[self.n_params:]]
+            if len(self.leaves) > self.n_params:  # other live Values: read now
+                S[self.n_params:len(self.leaves)] = [p.data for p in self.leaves[self.n_params:]]
         for forward in self._local.forward:
             forward()
         return V, S

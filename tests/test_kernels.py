@@ -21,19 +21,14 @@ def grid(n: int = 7) -> np.ndarray:
     return np.concatenate([np.array(EDGES * n).reshape(n, -1), rng.normal(size=(3, len(EDGES)))])
 
 
-def test_relu_is_the_ops_forward_bit_for_bit():
+def test_relu_is_the_ops_forward_and_rule_bit_for_bit():
     a = grid()
-    out = np.empty_like(a)
-    kernels.relu(a, out, kernels.Masks(a.shape))
-    assert bits(out) == bits(ops.relu.forward(ARRAYS, a))
-
-
-def test_relu_grad_is_the_ops_rule_bit_for_bit():
-    a = grid()
-    out = ops.relu.forward(ARRAYS, a)
     g = np.roll(a, 3, axis=1)  # incoming adjoints: edge values too, against every output
-    dst = np.empty_like(a)
-    kernels.relu_grad(g, out, dst, kernels.Masks(a.shape))
+    out, dst = np.empty_like(a), np.empty_like(a)
+    relu = kernels.Relu(a, out, g, dst)
+    relu.forward()
+    assert bits(out) == bits(ops.relu.forward(ARRAYS, a))
+    relu.backward()
     assert bits(dst) == bits(ops.relu.rule(ARRAYS, g, out, a))
 
 
