@@ -254,7 +254,25 @@ class ChainStep(Step):
             for write in writes:  # add's rule: (g, g)
                 write(g)
 
+        block = self._fresh_block()
+        if block is not None:  # every summand its own fresh row, one after another: one write
+            rows = G[block]
+
+            def backward() -> None:
+                rows[...] = g
         return forward, backward
+
+    def _fresh_block(self) -> slice | None:
+        """The rows of a one-member sum's summands when they are consecutive, distinct, all need
+        adjoints and are all assigned (Tape._plan), else None."""
+        rows = [t.rows for t in self.positions]
+        if self.rows.stop - self.rows.start != 1 or not all(self.position_grad) or any(
+                t.write is not Write.ASSIGN for t in self.positions):
+            return None
+        starts = [r.start for r in rows]
+        if starts != list(range(starts[0], starts[0] + len(starts))):
+            return None
+        return slice(starts[0], starts[0] + len(starts))
 
     def __repr__(self) -> str:
         return f"sum x{self.rows.stop - self.rows.start}, {self.n} summands each (in order, per sample)"
