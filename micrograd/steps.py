@@ -191,7 +191,7 @@ class OpStep(Step):
                     add, summed = write
                     if getattr(ga, "shape", None) != g.shape:  # a rule may return a scalar
                         ga = np.broadcast_to(ga, g.shape)
-                    add(ga.sum(axis=1) if summed else ga)  # summed over the batch if shared
+                    add(np.add.reduce(ga, axis=1) if summed else ga)  # summed over the batch if shared
 
         return forward, backward
 

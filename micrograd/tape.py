@@ -779,7 +779,7 @@ class Tape:
     def mean(self, V: np.ndarray, S: np.ndarray) -> float:
         """The batch mean of a scalar output (of the first, for a list)."""
         out = self.out_refs[0]
-        return float(V[out.row].sum() * (1.0 / V.shape[1])) if out.per_sample else float(S[out.row])
+        return float(np.add.reduce(V[out.row]) * (1.0 / V.shape[1])) if out.per_sample else float(S[out.row])
 
     def outputs(self, V: np.ndarray, S: np.ndarray, batch: int) -> np.ndarray:
         """The function's outputs: (batch,) for a Value, (batch, k) for a list."""
