@@ -357,8 +357,11 @@ class LinearStep(Step):
                     np.add(gW, dW, out=gW)
                 else:
                     write_w(dW.ravel())  # type: ignore[misc]
-            if into_x is not None:
-                np.matmul(W.T, g, out=into_x)  # nothing written there yet: no temporary
+            if into_x is not None:  # nothing written there yet: no temporary
+                if m == 1:
+                    np.multiply(W.T, g, out=into_x)  # one neuron: the outer product w_i g, as the engine's
+                else:
+                    np.matmul(W.T, g, out=into_x)
             elif write_x is not None:
                 write_x(W.T @ g if shared_x else (W[:, :, None] * g[:, None, :]).reshape(m * n, -1))
             if write_b is not None:
