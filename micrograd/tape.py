@@ -478,7 +478,8 @@ def _weighted(args: tuple[int, ...], dep: list[Dep], target: Dep) -> Term | None
 def _find_sums(g: _Graph, dots: bool) -> dict[int, Node]:
     """The nodes to compute: one per op node that is not constant; with ``dots``, a tree of adds
     of products w * x is one linear node (and its adds and products none of their own), when
-    regrouping it is allowed (``_regroupable``)."""
+    regrouping it is allowed (``_regroupable``), and a per-sample sum added left to right one
+    chain node, added in the trace's order (``_is_chain``)."""
     absorbed = _absorbed(g) if dots else set()
     nodes: dict[int, Node] = {}
     for i, op in enumerate(g.op):
