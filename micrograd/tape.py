@@ -16,20 +16,22 @@ batch), *parameters* (shared by every sample, read from ``.data`` at each call) 
   tests check one against the other.
 
 Lowering a pair of traces to steps is a sequence of passes, each a small function over the
-records below (:class:`_Graph`, :class:`_Node`, :class:`_Group`, ...):
+records of ``program.py`` (:class:`Node`, :class:`Slot`, ...) and below (:class:`_Graph`, :class:`_Group`):
 
 1. classify (``_pair``, ``_classify``): the two traces, checked node for node, become one graph
    of numbered nodes whose leaves are inputs, parameters (or other live Values) or constants;
 2. fold (``_fold``): each op node depends on what its arguments do (:class:`Dep`); one that
    depends on nothing is a constant, the value the engine computed for it while tracing;
 3. find sums (``_find_sums``): with ``dots``, each tree of adds of products w * x becomes one
-   linear node; every other op node that is not constant is a node of its own;
+   linear node, and a per-sample sum added left to right (``sum()``) one chain node; every
+   other op node that is not constant is a node of its own;
 4. levels (``_levels``): a node's depth among nodes of its own :class:`Dep`;
 5. group (``_group``): nodes of one op (told apart by identity, never by symbol text) or one
    linear shape at one level become one step;
 6. allocate (``_layout``, ``_allocate``): rows of ``S`` for parameters and constants, then
    consecutive rows of ``V`` or ``S`` for each group;
-7. emit (``_emit``): a step object per group, then ``Tape._plan`` decides how backward writes.
+7. emit (``_emit``): a step object per group (``steps.py``), then ``Tape._plan`` decides how
+   backward writes and ``Tape._direct`` which input arrays a first layer reads itself.
 
 Tracing is honest: a Python ``if``, comparison, ``float()`` or ``detach()`` on a traced Value,
 and any use of its number outside the engine (``x.data``: a ``traced.TracedNumber`` while tracing),
@@ -40,8 +42,6 @@ path regroups only sums of products with shared weights (``_regroupable``).
 
 from __future__ import annotations
 
-import enum
-import functools
 import linecache
 import os
 import sys
@@ -57,9 +57,19 @@ from .backward import order as _order
 from .engine import Value
 from .gc_pause import gc_paused
 from .ops import Op
+from .program import CONST, SAMPLE, SHARED, Dep, Layout, Node, Slot, Term
 from .scalars import is_real
+from .steps import (
+    ChainStep,
+    LinearStep,
+    OpStep,
+    ReluStep,
+    SharedLinearStep,
+    Step,
+    Write,
+    as_index,
+)
 from .traced import TracedNumber
-from .xp import ARRAYS
 
 __all__ = ["Compiled", "Tape", "TracingError", "compile"]
 
@@ -295,24 +305,6 @@ def _depends_on_data() -> TracingError:
 
 # --- the program: numbered nodes and what they depend on -----------------------------------------
 
-class Dep(enum.IntEnum):
-    """What a node's value depends on; an op node depends on the most any argument does (max)."""
-
-    CONST = 0   # nothing: folded to the value the engine computed while tracing
-    SHARED = 1  # parameters (or other live Values) only: computed once per call, into S
-    SAMPLE = 2  # an input: one value per sample, a row of V
-
-
-CONST, SHARED, SAMPLE = Dep  # its members, bound once (an Enum member's attribute lookup is slow)
-
-
-class Slot(NamedTuple):
-    """Where a node's value lives at run time."""
-
-    per_sample: bool  # a row of V (per-sample values), else an entry of S (shared values)
-    row: int          # its row number there
-
-
 @dataclass
 class _Graph:
     """The traced program as numbered nodes: the trace's order, then nodes the lowering adds."""
@@ -335,33 +327,6 @@ class _Graph:
         return len(self.dep) - 1
 
 
-class _Term(NamedTuple):
-    """One term w * x of a linear node."""
-
-    w: int  # the weight (a node number): shared or constant
-    x: int  # the value it multiplies (a node number): per sample, or shared in a shared sum
-
-
-@dataclass
-class _Node:
-    """A node of the lowered program: an op applied to nodes, or a linear combination of them."""
-
-    dep: Dep                    # SHARED or SAMPLE
-    grad: bool                  # does it depend on a parameter (does backward need it)?
-    op: Op | None = None        # the primitive, or None for a linear combination
-    args: tuple[int, ...] = ()  # the op's arguments (node numbers)
-    terms: list[_Term] = field(default_factory=list)  # linear: the sum of w * x
-    bias: int | None = None     # linear: its shared part (a node number), if any
-    level: int = 0              # depth among nodes of the same Dep
-
-    def reads(self) -> list[int]:
-        """The nodes it reads (for a linear node: x's, then w's, then the bias)."""
-        if self.op is not None:
-            return list(self.args)
-        bias = [] if self.bias is None else [self.bias]
-        return [t.x for t in self.terms] + [t.w for t in self.terms] + bias
-
-
 class _GroupKey(NamedTuple):
     """Nodes with equal keys become one step: one numpy call for all of them."""
 
@@ -375,15 +340,8 @@ class _GroupKey(NamedTuple):
 class _Group:
     """The members of one step and the rows they get."""
 
-    members: list[_Node]  # in the order of their rows
+    members: list[Node]  # in the order of their rows
     rows: slice           # rows of V (SAMPLE) or of S (SHARED), one per member
-
-
-class _Layout(NamedTuple):
-    """Where the baked constants are in S (after params and external Values, before computed nodes)."""
-
-    constants: slice   # the baked constants: 1, 0, then every CONST node
-    zero: int          # the row holding 0 (a linear node without a shared part adds it)
 
 
 # --- the passes, in order: classify -> fold -> find sums -> levels -> group -> allocate -> emit ----
@@ -505,24 +463,25 @@ def _is_term(args: tuple[int, ...], dep: list[Dep], target: Dep) -> bool:
     return target is not SAMPLE or (dep[a] is SAMPLE) is not (dep[b] is SAMPLE)
 
 
-def _weighted(args: tuple[int, ...], dep: list[Dep], target: Dep) -> _Term | None:
+def _weighted(args: tuple[int, ...], dep: list[Dep], target: Dep) -> Term | None:
     """A product w * x as a term, w shared or constant and x of Dep ``target``; else None."""
     a, b = args
     if target is SAMPLE:
         if dep[a] != SAMPLE and dep[b] == SAMPLE:
-            return _Term(a, b)
+            return Term(a, b)
         if dep[b] != SAMPLE and dep[a] == SAMPLE:
-            return _Term(b, a)
+            return Term(b, a)
         return None
-    return _Term(a, b)  # shared: both factors are shared or constant
+    return Term(a, b)  # shared: both factors are shared or constant
 
 
-def _find_sums(g: _Graph, dots: bool) -> dict[int, _Node]:
+def _find_sums(g: _Graph, dots: bool) -> dict[int, Node]:
     """The nodes to compute: one per op node that is not constant; with ``dots``, a tree of adds
     of products w * x is one linear node (and its adds and products none of their own), when
-    regrouping it is allowed (``_regroupable``)."""
+    regrouping it is allowed (``_regroupable``), and a per-sample sum added left to right one
+    chain node, added in the trace's order (``_is_chain``)."""
     absorbed = _absorbed(g) if dots else set()
-    nodes: dict[int, _Node] = {}
+    nodes: dict[int, Node] = {}
     for i, op in enumerate(g.op):
         if g.dep[i] is CONST or not g.kids[i] or i in absorbed:
             continue
@@ -531,9 +490,14 @@ def _find_sums(g: _Graph, dots: bool) -> dict[int, _Node]:
             if _regroupable(g, i, summands, absorbed):
                 _linear_node(g, i, summands, absorbed, nodes)
                 continue
+            chain = _is_chain(g, i, summands, absorbed)
             for j in inner:  # summed in the trace's order instead: every node of the tree its own
-                nodes[j] = _Node(g.dep[j], g.grad[j], g.op[j], g.kids[j])
-        nodes[i] = _Node(g.dep[i], g.grad[i], op, g.kids[i])
+                if not (chain and g.op[j] is ops.add):  # (a chain's adds are its step's)
+                    nodes[j] = Node(g.dep[j], g.grad[j], g.op[j], g.kids[j])
+            if chain:
+                nodes[i] = Node(SAMPLE, g.grad[i], summands=summands)
+                continue
+        nodes[i] = Node(g.dep[i], g.grad[i], op, g.kids[i])
     return nodes
 
 
@@ -556,6 +520,21 @@ def _sum_terms(g: _Graph, i: int, absorbed: set[int]) -> tuple[list[int], list[i
     return terms, inner
 
 
+def _is_chain(g: _Graph, i: int, summands: list[int], absorbed: set[int]) -> bool:
+    """Is add node i a per-sample sum of 3 or more per-sample summands, added left to right
+    (each add it absorbs the left argument of the next, as ``sum()`` builds them)? Then one
+    step adds them in that order, bit for bit the trace's sums."""
+    if len(summands) < 3 or any(g.dep[t] is not SAMPLE for t in summands):
+        return False
+    j = i
+    while j == i or (j in absorbed and g.op[j] is ops.add):
+        a, b = g.kids[j]
+        if b in absorbed and g.op[b] is ops.add:
+            return False  # a right argument that is a sum: added before the left one
+        j = a
+    return True
+
+
 def _regroupable(g: _Graph, i: int, summands: list[int], absorbed: set[int]) -> bool:
     """May this sum be added in another order (a matrix product's)? Only when each of its terms
     of its own Dep is a product w * x with w shared (a weight: a parameter or computed from them),
@@ -574,16 +553,16 @@ def _regroupable(g: _Graph, i: int, summands: list[int], absorbed: set[int]) -> 
 
 
 def _linear_node(g: _Graph, i: int, summands: list[int], absorbed: set[int],
-                 nodes: dict[int, _Node]) -> None:
+                 nodes: dict[int, Node]) -> None:
     """nodes[i]: the sum of ``summands`` as terms w * x; per-sample ones in the sum itself, shared
     ones in its bias (one node of their own, unless that is a single unweighted one)."""
-    node = _Node(g.dep[i], g.grad[i])
-    shared: list[_Term] = []
+    node = Node(g.dep[i], g.grad[i])
+    shared: list[Term] = []
     for t in summands:
         if t in g.consts and g.consts[t] == 0.0:
             continue  # the 0 that sum() starts from: adding it changes nothing
         product = _weighted(g.kids[t], g.dep, g.dep[i]) if t in absorbed and g.op[t] is ops.mul else None
-        term = product or _Term(g.one, t)
+        term = product or Term(g.one, t)
         (node.terms if g.dep[term.x] is SAMPLE else shared).append(term)
     if node.dep is SHARED:
         node.terms = shared
@@ -592,11 +571,11 @@ def _linear_node(g: _Graph, i: int, summands: list[int], absorbed: set[int],
     elif shared:
         bias_grad = any(g.grad[t.w] or g.grad[t.x] for t in shared)
         node.bias = g.add(SHARED, bias_grad)
-        nodes[node.bias] = _Node(SHARED, bias_grad, terms=shared)
+        nodes[node.bias] = Node(SHARED, bias_grad, terms=shared)
     nodes[i] = node
 
 
-def _levels(nodes: dict[int, _Node], dep: list[Dep]) -> None:
+def _levels(nodes: dict[int, Node], dep: list[Dep]) -> None:
     """Each node's level: 1 + the deepest node of the same Dep it reads (inputs, constants: 0)."""
     for i in sorted(nodes):  # (nodes made for a shared part are numbered last, after what they read)
         nd = nodes[i]
@@ -604,7 +583,7 @@ def _levels(nodes: dict[int, _Node], dep: list[Dep]) -> None:
                            default=0)
 
 
-def _group(nodes: dict[int, _Node], dep: list[Dep]) -> list[list[int]]:
+def _group(nodes: dict[int, Node], dep: list[Dep]) -> list[list[int]]:
     """Nodes of one op (by identity) or one linear shape at one level of one Dep, together;
     shared groups first, then by level."""
     groups: dict[_GroupKey, list[int]] = {}
@@ -612,13 +591,15 @@ def _group(nodes: dict[int, _Node], dep: list[Dep]) -> list[list[int]]:
         nd = nodes[i]
         if nd.op is not None:
             key = _GroupKey(nd.dep, nd.level, id(nd.op), tuple(dep[a] == SAMPLE for a in nd.args))
+        elif nd.summands:
+            key = _GroupKey(nd.dep, nd.level, None, ("chain", len(nd.summands)))
         else:
             key = _GroupKey(nd.dep, nd.level, None, (len(nd.terms),))
         groups.setdefault(key, []).append(i)
     return list(groups.values())
 
 
-def _layout(g: _Graph, n_params: int) -> tuple[_Layout, np.ndarray]:
+def _layout(g: _Graph, n_params: int) -> tuple[Layout, np.ndarray]:
     """Rows of S for params, external Values and constants (1, 0, then the folded ones), and the
     constants' values; sets every constant's slot."""
     n_fixed = n_params + len(g.external)
@@ -626,10 +607,10 @@ def _layout(g: _Graph, n_params: int) -> tuple[_Layout, np.ndarray]:
     for j, i in enumerate(constants):
         g.slots[i] = Slot(False, n_fixed + j)
     rows = slice(n_fixed, n_fixed + len(constants))
-    return _Layout(rows, g.slots[g.zero].row), np.array(list(constants.values()))
+    return Layout(rows, g.slots[g.zero].row), np.array(list(constants.values()))
 
 
-def _allocate(nodes: dict[int, _Node], groups: list[list[int]], slots: dict[int, Slot],
+def _allocate(nodes: dict[int, Node], groups: list[list[int]], slots: dict[int, Slot],
               n_v: int, n_s: int) -> tuple[list[_Group], int, int]:
     """Consecutive rows for each group's members, after ``n_v`` rows of V and ``n_s`` of S; sets
     their slots. Returns the groups and the rows of V and S in all."""
@@ -651,17 +632,27 @@ def _allocate(nodes: dict[int, _Node], groups: list[list[int]], slots: dict[int,
     return out, n_v, n_s
 
 
-def _emit(groups: list[_Group], g: _Graph, layout: _Layout) -> list[_Step]:
+def _consecutive(first: Node, members: list[Node], slots: dict[int, Slot]) -> bool:
+    """Do the members read per-sample rows that follow each other (a view of V, distinct rows)?"""
+    rows = [slots[m.args[0]].row for m in members]
+    return slots[first.args[0]].per_sample and rows == list(range(rows[0], rows[0] + len(rows)))
+
+
+def _emit(groups: list[_Group], g: _Graph, layout: Layout) -> list[Step]:
     """One step per group: an op step, a per-sample linear step or a shared one."""
-    steps: list[_Step] = []
+    steps: list[Step] = []
     for group in groups:
         first = group.members[0]
-        if first.op is not None:
-            steps.append(_OpStep(group.members, group.rows, g.slots, g.grad))
+        if first.op is ops.relu and first.dep is SAMPLE and _consecutive(first, group.members, g.slots):
+            steps.append(ReluStep(group.members, group.rows, g.slots, g.grad))
+        elif first.op is not None:
+            steps.append(OpStep(group.members, group.rows, g.slots, g.grad))
+        elif first.summands:
+            steps.append(ChainStep(group.members, group.rows, g.slots, g.grad))
         elif first.dep is SAMPLE:
-            steps.append(_LinearStep(group.members, group.rows, g.slots, g.grad, layout))
+            steps.append(LinearStep(group.members, group.rows, g.slots, g.grad, layout))
         else:
-            steps.append(_SharedLinearStep(group.members, group.rows, g.slots))
+            steps.append(SharedLinearStep(group.members, group.rows, g.slots))
     return steps
 
 
@@ -699,6 +690,7 @@ class Tape:
         self.steps = _emit(groups, g, layout)
         self.out_refs = [g.slots[o] for o in g.outputs]  # where each output lives
         self._plan()
+        self._direct([1 if a.ndim == 1 else a.shape[1] for a in data])
 
     def _plan(self) -> None:
         """Decide how backward writes per-sample adjoints: a block nothing was written to yet is
@@ -722,7 +714,28 @@ class Tape:
                 else:
                     zero.update(rows[fresh].tolist())
                 written[rows] = True
-        self._zero = _index(sorted(zero)) if zero else None
+        self._zero = as_index(sorted(zero)) if zero else None
+
+    def _direct(self, widths: list[int]) -> None:
+        """Inputs whose rows only one layer reads, all of them as its X (a network's first layer):
+        that step reads the array itself, and the rows stay unfilled (no transposed copy)."""
+        readers: dict[int, set[int]] = {}
+        all_rows = np.arange(self.n_v)
+        for k, step in enumerate(self.steps):
+            for rows in step.reads():
+                for r in all_rows[rows].ravel().tolist():
+                    readers.setdefault(r, set()).add(k)
+        outputs = {o.row for o in self.out_refs if o.per_sample}
+        self.direct = [False] * len(widths)
+        start = 0
+        for j, width in enumerate(widths):
+            block = range(start, start + width)
+            users = set().union(*(readers.get(r, set()) for r in block))
+            step = self.steps[next(iter(users))] if len(users) == 1 else None
+            if (isinstance(step, LinearStep) and isinstance(step.x, slice) and step.x == slice(start, start + width, 1)
+                    and not outputs.intersection(block)):
+                step.source, self.direct[j] = j, True
+            start += width
 
     # -- running ---------------------------------------------------------------------------------
     def forward(self, data: list[np.ndarray], batch: int,
@@ -731,15 +744,19 @@ class Tape:
         parameters come from ``params`` if given, else from their ``.data``."""
         V, S, _, _ = self._buffers(batch)
         r = 0
-        for a in data:
+        for j, a in enumerate(data):
             k = 1 if a.ndim == 1 else a.shape[1]
-            V[r:r + k] = a.T
+            if self.direct[j]:
+                self._local.data[j] = a  # read by the step that reads it (_direct)
+            else:
+                V[r:r + k] = a.T
             r += k
         if params is None:
             S[:len(self.leaves)] = [p.data for p in self.leaves]  # read now: no stale copies
         else:
             S[:self.n_params] = params
-            S[self.n_params:len(self.leaves)] = [p.data for p in self.leaves[self.n_params:]]
+            if len(self.leaves) > self.n_params:  # other live Values: read now
+                S[self.n_params:len(self.leaves)] = [p.data for p in self.leaves[self.n_params:]]
         for forward in self._local.forward:
             forward()
         return V, S
@@ -753,7 +770,8 @@ class Tape:
             V, S, G, gS = buffers = (np.empty((self.n_v, batch)), np.empty(self.n_s),
                                      np.empty((self.n_v, batch)), np.empty(self.n_s))
             S[self._const_rows] = self._consts  # constants never change
-            bound = [step.bind(V, S, G, gS) for step in self.steps]
+            local.data = [None] * len(self.direct)  # this call's arrays that a step reads itself
+            bound = [step.bind(V, S, G, gS, local.data) for step in self.steps]
             local.forward = [fwd for fwd, _ in bound]
             local.backward = [bwd for (_, bwd), step in zip(bound[::-1], self.steps[::-1]) if step.grad]
             local.buffers, local.batch = buffers, batch
@@ -762,7 +780,7 @@ class Tape:
     def mean(self, V: np.ndarray, S: np.ndarray) -> float:
         """The batch mean of a scalar output (of the first, for a list)."""
         out = self.out_refs[0]
-        return float(V[out.row].sum() * (1.0 / V.shape[1])) if out.per_sample else float(S[out.row])
+        return float(np.add.reduce(V[out.row]) * (1.0 / V.shape[1])) if out.per_sample else float(S[out.row])
 
     def outputs(self, V: np.ndarray, S: np.ndarray, batch: int) -> np.ndarray:
         """The function's outputs: (batch,) for a Value, (batch, k) for a list."""
@@ -791,286 +809,3 @@ class Tape:
                  f"{self.n_v} per-sample rows, {self.n_s} shared")]
         lines += [f"  {step}" for step in self.steps]
         return "\n".join(lines)
-
-
-# --- steps ------------------------------------------------------------------------------------------
-
-Index = Any  # a slice (contiguous rows: a view, no copy) or an array of row numbers
-
-
-def _index(rows: Sequence[int]) -> Index:
-    """Rows as a slice when they are evenly spaced and increasing (a view), else an index array."""
-    rows = list(rows)
-    step = rows[1] - rows[0] if len(rows) > 1 else 1
-    if rows and step > 0 and rows == list(range(rows[0], rows[-1] + 1, step)):
-        return slice(rows[0], rows[-1] + 1, step)
-    return np.array(rows, dtype=np.intp)
-
-
-def _matrix_view(rows: np.ndarray, limit: int) -> tuple[int, int] | None:
-    """(base, stride) when rows[j, i] = base + j * stride + i with stride >= width, the layout of
-    a layer's weights (each neuron's weights, then its bias), so the matrix is a view of S."""
-    m, n = rows.shape
-    base = int(rows[0, 0])
-    stride = int(rows[1, 0] - base) if m > 1 else n
-    expected = base + stride * np.arange(m)[:, None] + np.arange(n)[None, :]
-    if stride >= n and base + m * stride <= limit and np.array_equal(rows, expected):
-        return base, stride
-    return None
-
-
-class Write(enum.Enum):
-    """How a step writes adjoints into rows (see Tape._plan)."""
-
-    ADD = enum.auto()     # arr[rows] += values: rows distinct
-    ADD_AT = enum.auto()  # np.add.at(arr, rows, values): rows repeat, each repeat adds
-    ASSIGN = enum.auto()  # arr[rows] = values: nothing was written to these rows yet
-
-
-def _adding(rows: Sequence[int]) -> Write:
-    """How to add values into ``rows``: ADD_AT when a row repeats, else ADD."""
-    return Write.ADD_AT if len(set(rows)) != len(rows) else Write.ADD
-
-
-@dataclass
-class _Target:
-    """A block of per-sample adjoint rows a step's backward writes (Tape._plan may make it ASSIGN)."""
-
-    rows: Index   # the rows of G
-    write: Write  # how
-
-
-@dataclass
-class _Arg:
-    """One argument of an op step: where its k values are, and how backward writes their adjoints."""
-
-    target: _Target   # its rows (of V if per sample, else of S) and how adjoints are written there
-    per_sample: bool  # rows of V, else shared values of S (a (k, 1) column in a per-sample step)
-    grad: bool        # does any of them need an adjoint?
-
-
-def _accumulate(arr: np.ndarray, index: Index, values: Any, write: Write) -> None:
-    """arr[index] += values (np.add.at when the index repeats rows; = when nothing is there yet)."""
-    if write is Write.ADD:
-        arr[index] += values
-    elif write is Write.ASSIGN:
-        arr[index] = values
-    else:
-        np.add.at(arr, index, values)
-
-
-class _Step:
-    """Nodes of one kind at one depth, computed by one numpy call forward and one backward."""
-
-    grad: bool    # does backward need to run it
-    sample: bool  # per-sample rows of V (else shared values of S)
-    rows: slice   # where its nodes' values go
-
-    def targets(self) -> list[_Target]:
-        """Every block of per-sample adjoints backward writes, in order."""
-        return []
-
-    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
-             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
-        """(forward, backward) on these buffers, with every view they need made once, here."""
-        raise NotImplementedError
-
-
-def _write(dst: np.ndarray, index: Index, write: Write) -> Callable[[Any], None]:
-    """A function adding values into dst[index] (or assigning them: see Tape._plan)."""
-    if write is Write.ADD_AT:
-        return lambda values: np.add.at(dst, index, values)
-    if isinstance(index, slice):
-        view = dst[index]
-        if write is Write.ASSIGN:
-            def assign(values: Any) -> None:
-                view[...] = values
-            return assign
-
-        def add(values: Any) -> None:
-            view[...] += values
-        return add
-    return lambda values: _accumulate(dst, index, values, write)
-
-
-class _OpStep(_Step):
-    """k nodes of one primitive: its forward and derivative rule on all k rows at once."""
-
-    def __init__(self, members: list[_Node], rows: slice, slots: dict[int, Slot], grad: list[bool]) -> None:
-        op = members[0].op
-        assert op is not None
-        self.op, self.rows = op, rows
-        self.sample = members[0].dep is SAMPLE
-        self.grad = any(m.grad for m in members)
-        self.args: list[_Arg] = []
-        for k in range(op.arity):
-            at = [slots[m.args[k]].row for m in members]
-            self.args.append(_Arg(_Target(_index(at), _adding(at)), slots[members[0].args[k]].per_sample,
-                                  any(grad[m.args[k]] for m in members)))
-
-    def targets(self) -> list[_Target]:
-        return [arg.target for arg in self.args if arg.per_sample and arg.grad]
-
-    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
-             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
-        sample, op = self.sample, self.op
-        out, g = (V[self.rows], G[self.rows]) if sample else (S[self.rows], gS[self.rows])
-        args: list[Any] = []  # a view per argument, or None where rows are gathered at each call
-        gathers: list[tuple[int, np.ndarray, Index, bool]] = []
-        # per argument needing adjoints: (a function adding them, whether to sum the batch first)
-        writes: list[tuple[Callable[[Any], None], bool] | None] = []
-        for k, arg in enumerate(self.args):
-            ix = arg.target.rows
-            src, widen = (V, False) if arg.per_sample else (S, sample)  # a shared value: a (k, 1) column
-            if isinstance(ix, slice):
-                args.append(src[ix][:, None] if widen else src[ix])
-            else:
-                args.append(None)
-                gathers.append((k, src, ix, widen))
-            dst = G if arg.per_sample else gS
-            writes.append((_write(dst, ix, arg.target.write), widen) if arg.grad else None)
-
-        def arguments() -> list[Any]:
-            if not gathers:
-                return args
-            now = list(args)
-            for k, src, ix, widen in gathers:
-                now[k] = src[ix][:, None] if widen else src[ix]
-            return now
-
-        run_forward, run_rule = op.forward, op.rule  # both on ARRAYS: the op's own code, run by numpy
-
-        def forward() -> None:
-            out[...] = run_forward(ARRAYS, *arguments())
-
-        def backward() -> None:
-            grads = run_rule(ARRAYS, g, out, *arguments())
-            for write, ga in zip(writes, grads if type(grads) is tuple else (grads,)):
-                if write is not None:
-                    add, summed = write
-                    if getattr(ga, "shape", None) != g.shape:  # a rule may return a scalar
-                        ga = np.broadcast_to(ga, g.shape)
-                    add(ga.sum(axis=1) if summed else ga)  # summed over the batch if shared
-
-        return forward, backward
-
-    def __repr__(self) -> str:
-        where = "per sample" if self.sample else "shared"
-        param = "" if self.op.param is None else f"[{self.op.param:g}]"
-        return f"{self.op.name}{param} x{self.rows.stop - self.rows.start} ({where})"
-
-
-class _LinearStep(_Step):
-    """k per-sample sums b + w1 x1 + ... + wn xn (w, b shared): a matrix product when the k sums
-    read the same x (a layer of neurons), else a batched one."""
-
-    def __init__(self, members: list[_Node], rows: slice, slots: dict[int, Slot], grad: list[bool],
-                 layout: _Layout) -> None:
-        self.rows, self.sample = rows, True
-        self.grad = any(m.grad for m in members)
-        w_rows = [[slots[t.w].row for t in m.terms] for m in members]
-        x_rows = [[slots[t.x].row for t in m.terms] for m in members]
-        self.m, self.n = len(members), len(w_rows[0])
-        self.w = np.array(w_rows, dtype=np.intp)
-        self.w_view = _matrix_view(self.w, layout.constants.stop)
-        self.w_write = _adding(self.w.ravel().tolist())
-        self.w_grad = any(grad[t.w] for m in members for t in m.terms)
-        self.shared_x = all(r == x_rows[0] for r in x_rows)
-        if self.shared_x:
-            self.x: Index = _index(x_rows[0])
-            self.x_target = _Target(self.x, _adding(x_rows[0]))
-        else:
-            self.x = np.array(x_rows, dtype=np.intp)
-            self.x_target = _Target(self.x.ravel(), _adding(self.x.ravel().tolist()))
-        self.w_flat: Index = _index(self.w.ravel().tolist())
-        self.x_grad = any(grad[t.x] for m in members for t in m.terms)
-        b_rows = [layout.zero if m.bias is None else slots[m.bias].row for m in members]
-        self.has_bias = any(m.bias is not None for m in members)
-        self.b = _index(b_rows)
-        self.b_write = _adding(b_rows)
-        self.b_grad = any(grad[m.bias] for m in members if m.bias is not None)
-
-    def targets(self) -> list[_Target]:
-        return [self.x_target] if self.x_grad else []
-
-    def _weights(self, S: np.ndarray) -> np.ndarray:
-        if self.w_view is None:
-            return S[self.w]
-        base, stride = self.w_view
-        return S[base:base + self.m * stride].reshape(self.m, stride)[:, :self.n]
-
-    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
-             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
-        out, g = V[self.rows], G[self.rows]
-        w_view = self.w_view is not None
-        W_fixed = self._weights(S) if w_view else None  # a view: read at each call, made once
-        gW = self._weights(gS) if w_view else None
-        X_fixed = V[self.x] if isinstance(self.x, slice) else None
-        b = S[self.b][:, None] if isinstance(self.b, slice) else None
-        shared_x, has_bias, w, x, b_rows = self.shared_x, self.has_bias, self.w, self.x, self.b
-        write_w = None if w_view else _write(gS, self.w_flat, self.w_write)
-        write_x = _write(G, self.x_target.rows, self.x_target.write) if self.x_grad else None
-        write_b = _write(gS, self.b, self.b_write) if self.b_grad else None
-        w_grad, m, n = self.w_grad, self.m, self.n
-
-        def forward() -> None:
-            W = S[w] if W_fixed is None else W_fixed
-            X = V[x] if X_fixed is None else X_fixed
-            if shared_x:
-                np.matmul(W, X, out=out)
-            else:
-                out[...] = np.einsum("mn,mnb->mb", W, X)
-            if has_bias:
-                out[...] += S[b_rows][:, None] if b is None else b
-
-        def backward() -> None:
-            W = S[w] if W_fixed is None else W_fixed
-            X = V[x] if X_fixed is None else X_fixed
-            if w_grad:
-                dW = g @ X.T if shared_x else np.einsum("mb,mnb->mn", g, X)
-                if gW is not None:
-                    gW[...] += dW
-                else:
-                    write_w(dW.ravel())  # type: ignore[misc]
-            if write_x is not None:
-                write_x(W.T @ g if shared_x else (W[:, :, None] * g[:, None, :]).reshape(m * n, -1))
-            if write_b is not None:
-                write_b(g.sum(axis=1))
-
-        return forward, backward
-
-    def __repr__(self) -> str:
-        kind = "matmul" if self.shared_x else "batched dot"
-        return f"linear x{self.m}, {self.n} terms each ({kind}, per sample)"
-
-
-class _SharedLinearStep(_Step):
-    """k sums w1 x1 + ... + wn xn of shared values (an L2 term): computed once per call."""
-
-    def __init__(self, members: list[_Node], rows: slice, slots: dict[int, Slot]) -> None:
-        self.rows, self.sample = rows, False
-        self.grad = any(m.grad for m in members)
-        self.w = np.array([[slots[t.w].row for t in m.terms] for m in members], dtype=np.intp)
-        self.x = np.array([[slots[t.x].row for t in m.terms] for m in members], dtype=np.intp)
-        self.w_flat, self.x_flat = _index(self.w.ravel().tolist()), _index(self.x.ravel().tolist())
-        self.w_write = _adding(self.w.ravel().tolist())
-        self.x_write = _adding(self.x.ravel().tolist())
-        self.shape = self.w.shape
-
-    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray,
-             gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
-        return functools.partial(self.forward, S), functools.partial(self.backward, S, gS)
-
-    def forward(self, S: np.ndarray) -> None:
-        w, x = S[self.w_flat].reshape(self.shape), S[self.x_flat].reshape(self.shape)
-        S[self.rows] = np.einsum("mn,mn->m", w, x)
-
-    def backward(self, S: np.ndarray, gS: np.ndarray) -> None:
-        g = gS[self.rows][:, None]
-        w, x = S[self.w_flat].reshape(self.shape), S[self.x_flat].reshape(self.shape)
-        gw, gx = (g * x).ravel(), (g * w).ravel()  # both before either is added
-        _accumulate(gS, self.w_flat, gw, self.w_write)
-        _accumulate(gS, self.x_flat, gx, self.x_write)
-
-    def __repr__(self) -> str:
-        return f"linear x{self.w.shape[0]}, {self.w.shape[1]} terms each (shared)"

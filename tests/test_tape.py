@@ -1,5 +1,6 @@
 """compile(): the tape replays the scalar engine exactly, refuses what it cannot replay, trains the same."""
 
+import functools
 import math
 import random
 import sys
@@ -614,3 +615,58 @@ def test_python_escapes_from_the_graph_compile_exactly_or_are_refused_at_their_l
     else:
         with pytest.raises(TracingError, match=r"test_tape\.py:\d+ `.*" + __import__("re").escape(expected)):
             micrograd.compile(fn, params=[])(X)
+
+
+def _bits(a):
+    return np.ascontiguousarray(a, dtype=float).view(np.int64).tolist()
+
+
+@pytest.mark.parametrize("fn, steps", [
+    (lambda xs, w: sum((x * x * w for x in xs), xs[0]), ["sum x1, 5 summands"]),  # sum() of products
+    (lambda xs, w: xs[0] + xs[1] + xs[0] * w + xs[1] + xs[0], ["sum x1, 5 summands"]),  # repeats
+    (lambda xs, w: xs[0] + (xs[1] + (xs[2] + xs[3] * w)), []),  # right-deep: not in the trace's order
+    (lambda xs, w: [xs[0] + xs[1] + xs[2] * w, xs[1] + xs[2] + xs[3] * w][0] * 2.0, ["sum x1, 3"]),
+])
+def test_left_to_right_sums_are_one_step_bit_for_bit_the_engines(fn, steps):
+    w = Value(0.75)
+    fn = functools.partial(fn, w=w)
+    X = np.array([[1e308, 1e308, -1e308, 1.0], [-0.0, -0.0, -0.0, -0.0], [1.0, 1e-16, -1.0, 3.0],
+                  [np.inf, -np.inf, 2.0, np.nan], [0.5, 2.0, -3.0, 1e-300]])
+    f = micrograd.compile(fn, params=[w])
+    assert [s for s in steps if not any(str(t).startswith(s) for t in f.tape(X).steps)] == []
+    want_out = engine(fn, [w], X)[0]
+    assert _bits(compiled(fn, [w], X)[0]) == _bits(want_out)  # the same sums in the same order: the same bits
+    fine = X[[2, 4]]  # gradients where the mean is finite
+    assert_exact(compiled(fn, [w], fine)[2], engine(fn, [w], fine)[2])
+
+
+def test_sums_of_a_loss_over_per_sample_targets_are_one_step_each():
+    random.seed(3)
+    model = MLP(4, [5, 3])
+    f = micrograd.compile(lambda x, t: micrograd.losses.cross_entropy(model(x), t), params=model.parameters())
+    X, T = np.random.default_rng(0).normal(size=(6, 4)), np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    kinds = [str(s).split(",")[0] for s in f.tape(X, T).steps]
+    assert kinds.count("sum x1") == 2 and "add x1 (per sample)" not in kinds[:-1]
+    check_against_engine(lambda x, t: micrograd.losses.cross_entropy(model(x), t), model.parameters(), X, T)
+
+
+@pytest.mark.parametrize("fn, direct", [
+    (lambda model: lambda x: model(x), [True]),                            # a first layer: reads X itself
+    (lambda model: lambda x: model(x) + x[0] * x[1], [False]),            # its rows read elsewhere too
+    (lambda model: lambda x: model(x[::-1]), [False]),                     # in another order
+])
+def test_a_first_layer_reads_its_input_array_itself_only_when_nothing_else_does(fn, direct):
+    random.seed(5)
+    model = MLP(3, [4, 1])
+    f = fn(model)
+    X = np.random.default_rng(1).normal(size=(7, 3))
+    assert micrograd.compile(f, params=model.parameters()).tape(X).direct == direct
+    check_against_engine(f, model.parameters(), X)
+
+
+def test_a_one_input_network_reads_its_1d_batch_itself():
+    random.seed(6)
+    model = MLP(1, [3, 1])
+    x = np.linspace(-2.0, 2.0, 9)
+    assert micrograd.compile(lambda v: model([v]), params=model.parameters()).tape(x).direct == [True]
+    check_against_engine(lambda v: model([v]), model.parameters(), x)

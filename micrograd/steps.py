@@ -1,0 +1,431 @@
+"""The steps a compiled tape runs: nodes of one kind at one depth, one numpy call (or an exact
+kernel) for all of them forward and one backward, on the tape's buffers.
+
+- ``OpStep``: k nodes of one primitive, by the op table's forward and rule on arrays;
+- ``ReluStep``, ``ChainStep``: relus and left-to-right sums by the exact kernels of ``kernels.py``;
+- ``LinearStep``: per-sample sums b + w1 x1 + ... (a layer of neurons), a matrix product;
+- ``SharedLinearStep``: sums of shared values (an L2 term), once per call.
+
+``micrograd.tape`` lowers a traced graph to these; ``Tape._plan`` decides how each writes its
+adjoints (``Write``), and ``Tape._direct`` which input arrays a first layer reads itself.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import kernels
+from .program import SAMPLE, Layout, Node, Slot
+from .xp import ARRAYS
+
+__all__ = ["Arg", "ChainStep", "Index", "LinearStep", "OpStep", "ReluStep", "SharedLinearStep", "Step", "Target",
+           "Write", "as_index"]
+
+
+Index = Any  # a slice (contiguous rows: a view, no copy) or an array of row numbers
+
+
+def as_index(rows: Sequence[int]) -> Index:
+    """Rows as a slice when they are evenly spaced and increasing (a view), else an index array."""
+    rows = list(rows)
+    step = rows[1] - rows[0] if len(rows) > 1 else 1
+    if rows and step > 0 and rows == list(range(rows[0], rows[-1] + 1, step)):
+        return slice(rows[0], rows[-1] + 1, step)
+    return np.array(rows, dtype=np.intp)
+
+
+def _matrix_view(rows: np.ndarray, limit: int) -> tuple[int, int] | None:
+    """(base, stride) when rows[j, i] = base + j * stride + i with stride >= width, the layout of
+    a layer's weights (each neuron's weights, then its bias), so the matrix is a view of S."""
+    m, n = rows.shape
+    base = int(rows[0, 0])
+    stride = int(rows[1, 0] - base) if m > 1 else n
+    expected = base + stride * np.arange(m)[:, None] + np.arange(n)[None, :]
+    if stride >= n and base + m * stride <= limit and np.array_equal(rows, expected):
+        return base, stride
+    return None
+
+
+class Write(enum.Enum):
+    """How a step writes adjoints into rows (see Tape._plan)."""
+
+    ADD = enum.auto()     # arr[rows] += values: rows distinct
+    ADD_AT = enum.auto()  # np.add.at(arr, rows, values): rows repeat, each repeat adds
+    ASSIGN = enum.auto()  # arr[rows] = values: nothing was written to these rows yet
+
+
+def _adding(rows: Sequence[int]) -> Write:
+    """How to add values into ``rows``: ADD_AT when a row repeats, else ADD."""
+    return Write.ADD_AT if len(set(rows)) != len(rows) else Write.ADD
+
+
+@dataclass
+class Target:
+    """A block of per-sample adjoint rows a step's backward writes (Tape._plan may make it ASSIGN)."""
+
+    rows: Index   # the rows of G
+    write: Write  # how
+
+
+@dataclass
+class Arg:
+    """One argument of an op step: where its k values are, and how backward writes their adjoints."""
+
+    target: Target   # its rows (of V if per sample, else of S) and how adjoints are written there
+    per_sample: bool  # rows of V, else shared values of S (a (k, 1) column in a per-sample step)
+    grad: bool        # does any of them need an adjoint?
+
+
+def _accumulate(arr: np.ndarray, index: Index, values: Any, write: Write) -> None:
+    """arr[index] += values (np.add.at when the index repeats rows; = when nothing is there yet)."""
+    if write is Write.ADD:
+        arr[index] += values
+    elif write is Write.ASSIGN:
+        arr[index] = values
+    else:
+        np.add.at(arr, index, values)
+
+
+class Step:
+    """Nodes of one kind at one depth, computed by one numpy call forward and one backward."""
+
+    grad: bool    # does backward need to run it
+    sample: bool  # per-sample rows of V (else shared values of S)
+    rows: slice   # where its nodes' values go
+
+    def targets(self) -> list[Target]:
+        """Every block of per-sample adjoints backward writes, in order."""
+        return []
+
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+        """(forward, backward) on these buffers, with every view they need made once, here;
+        ``data`` holds this call's input arrays that a step reads itself (Tape._direct)."""
+        raise NotImplementedError
+
+    def reads(self) -> list[Index]:
+        """Every block of per-sample rows its forward or backward reads."""
+        return []
+
+
+def _write(dst: np.ndarray, index: Index, write: Write) -> Callable[[Any], None]:
+    """A function adding values into dst[index] (or assigning them: see Tape._plan)."""
+    if write is Write.ADD_AT:
+        return lambda values: np.add.at(dst, index, values)
+    if isinstance(index, slice):
+        view = dst[index]
+        if write is Write.ASSIGN:
+            def assign(values: Any) -> None:
+                view[...] = values
+            return assign
+
+        def add(values: Any) -> None:
+            view[...] += values
+        return add
+    return lambda values: _accumulate(dst, index, values, write)
+
+
+class OpStep(Step):
+    """k nodes of one primitive: its forward and derivative rule on all k rows at once."""
+
+    def __init__(self, members: list[Node], rows: slice, slots: dict[int, Slot], grad: list[bool]) -> None:
+        op = members[0].op
+        assert op is not None
+        self.op, self.rows = op, rows
+        self.sample = members[0].dep is SAMPLE
+        self.grad = any(m.grad for m in members)
+        self.args: list[Arg] = []
+        for k in range(op.arity):
+            at = [slots[m.args[k]].row for m in members]
+            self.args.append(Arg(Target(as_index(at), _adding(at)), slots[members[0].args[k]].per_sample,
+                                  any(grad[m.args[k]] for m in members)))
+
+    def targets(self) -> list[Target]:
+        return [arg.target for arg in self.args if arg.per_sample and arg.grad]
+
+    def reads(self) -> list[Index]:
+        return [arg.target.rows for arg in self.args if arg.per_sample]
+
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+        sample, op = self.sample, self.op
+        out, g = (V[self.rows], G[self.rows]) if sample else (S[self.rows], gS[self.rows])
+        args: list[Any] = []  # a view per argument, or None where rows are gathered at each call
+        gathers: list[tuple[int, np.ndarray, Index, bool]] = []
+        # per argument needing adjoints: (a function adding them, whether to sum the batch first)
+        writes: list[tuple[Callable[[Any], None], bool] | None] = []
+        for k, arg in enumerate(self.args):
+            ix = arg.target.rows
+            src, widen = (V, False) if arg.per_sample else (S, sample)  # a shared value: a (k, 1) column
+            if isinstance(ix, slice):
+                args.append(src[ix][:, None] if widen else src[ix])
+            else:
+                args.append(None)
+                gathers.append((k, src, ix, widen))
+            dst = G if arg.per_sample else gS
+            writes.append((_write(dst, ix, arg.target.write), widen) if arg.grad else None)
+
+        def arguments() -> list[Any]:
+            if not gathers:
+                return args
+            now = list(args)
+            for k, src, ix, widen in gathers:
+                now[k] = src[ix][:, None] if widen else src[ix]
+            return now
+
+        run_forward, run_rule = op.forward, op.rule  # both on ARRAYS: the op's own code, run by numpy
+
+        def forward() -> None:
+            out[...] = run_forward(ARRAYS, *arguments())
+
+        def backward() -> None:
+            grads = run_rule(ARRAYS, g, out, *arguments())
+            for write, ga in zip(writes, grads if type(grads) is tuple else (grads,)):
+                if write is not None:
+                    add, summed = write
+                    if getattr(ga, "shape", None) != g.shape:  # a rule may return a scalar
+                        ga = np.broadcast_to(ga, g.shape)
+                    add(np.add.reduce(ga, axis=1) if summed else ga)  # summed over the batch if shared
+
+        return forward, backward
+
+    def __repr__(self) -> str:
+        where = "per sample" if self.sample else "shared"
+        param = "" if self.op.param is None else f"[{self.op.param:g}]"
+        return f"{self.op.name}{param} x{self.rows.stop - self.rows.start} ({where})"
+
+
+class ReluStep(OpStep):
+    """k per-sample relus of consecutive rows: the op's forward and rule by exact kernels, written
+    straight into the rows (kernels.py: no temporaries, no branches on the signs)."""
+
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+        (arg,) = self.args
+        out, g, a = V[self.rows], G[self.rows], V[arg.target.rows]
+        dst, write = G[arg.target.rows], arg.target.write
+        scratch = dst if write is Write.ASSIGN else np.empty_like(dst)
+        relu = kernels.Relu(a, out, g, scratch)
+        if scratch is dst:
+            return relu.forward, relu.backward
+
+        def backward() -> None:
+            relu.backward()
+            np.add(dst, scratch, out=dst)
+
+        return relu.forward, backward
+
+
+class ChainStep(Step):
+    """k per-sample sums s0 + s1 + ... + s(n-1) of per-sample rows, added left to right as the
+    trace adds them (kernels.chain_sum); backward passes each summand the sum's adjoint."""
+
+    def __init__(self, members: list[Node], rows: slice, slots: dict[int, Slot], grad: list[bool]) -> None:
+        self.rows, self.sample = rows, True
+        self.grad = any(m.grad for m in members)
+        self.n = len(members[0].summands)
+        at = [[slots[m.summands[j]].row for m in members] for j in range(self.n)]  # per position
+        self.summands = np.array(at, dtype=np.intp)  # (n, k) rows of V
+        self.positions = [Target(as_index(rows), _adding(rows)) for rows in at]
+        self.position_grad = [any(grad[m.summands[j]] for m in members) for j in range(self.n)]
+
+    def targets(self) -> list[Target]:
+        return [t for t, gr in zip(self.positions, self.position_grad) if gr]
+
+    def reads(self) -> list[Index]:
+        return [t.rows for t in self.positions]
+
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+        out, g, summands = V[self.rows], G[self.rows], self.summands
+        writes = [_write(G, t.rows, t.write) for t, gr in zip(self.positions, self.position_grad) if gr]
+        views = [V[t.rows] for t in self.positions if isinstance(t.rows, slice)]
+
+        def forward() -> None:
+            kernels.chain_sum(views if len(views) == len(summands) else V[summands], out)
+
+        def backward() -> None:
+            for write in writes:  # add's rule: (g, g)
+                write(g)
+
+        block = self._fresh_block()
+        if block is not None:  # every summand its own fresh row, one after another: one write
+            rows = G[block]
+
+            def backward() -> None:
+                rows[...] = g
+        return forward, backward
+
+    def _fresh_block(self) -> slice | None:
+        """The rows of a one-member sum's summands when they are consecutive, distinct, all need
+        adjoints and are all assigned (Tape._plan), else None."""
+        rows = [t.rows for t in self.positions]
+        if self.rows.stop - self.rows.start != 1 or not all(self.position_grad) or any(
+                t.write is not Write.ASSIGN for t in self.positions):
+            return None
+        starts = [r.start for r in rows]
+        if starts != list(range(starts[0], starts[0] + len(starts))):
+            return None
+        return slice(starts[0], starts[0] + len(starts))
+
+    def __repr__(self) -> str:
+        return f"sum x{self.rows.stop - self.rows.start}, {self.n} summands each (in order, per sample)"
+
+
+class LinearStep(Step):
+    """k per-sample sums b + w1 x1 + ... + wn xn (w, b shared): a matrix product when the k sums
+    read the same x (a layer of neurons), else a batched one."""
+
+    def __init__(self, members: list[Node], rows: slice, slots: dict[int, Slot], grad: list[bool],
+                 layout: Layout) -> None:
+        self.rows, self.sample = rows, True
+        self.grad = any(m.grad for m in members)
+        w_rows = [[slots[t.w].row for t in m.terms] for m in members]
+        x_rows = [[slots[t.x].row for t in m.terms] for m in members]
+        self.m, self.n = len(members), len(w_rows[0])
+        self.w = np.array(w_rows, dtype=np.intp)
+        self.w_view = _matrix_view(self.w, layout.constants.stop)
+        self.w_write = _adding(self.w.ravel().tolist())
+        self.w_grad = any(grad[t.w] for m in members for t in m.terms)
+        self.shared_x = all(r == x_rows[0] for r in x_rows)
+        if self.shared_x:
+            self.x: Index = as_index(x_rows[0])
+            self.x_target = Target(self.x, _adding(x_rows[0]))
+        else:
+            self.x = np.array(x_rows, dtype=np.intp)
+            self.x_target = Target(self.x.ravel(), _adding(self.x.ravel().tolist()))
+        self.w_flat: Index = as_index(self.w.ravel().tolist())
+        self.x_grad = any(grad[t.x] for m in members for t in m.terms)
+        b_rows = [layout.zero if m.bias is None else slots[m.bias].row for m in members]
+        self.has_bias = any(m.bias is not None for m in members)
+        self.b = as_index(b_rows)
+        self.b_write = _adding(b_rows)
+        self.b_grad = any(grad[m.bias] for m in members if m.bias is not None)
+        self.source: int | None = None  # the input array it reads as X itself (Tape._direct)
+
+    def targets(self) -> list[Target]:
+        return [self.x_target] if self.x_grad else []
+
+    def reads(self) -> list[Index]:
+        return [self.x_target.rows]
+
+    def _weights(self, S: np.ndarray) -> np.ndarray:
+        if self.w_view is None:
+            return S[self.w]
+        base, stride = self.w_view
+        return S[base:base + self.m * stride].reshape(self.m, stride)[:, :self.n]
+
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+        out, g = V[self.rows], G[self.rows]
+        w_view = self.w_view is not None
+        W_fixed = self._weights(S) if w_view else None  # a view: read at each call, made once
+        gW = self._weights(gS) if w_view else None
+        X_fixed = V[self.x] if isinstance(self.x, slice) and self.source is None else None
+        source = self.source
+        b = S[self.b][:, None] if isinstance(self.b, slice) else None
+        shared_x, has_bias, w, x, b_rows = self.shared_x, self.has_bias, self.w, self.x, self.b
+        write_w = None if w_view else _write(gS, self.w_flat, self.w_write)
+        write_x = _write(G, self.x_target.rows, self.x_target.write) if self.x_grad else None
+        write_b = _write(gS, self.b, self.b_write) if self.b_grad else None
+        into_x = (G[self.x] if self.x_grad and shared_x and isinstance(self.x, slice)
+                  and self.x_target.write is Write.ASSIGN else None)
+        w_grad, m, n = self.w_grad, self.m, self.n
+
+        def forward() -> None:
+            W = S[w] if W_fixed is None else W_fixed
+            X = _x_of(V, x, data, source) if X_fixed is None else X_fixed
+            if shared_x:
+                np.matmul(W, X, out=out)
+            else:
+                out[...] = np.einsum("mn,mnb->mb", W, X)
+            if has_bias:
+                out[...] += S[b_rows][:, None] if b is None else b
+
+        def backward() -> None:
+            W = S[w] if W_fixed is None else W_fixed
+            X = _x_of(V, x, data, source) if X_fixed is None else X_fixed
+            if w_grad:
+                dW = g @ X.T if shared_x else np.einsum("mb,mnb->mn", g, X)
+                if gW is not None:
+                    np.add(gW, dW, out=gW)
+                else:
+                    write_w(dW.ravel())  # type: ignore[misc]
+            if into_x is not None:  # nothing written there yet: no temporary
+                if m == 1:
+                    np.multiply(W.T, g, out=into_x)  # one neuron: the outer product w_i g, as the engine's
+                else:
+                    np.matmul(W.T, g, out=into_x)
+            elif write_x is not None:
+                write_x(W.T @ g if shared_x else (W[:, :, None] * g[:, None, :]).reshape(m * n, -1))
+            if write_b is not None:
+                write_b(np.add.reduce(g, axis=1))
+
+        return forward, backward
+
+    def __repr__(self) -> str:
+        kind = "matmul" if self.shared_x else "batched dot"
+        return f"linear x{self.m}, {self.n} terms each ({kind}, per sample)"
+
+
+def _x_of(V: np.ndarray, x: Index, data: list[Any], source: int | None) -> np.ndarray:
+    """A linear step's X: rows of V, or the input array it reads itself, as (n, batch)."""
+    if source is None:
+        return V[x]
+    a = data[source]
+    return a[None, :] if a.ndim == 1 else a.T
+
+
+class SharedLinearStep(Step):
+    """k sums w1 x1 + ... + wn xn of shared values (an L2 term): computed once per call."""
+
+    def __init__(self, members: list[Node], rows: slice, slots: dict[int, Slot]) -> None:
+        self.rows, self.sample = rows, False
+        self.grad = any(m.grad for m in members)
+        self.w = np.array([[slots[t.w].row for t in m.terms] for m in members], dtype=np.intp)
+        self.x = np.array([[slots[t.x].row for t in m.terms] for m in members], dtype=np.intp)
+        self.w_flat, self.x_flat = as_index(self.w.ravel().tolist()), as_index(self.x.ravel().tolist())
+        self.w_write = _adding(self.w.ravel().tolist())
+        self.x_write = _adding(self.x.ravel().tolist())
+        self.shape = self.w.shape
+
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+        if self.shape[0] == 1 and isinstance(self.w_flat, slice) and isinstance(self.x_flat, slice):
+            return self._bind_dot(S, gS)
+        return functools.partial(self.forward, S), functools.partial(self.backward, S, gS)
+
+    def _bind_dot(self, S: np.ndarray, gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+        """One sum of consecutive rows (an L2 term, sum of p * p): a dot product of views of S."""
+        w, x, gw, gx, row = S[self.w_flat], S[self.x_flat], gS[self.w_flat], gS[self.x_flat], self.rows.start
+
+        def forward() -> None:
+            S[row] = np.dot(w, x)
+
+        def backward() -> None:
+            g = gS[row]
+            dw, dx = g * x, g * w  # both before either is added (w and x may be the same rows)
+            np.add(gw, dw, out=gw)
+            np.add(gx, dx, out=gx)
+
+        return forward, backward
+
+    def forward(self, S: np.ndarray) -> None:
+        w, x = S[self.w_flat].reshape(self.shape), S[self.x_flat].reshape(self.shape)
+        S[self.rows] = np.einsum("mn,mn->m", w, x)
+
+    def backward(self, S: np.ndarray, gS: np.ndarray) -> None:
+        g = gS[self.rows][:, None]
+        w, x = S[self.w_flat].reshape(self.shape), S[self.x_flat].reshape(self.shape)
+        gw, gx = (g * x).ravel(), (g * w).ravel()  # both before either is added
+        _accumulate(gS, self.w_flat, gw, self.w_write)
+        _accumulate(gS, self.x_flat, gx, self.x_write)
+
+    def __repr__(self) -> str:
+        return f"linear x{self.w.shape[0]}, {self.w.shape[1]} terms each (shared)"
