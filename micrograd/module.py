@@ -143,13 +143,15 @@ class Module:
         return slots
 
     def train(self, mode: bool = True) -> Module:
-        """Put this module and all inside it in training mode (Dropout active); returns self."""
+        """Put this module and all inside it in training mode (Dropout active, BatchNorm1d on batch
+        statistics); returns self."""
         for m in self.modules():
             m.training = mode
         return self
 
     def eval(self) -> Module:
-        """Put this module and all inside it in evaluation mode (Dropout off); returns self."""
+        """Put this module and all inside it in evaluation mode (Dropout off, BatchNorm1d on its
+        running statistics); returns self."""
         return self.train(False)
 
     def __repr__(self) -> str:

@@ -7,8 +7,9 @@ go further with keyword arguments: an activation per layer, an init scheme and a
     MLP(2, [16, 16, 3], activation="tanh", init="xavier", rng=0)
 
 Every module has ``parameters()``, ``named_parameters()`` (dotted names such as
-``layers.0.neurons.3.w.1``), ``zero_grad()``, ``train()`` / ``eval()``, ``state_dict()`` /
-``load_state_dict()`` and ``save(path)`` / ``load(path)``.
+``layers.0.neurons.3.w.1``), ``named_buffers()``, ``zero_grad()``, ``train()`` / ``eval()``,
+``batch(samples)``, ``state_dict()`` / ``load_state_dict()`` and ``save(path)`` / ``load(path)``.
+``LayerNorm`` and ``BatchNorm1d`` live in :mod:`micrograd.norm` and are re-exported here.
 
 Every ``Layer`` and ``MLP`` call is recorded for graph pictures (``micrograd.provenance``: about
 1 µs per MLP call, dropped with the graph), whatever else is imported.

@@ -13,7 +13,12 @@ from hypothesis import strategies as st
 import micrograd
 from micrograd import Value
 from micrograd.autograd import grad
-from micrograd.interop import batch_norm_from_torch, batch_norm_to_torch, layer_norm_from_torch, layer_norm_to_torch
+from micrograd.interop import (
+    batch_norm_from_torch,
+    batch_norm_to_torch,
+    layer_norm_from_torch,
+    layer_norm_to_torch,
+)
 from micrograd.losses import mse
 from micrograd.nn import MLP, BatchNorm1d, Layer, LayerNorm, Sequential
 from micrograd.optim import SGD
@@ -276,11 +281,11 @@ def test_compiled_equals_scalar_for_layer_norm_and_batch_norm_in_eval_mode():
         model.batch([[rng.uniform(-2, 2) for _ in range(3)] for _ in range(6)])  # running statistics
         model.eval()
         X = np.array([[rng.uniform(-2, 2) for _ in range(3)] for _ in range(7)])
-        f = micrograd.compile(lambda x: model(x), params=model.parameters())
+        f = micrograd.compile(model, params=model.parameters())
         scalar = [data(model(list(row))) for row in X.tolist()]
         assert np.abs(f(X) - np.array(scalar)).max() <= 1e-10
         model.zero_grad()
-        g = micrograd.compile(lambda x: sum(model(x)), params=model.parameters())
+        g = micrograd.compile(lambda x, m=model: sum(m(x)), params=model.parameters())
         g.backward(X)
         compiled = [p.grad for p in model.parameters()]
         model.zero_grad()
