@@ -136,11 +136,12 @@ class BatchNorm1d(Module):
         running statistics, one sample (C Values) -> C Values."""
         batch_stats = self.training or not self.track_running_stats
         if batch_stats and modes.tracer() is not None:
+            mode = "in training mode" if self.training else "without running statistics"
             raise TracingError(
-                f"micrograd.compile: {self!r} in training mode normalises over a batch, which a "
-                "per-sample trace cannot see; call model.eval() before compiling for inference (it "
-                "then uses the running statistics), or train in the scalar engine "
-                "(fit(..., compiled=False))")
+                f"micrograd.compile: {self!r} {mode} normalises over a batch, which a per-sample "
+                "trace cannot see; call model.eval() before compiling for inference (with "
+                "track_running_stats=True it then uses the running statistics), or train in the "
+                "scalar engine (fit(..., compiled=False))")
         one = _is_sample(x)
         if one and not batch_stats:
             return self._eval(_sample(x, self.num_features, repr(self)))

@@ -298,7 +298,7 @@ def test_compile_refuses_batch_norm_in_training_mode_saying_what_to_do():
     with pytest.raises(micrograd.TracingError, match=r"model.eval\(\) before compiling"):
         micrograd.compile(lambda x: model(x), params=model.parameters())(np.zeros((4, 2)))
     untracked = BatchNorm1d(3, track_running_stats=False).eval()  # no statistics: the batch's, always
-    with pytest.raises(micrograd.TracingError, match="per-sample trace cannot see"):
+    with pytest.raises(micrograd.TracingError, match="without running statistics normalises over a batch"):
         micrograd.compile(lambda x: untracked(x), params=[])(np.zeros((4, 3)))
 
 
