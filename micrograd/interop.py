@@ -7,6 +7,11 @@ each optionally followed by one activation of :data:`TORCH_ACTIVATIONS`).
 ``torch_gradients(sequential)`` lists the gradients PyTorch computed in the MLP's parameter order,
 to compare with micrograd's side by side.
 
+One module each way: ``layer_norm_to_torch`` / ``layer_norm_from_torch`` and
+``batch_norm_to_torch`` / ``batch_norm_from_torch`` carry a :class:`~micrograd.norm.LayerNorm` or
+:class:`~micrograd.norm.BatchNorm1d` to its ``torch.nn`` twin (float64) and back, with the weights,
+the running statistics, ``num_batches_tracked`` and the training mode copied exactly.
+
 PyTorch is imported only when these functions are called (``pip install torch==2.13.0``).
 """
 
@@ -15,8 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 from .nn import MLP
+from .norm import BatchNorm1d, LayerNorm
 
-__all__ = ["TORCH_ACTIVATIONS", "from_torch", "to_torch", "torch_gradients"]
+__all__ = ["TORCH_ACTIVATIONS", "batch_norm_from_torch", "batch_norm_to_torch", "from_torch",
+           "layer_norm_from_torch", "layer_norm_to_torch", "to_torch", "torch_gradients"]
 
 #: micrograd activation name -> torch.nn module class name (linear: no module).
 TORCH_ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
@@ -116,3 +123,81 @@ def torch_gradients(sequential: Any) -> list[float]:
         weight, bias = [torch.zeros_like(p) if p.grad is None else p.grad for p in (linear.weight, linear.bias)]
         grads += torch.cat([weight, bias[:, None]], dim=1).detach().to(torch.float64).flatten().tolist()
     return grads
+
+
+def _floats(tensor: Any) -> list[float]:
+    return tensor.detach().double().tolist()
+
+
+def _copy(torch: Any, target: Any, numbers: list[float]) -> None:
+    with torch.no_grad():
+        target.copy_(torch.tensor(numbers, dtype=torch.float64))
+
+
+def layer_norm_to_torch(norm: LayerNorm) -> Any:
+    """``torch.nn.LayerNorm(n, eps, elementwise_affine)`` (float64) with the same weight and bias."""
+    torch = _torch()
+    if not isinstance(norm, LayerNorm):
+        raise TypeError(f"layer_norm_to_torch converts a LayerNorm, got {type(norm).__name__}")
+    out = torch.nn.LayerNorm(norm.normalized_shape, eps=norm.eps, elementwise_affine=norm.elementwise_affine,
+                             dtype=torch.float64)
+    if norm.elementwise_affine:
+        _copy(torch, out.weight, [w.data for w in norm.weight])
+        _copy(torch, out.bias, [b.data for b in norm.bias])
+    return out.train(norm.training)
+
+
+def layer_norm_from_torch(module: Any) -> LayerNorm:
+    """The LayerNorm of a ``torch.nn.LayerNorm`` over one dimension, weight and bias copied."""
+    torch = _torch()
+    if not isinstance(module, torch.nn.LayerNorm):
+        raise TypeError(f"layer_norm_from_torch converts a torch.nn.LayerNorm, got {type(module).__name__}")
+    if len(module.normalized_shape) != 1:
+        raise ValueError(f"micrograd's LayerNorm normalises one list of Values: normalized_shape "
+                         f"{tuple(module.normalized_shape)} has {len(module.normalized_shape)} dimensions")
+    if module.elementwise_affine and module.bias is None:
+        raise ValueError("a LayerNorm with a weight but no bias (bias=False) has no micrograd counterpart")
+    norm = LayerNorm(module.normalized_shape[0], eps=module.eps, elementwise_affine=module.elementwise_affine)
+    if norm.elementwise_affine:
+        for v, x in zip(norm.weight + norm.bias, _floats(module.weight) + _floats(module.bias)):
+            v.data = x
+    norm.train(module.training)
+    return norm
+
+
+def batch_norm_to_torch(norm: BatchNorm1d) -> Any:
+    """``torch.nn.BatchNorm1d`` (float64) with the same hyperparameters, weights, running
+    statistics, ``num_batches_tracked`` and mode."""
+    torch = _torch()
+    if not isinstance(norm, BatchNorm1d):
+        raise TypeError(f"batch_norm_to_torch converts a BatchNorm1d, got {type(norm).__name__}")
+    out = torch.nn.BatchNorm1d(norm.num_features, eps=norm.eps, momentum=norm.momentum, affine=norm.affine,
+                               track_running_stats=norm.track_running_stats, dtype=torch.float64)
+    if norm.affine:
+        _copy(torch, out.weight, [w.data for w in norm.weight])
+        _copy(torch, out.bias, [b.data for b in norm.bias])
+    if norm.track_running_stats:
+        _copy(torch, out.running_mean, list(norm.running_mean or ()))
+        _copy(torch, out.running_var, list(norm.running_var or ()))
+        out.num_batches_tracked.fill_(norm.num_batches_tracked or 0)
+    return out.train(norm.training)
+
+
+def batch_norm_from_torch(module: Any) -> BatchNorm1d:
+    """The BatchNorm1d of a ``torch.nn.BatchNorm1d``: hyperparameters, weights, running statistics,
+    ``num_batches_tracked`` and mode copied exactly."""
+    torch = _torch()
+    if not isinstance(module, torch.nn.BatchNorm1d):
+        raise TypeError(f"batch_norm_from_torch converts a torch.nn.BatchNorm1d, got {type(module).__name__}")
+    tracked = module.track_running_stats and module.running_mean is not None
+    norm = BatchNorm1d(module.num_features, eps=module.eps, momentum=module.momentum, affine=module.affine,
+                       track_running_stats=bool(tracked))
+    if norm.affine:
+        for v, x in zip(norm.weight + norm.bias, _floats(module.weight) + _floats(module.bias)):
+            v.data = x
+    if tracked:
+        norm.running_mean = _floats(module.running_mean)
+        norm.running_var = _floats(module.running_var)
+        norm.num_batches_tracked = int(module.num_batches_tracked.item())
+    norm.train(module.training)
+    return norm

@@ -1,12 +1,18 @@
-"""The base of every network: :class:`Module` finds its parameters, saves and loads them, and
-switches training and evaluation mode; plus the size and random-generator rules modules share.
+"""The base of every network: :class:`Module` finds its parameters and buffers, saves and loads
+them, and switches training and evaluation mode; plus the size and random-generator rules modules
+share.
+
+A buffer is state that is not trained: a plain number (or a list of them) that a module updates
+itself, such as BatchNorm1d's running statistics. A module names its buffer attributes in the
+class attribute ``buffers``; they are never Values, so no graph reaches them.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from . import saving
@@ -48,11 +54,17 @@ class Module:
     """
 
     training: bool = True  # set per instance by train() / eval()
+    buffers: tuple[str, ...] = ()  # attribute names of this class's buffers (floats, int counters, float lists)
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to 0."""
         for p in self.parameters():
             p.grad = 0.0
+
+    def batch(self, xs: Sequence[Any]) -> list[Any]:
+        """The module on each sample of a batch, ``[self(x) for x in xs]``; a module that looks
+        across the batch (BatchNorm1d) or holds one (Sequential) overrides it."""
+        return [self(x) for x in xs]  # type: ignore[operator]
 
     def parameters(self) -> list[Value]:
         """All trainable Values of this module, in a fixed order."""
@@ -91,14 +103,55 @@ class Module:
             else:
                 stack.extend(reversed([x for x in obj if _holds_modules(x)]))
 
+    def named_modules(self) -> list[tuple[str, Module]]:
+        """(dotted name, module) for this module ('') and every module inside it, each once, in
+        the order and with the names of ``named_parameters()``."""
+        out: list[tuple[str, Module]] = []
+        seen: set[int] = set()
+        stack: list[tuple[str, Any]] = [("", self)]
+        while stack:  # depth-first, in attribute order, without recursion
+            prefix, obj = stack.pop()
+            if isinstance(obj, Module):
+                if id(obj) in seen:
+                    continue
+                seen.add(id(obj))
+                out.append((prefix, obj))
+                items: Any = vars(obj).items()
+            else:
+                items = ((str(i), x) for i, x in enumerate(obj))
+            children = [(f"{prefix}.{name}" if prefix else name, x) for name, x in items if _holds_modules(x)]
+            stack.extend(reversed(children))
+        return out
+
+    def named_buffers(self) -> list[tuple[str, float]]:
+        """(dotted name, number) for every buffer, e.g. ``('layers.1.running_mean.0', 0.0)``: a
+        list buffer gives one entry per item, as a parameter list does."""
+        return [(name, getattr(m, attr) if i is None else getattr(m, attr)[i])
+                for name, m, attr, i in self._buffer_slots()]
+
+    def _buffer_slots(self) -> list[tuple[str, Module, str, int | None]]:
+        """(dotted name, owner, attribute, index in a list buffer or None) for every buffer."""
+        slots: list[tuple[str, Module, str, int | None]] = []
+        for prefix, m in self.named_modules():
+            for attr in type(m).buffers:
+                name = f"{prefix}.{attr}" if prefix else attr
+                x = getattr(m, attr)
+                if isinstance(x, list):
+                    slots.extend((f"{name}.{i}", m, attr, i) for i in range(len(x)))
+                elif x is not None:  # (None: a buffer this instance does not keep)
+                    slots.append((name, m, attr, None))
+        return slots
+
     def train(self, mode: bool = True) -> Module:
-        """Put this module and all inside it in training mode (Dropout active); returns self."""
+        """Put this module and all inside it in training mode (Dropout active, BatchNorm1d on batch
+        statistics); returns self."""
         for m in self.modules():
             m.training = mode
         return self
 
     def eval(self) -> Module:
-        """Put this module and all inside it in evaluation mode (Dropout off); returns self."""
+        """Put this module and all inside it in evaluation mode (Dropout off, BatchNorm1d on its
+        running statistics); returns self."""
         return self.train(False)
 
     def __repr__(self) -> str:
@@ -117,16 +170,21 @@ class Module:
 
     # -- saving and loading ------------------------------------------------------------------
     def state_dict(self) -> dict[str, float]:
-        """{dotted name: float} for every parameter, in ``named_parameters()`` order."""
-        return {name: p.data for name, p in self.named_parameters()}
+        """{dotted name: number} for every parameter (``named_parameters()`` order), then every
+        buffer (``named_buffers()`` order), as torch's ``state_dict()``."""
+        return {**{name: p.data for name, p in self.named_parameters()}, **dict(self.named_buffers())}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Set every parameter from ``state``; checks everything first, so an error changes nothing."""
+        """Set every parameter and buffer from ``state``; checks everything first, so an error
+        changes nothing."""
         named = self.named_parameters()
+        slots = self._buffer_slots()
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a mapping of parameter names to numbers, got {type(state).__name__}")
-        missing = [n for n, _ in named if n not in state]
-        unexpected = [n for n in state if n not in dict(named)]
+        names = [n for n, _ in named] + [n for n, *_ in slots]
+        missing = [n for n in names if n not in state]
+        known = set(names)
+        unexpected = [n for n in state if n not in known]
         if missing or unexpected:
             raise ValueError("the state does not fit this model (another architecture?): "
                              + "; ".join(part for part in (_some("missing", missing), _some("unexpected", unexpected))
@@ -137,8 +195,15 @@ class Module:
             if isinstance(x, bool) or not is_real(x):
                 raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {describe(x)}")
             values.append(to_float(x, f"parameter {name!r}"))  # the number rule of micrograd.scalars
+        buffered = [_count(state[name], name) if i is None and isinstance(getattr(m, attr), int)
+                    else to_float(_number(state[name], name), f"buffer {name!r}") for name, m, attr, i in slots]
         for (_, p), x in zip(named, values):
             p.data = x
+        for (_, m, attr, i), b in zip(slots, buffered):
+            if i is None:
+                setattr(m, attr, b)
+            else:
+                getattr(m, attr)[i] = b
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the parameters to ``path`` as JSON, atomically (format, links and read-only files:
@@ -157,6 +222,21 @@ class Module:
             self.load_state_dict(state)
         except TypeError as exc:  # a value that is not a number: bad file content
             raise ValueError(f"{path!r}: {exc}") from None
+
+
+def _number(x: Any, name: str) -> Any:
+    """``x`` if it is a real number (not a bool), else a TypeError naming the buffer."""
+    if isinstance(x, bool) or not is_real(x):
+        raise TypeError(f"buffer {name!r} must be a number, got {type(x).__name__} {describe(x)}")
+    return x
+
+
+def _count(x: Any, name: str) -> int:
+    """A counter buffer's value (num_batches_tracked): a whole number >= 0, as an int."""
+    f = to_float(_number(x, name), f"buffer {name!r}")
+    if not (math.isfinite(f) and f >= 0 and f == int(f)):
+        raise ValueError(f"buffer {name!r} counts, so it must be a whole number >= 0, got {describe(x)}")
+    return int(f)
 
 
 def _holds_parameters(x: Any) -> bool:

@@ -7,8 +7,9 @@ go further with keyword arguments: an activation per layer, an init scheme and a
     MLP(2, [16, 16, 3], activation="tanh", init="xavier", rng=0)
 
 Every module has ``parameters()``, ``named_parameters()`` (dotted names such as
-``layers.0.neurons.3.w.1``), ``zero_grad()``, ``train()`` / ``eval()``, ``state_dict()`` /
-``load_state_dict()`` and ``save(path)`` / ``load(path)``.
+``layers.0.neurons.3.w.1``), ``named_buffers()``, ``zero_grad()``, ``train()`` / ``eval()``,
+``batch(samples)``, ``state_dict()`` / ``load_state_dict()`` and ``save(path)`` / ``load(path)``.
+``LayerNorm`` and ``BatchNorm1d`` live in :mod:`micrograd.norm` and are re-exported here.
 
 Every ``Layer`` and ``MLP`` call is recorded for graph pictures (``micrograd.provenance``: about
 1 µs per MLP call, dropped with the graph), whatever else is imported.
@@ -27,9 +28,11 @@ from typing import Any
 from . import modes, provenance
 from .engine import Value, gc_paused
 from .module import MAX_SIZE, Module, Rng, check_size, generator
+from .norm import BatchNorm1d, LayerNorm
 from .scalars import describe, is_real, to_float
 
-__all__ = ["ACTIVATIONS", "INITS", "MAX_SIZE", "MLP", "Dropout", "Layer", "Module", "Neuron", "Sequential"]
+__all__ = ["ACTIVATIONS", "INITS", "MAX_SIZE", "MLP", "BatchNorm1d", "Dropout", "Layer", "LayerNorm", "Module",
+           "Neuron", "Sequential"]
 
 Input = Sequence[Value | float]
 
@@ -227,6 +230,14 @@ class Sequential(Module):
             for layer in self.layers:
                 x = layer(x)  # type: ignore[operator]
         return x  # type: ignore[return-value]
+
+    def batch(self, xs: Sequence[Any]) -> list[Any]:
+        """The whole batch through each module in turn (``module.batch``), so a BatchNorm1d inside
+        sees every sample; for modules that run sample by sample it equals ``[self(x) for x in xs]``."""
+        with gc_paused():
+            for layer in self.layers:
+                xs = layer.batch(xs)
+        return list(xs)
 
     def __repr__(self) -> str:
         return f"Sequential({', '.join(str(m) for m in self.layers)})"

@@ -6,7 +6,12 @@ Saved file format (JSON, UTF-8), written atomically (a temporary file, then ``os
      "module": "MLP of [Layer of [ReLUNeuron(2), ...], ...]",
      "parameters": {"layers.0.neurons.0.w.0": 0.2345, ..., "layers.2.neurons.0.b": 0.0}}
 
-``parameters`` maps each dotted name to its float, in ``named_parameters()`` order. Floats are
+``parameters`` maps each dotted name to its float, in ``named_parameters()`` order, then each
+buffer (state that is not trained, such as BatchNorm1d's ``running_mean``, ``running_var`` and
+``num_batches_tracked``, an integer) in ``named_buffers()`` order: the file holds
+``state_dict()``, which holds both, as torch's does. They share one mapping rather than a key of
+their own because a model without buffers then writes the very file it wrote before (version 1
+stays valid both ways), and one name check on load covers both kinds. Floats are
 written in Python's shortest round-trip form, so a round trip is exact; nan and +-inf are written
 as the strings ``"nan"``, ``"inf"``, ``"-inf"``. ``module`` is the model's ``repr``, for readers
 and for the architecture check on load. Loading checks the whole file (format, version,
@@ -15,8 +20,9 @@ architecture, names, numbers) before assigning anything, so a bad file leaves th
 A valid file is strict JSON (RFC 8259) holding one object with exactly the four keys above, each
 once: ``format`` the string ``"micrograd.state_dict"``; ``version`` the integer 1 (not ``true``,
 not ``1.0``); ``module`` the loading model's ``repr``; ``parameters`` an object with one entry per
-parameter of the model, each a JSON number within the float range (an integer is read as its
-nearest float) or one of the three strings above. Nothing else is valid: bare ``NaN`` /
+parameter and buffer of the model, each a JSON number within the float range (an integer is read
+as its nearest float; a counter buffer takes a whole number >= 0) or one of the three strings
+above. Nothing else is valid: bare ``NaN`` /
 ``Infinity`` tokens (Python's json extension), numbers that overflow a float (``1e400``), a key
 given twice, other keys, other strings. Every such file raises ValueError naming the file.
 

@@ -28,7 +28,7 @@ from . import tape
 from .compiled_training import Training
 from .engine import Value, no_grad
 from .metrics import predicted_class
-from .nn import Module
+from .module import Module
 from .optim import Optimizer
 from .schedules import Schedule
 
@@ -231,7 +231,8 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
         # before the forward passes: allocations between them would wake the cycle collector
         # once per sample.
         inputs = [[Value(v) for v in rows[i]] for i in idx]
-        outputs = [model(x) for x in inputs]
+        # a Module takes the batch whole (Module.batch): a BatchNorm1d inside normalises over it
+        outputs = model.batch(inputs) if isinstance(model, Module) else [model(x) for x in inputs]
         per_sample = [loss(o, targets[i]) for o, i in zip(outputs, idx)]
         batch_loss: Value = sum(per_sample) * (1.0 / len(per_sample))
         if penalty is not None:
@@ -411,7 +412,10 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     row of ``y``: a list of Values), so integer class labels with a model of several outputs
     become one-hot rows, which ``cross_entropy`` takes as class probabilities; other targets are
     passed as they are. Python control flow on a traced Value, any use of its ``.data``, and
-    ``Dropout`` in training mode raise :class:`micrograd.TracingError` before the first step.
+    ``Dropout`` or ``BatchNorm1d`` in training mode raise :class:`micrograd.TracingError` before
+    the first step. The scalar path calls a Module on each batch whole (``model.batch(rows)``, per
+    sample unless a module such as ``BatchNorm1d`` looks across the batch), any other function
+    once per row.
 
     ``validation_data=(X_val, y_val)``, rows the model does not train on (a test split), is scored
     after every epoch at the weights reached: ``history.val_loss`` gets ``mean(loss(model(x), t))
