@@ -85,9 +85,23 @@ def output_values(output: Any) -> list[str]:
     return [f"{sorted(data)}"]
 
 
+def joined(outputs: list[Any]) -> list[Any]:
+    """The outputs with each run of printed text (stdout, stderr between its pieces skipped) as one
+    stream: a busy kernel may deliver one print as several pieces, split anywhere."""
+    out: list[Any] = []
+    for output in outputs:
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            continue
+        if output.get("output_type") == "stream" and out and out[-1].get("output_type") == "stream":
+            out[-1] = {**out[-1], "text": out[-1]["text"] + output["text"]}
+        else:
+            out.append(output)
+    return out
+
+
 def comparable(nb: Any) -> list[list[str]]:
     """Per code cell, what its outputs say (see :func:`output_values`)."""
-    return [[value for output in cell.outputs for value in output_values(output)]
+    return [[value for output in joined(cell.outputs) for value in output_values(output)]
             for cell in nb.cells if cell.cell_type == "code"]
 
 

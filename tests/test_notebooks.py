@@ -85,6 +85,15 @@ def test_comparison_masks_what_varies_and_keeps_values() -> None:
     assert execute.output_values({"output_type": "stream", "name": "stderr", "text": "100%|###|"}) == []
 
 
+def test_a_print_delivered_in_pieces_compares_as_one() -> None:
+    whole = [{"output_type": "stream", "name": "stdout", "text": "loss 0.25\nacc 0.5\n"}]
+    pieces = [{"output_type": "stream", "name": "stdout", "text": "loss 0.2"},
+              {"output_type": "stream", "name": "stderr", "text": "100%|###|"},
+              {"output_type": "stream", "name": "stdout", "text": "5\nacc 0.5\n"}]
+    assert execute.joined(pieces) == whole
+    assert execute.joined(pieces[:1]) != whole  # (a lost piece still differs)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_and_prints_what_is_committed(path: Path, tmp_path: Path) -> None:
     _require(path, running=True)
