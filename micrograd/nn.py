@@ -25,11 +25,13 @@ from operator import methodcaller
 from typing import Any
 
 from . import modes, provenance
+from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .engine import Value, gc_paused
 from .module import MAX_SIZE, Module, Rng, check_size, generator
 from .scalars import describe, is_real, to_float
 
-__all__ = ["ACTIVATIONS", "INITS", "MAX_SIZE", "MLP", "Dropout", "Layer", "Module", "Neuron", "Sequential"]
+__all__ = ["ACTIVATIONS", "INITS", "MAX_SIZE", "MLP", "AvgPool2d", "Conv2d", "Dropout", "Flatten", "Layer",
+           "MaxPool2d", "Module", "Neuron", "Sequential"]
 
 Input = Sequence[Value | float]
 
