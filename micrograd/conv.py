@@ -16,7 +16,6 @@ PyTorch names them (``weight.k`` in the order of ``weight.flatten()``, then ``bi
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 from .engine import Value
@@ -48,7 +47,9 @@ def _image(x: Any, what: str, channels: int | None = None) -> Image:
         if len(shape) != 3:
             raise ValueError(f"{expected}; got an array of shape {tuple(shape)}")
         x = x.tolist()
-    if not isinstance(x, (list, tuple)) or not x or not all(isinstance(c, (list, tuple)) and c for c in x):
+    if not isinstance(x, (list, tuple)):
+        raise TypeError(f"{expected}; got a {type(x).__name__}")
+    if not x or not all(isinstance(c, (list, tuple)) and c for c in x):
         raise ValueError(f"{expected}; got {describe(x)}")
     if not isinstance(x[0][0], (list, tuple)):
         raise ValueError(f"{expected}; got nested lists of depth 2 (height x width?)")
