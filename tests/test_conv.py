@@ -233,3 +233,27 @@ def test_a_conv_net_saves_and_loads(tmp_path):
     assert repr(model) == ("Sequential(Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)), "
                            "MaxPool2d(kernel_size=(2, 2), stride=(2, 2)), Flatten(), "
                            "Layer of [ReLUNeuron(8), ReLUNeuron(8), ReLUNeuron(8)])")
+
+
+def test_a_conv_net_compiles_to_the_scalar_engines_numbers():
+    # ties included (integer pixels): the tape replays each max per sample, not the traced one's choice
+    import micrograd
+    from micrograd.nn import Activation
+    model = Sequential(Conv2d(1, 3, 3, padding=1, rng=0), Activation("relu"), MaxPool2d(2), AvgPool2d(2, 1),
+                       Flatten(), Layer(12, 2, rng=0))
+    params = model.parameters()
+
+    def fn(row):
+        out = model(np.array(row, dtype=object).reshape(1, 6, 6).tolist())
+        return out[0] - out[1] * 0.5
+    X = np.random.default_rng(0).integers(-2, 3, size=(5, 36)).astype(float)
+    f = micrograd.compile(fn, params=params)
+    scalar = [fn([Value(x) for x in row]) for row in X]
+    # the tape may group a sum's terms in another order than the scalar loop: rounding apart only
+    assert np.allclose(f(X), [v.data for v in scalar], rtol=1e-12, atol=1e-13)
+    f.backward(X)
+    compiled = [p.grad for p in params]
+    model.zero_grad()
+    for v in scalar:
+        v.backward()
+    assert np.allclose(compiled, [p.grad / len(X) for p in params], rtol=1e-12, atol=1e-13)
