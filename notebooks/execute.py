@@ -86,9 +86,20 @@ def output_values(output: Any) -> list[str]:
 
 
 def comparable(nb: Any) -> list[list[str]]:
-    """Per code cell, what its outputs say (see :func:`output_values`)."""
-    return [[value for output in cell.outputs for value in output_values(output)]
-            for cell in nb.cells if cell.cell_type == "code"]
+    """Per code cell, what its outputs say (see :func:`output_values`), consecutive printed text
+    joined: a busy kernel may send one print as several stream messages (its text, then ``\n``)."""
+    return [_joined(cell.outputs) for cell in nb.cells if cell.cell_type == "code"]
+
+
+def _joined(outputs: list[Any]) -> list[str]:
+    merged: list[Any] = []
+    for output in outputs:
+        if (merged and output.get("output_type") == "stream" and output.get("name") == "stdout"
+                and merged[-1].get("output_type") == "stream" and merged[-1].get("name") == "stdout"):
+            merged[-1] = {**merged[-1], "text": merged[-1]["text"] + output["text"]}
+        else:
+            merged.append(output)
+    return [value for output in merged for value in output_values(output)]
 
 
 def main(names: list[str]) -> int:

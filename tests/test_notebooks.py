@@ -84,6 +84,18 @@ def test_comparison_masks_what_varies_and_keeps_values() -> None:
     assert execute.output_values({"output_type": "stream", "name": "stderr", "text": "100%|###|"}) == []
 
 
+def test_comparison_joins_a_print_sent_in_pieces() -> None:
+    # a busy kernel may send print("x") as "x" then "\n": the same printed text
+    import nbformat
+
+    def cell(*texts: str) -> object:
+        return nbformat.from_dict({"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [
+            {"output_type": "stream", "name": "stdout", "text": t} for t in texts]}], "metadata": {},
+            "nbformat": 4, "nbformat_minor": 5})
+    assert execute.comparable(cell("loss 0.5", "\n")) == execute.comparable(cell("loss 0.5\n")) == [["loss 0.5\n"]]
+    assert execute.comparable(cell("loss 0.5\n")) != execute.comparable(cell("loss 0.6\n"))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_and_prints_what_is_committed(path: Path, tmp_path: Path) -> None:
     _require(path, running=True)
