@@ -216,6 +216,10 @@ class Value:
         """log(e^x + e^other), never overflowing."""
         return self.apply(ops.logaddexp, other)
 
+    def max(self, other: Operand) -> Value:
+        """other if other > x or other is nan, else x: a tie's gradient goes to x (torch's max pooling)."""
+        return self.apply(ops.maximum, other)
+
     def apply(self, op: Op, *others: Operand) -> Value:
         """op(self, *others): any primitive of the table, built in or declared later."""
         if not isinstance(op, Op) or op.arity != 1 + len(others):

@@ -1,11 +1,18 @@
 """PyTorch export and import: train small here, continue in PyTorch (or come back).
 
-``to_torch(mlp)`` returns a ``torch.nn.Sequential`` of ``Linear`` layers (float64) and the
-activation modules between them, with the MLP's weights copied exactly: it computes the same
-outputs. ``from_torch(sequential)`` builds the MLP back from such a Sequential (Linear layers,
-each optionally followed by one activation of :data:`TORCH_ACTIVATIONS`).
-``torch_gradients(sequential)`` lists the gradients PyTorch computed in the MLP's parameter order,
-to compare with micrograd's side by side.
+``to_torch(model)`` returns a ``torch.nn.Sequential`` (float64) computing what ``model`` computes,
+with its weights copied exactly: an ``MLP`` becomes ``Linear`` layers and the activation modules
+between them; a micrograd ``Sequential`` becomes one torch module (or two) per module, each by
+its converter in :data:`TO_TORCH` (``Layer`` -> ``Linear`` + activation, ``Conv2d``,
+``MaxPool2d``, ``AvgPool2d``, ``Flatten``, ``Activation``). ``from_torch(sequential)`` comes
+back: Linear layers (each optionally followed by one activation of :data:`TORCH_ACTIVATIONS`)
+give an ``MLP``, as before; a network with other modules gives a ``Sequential``, each module by
+its converter in :data:`FROM_TORCH`. Anything else is an error naming the module.
+``torch_gradients(sequential)`` lists the gradients PyTorch computed in the order of
+``from_torch(sequential).parameters()``, to compare with micrograd's side by side.
+
+Torch runs on batches: a micrograd model reads one sample (an image is channels x height x width,
+a list of features is one row), its torch twin a batch of them (``net(x[None])``).
 
 One module each way: ``layer_norm_to_torch`` / ``layer_norm_from_torch`` and
 ``batch_norm_to_torch`` / ``batch_norm_from_torch`` carry a :class:`~micrograd.norm.LayerNorm` or
@@ -17,13 +24,16 @@ PyTorch is imported only when these functions are called (``pip install torch==2
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from .nn import MLP
+from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from .module import Module
+from .nn import MLP, Activation, Layer, Sequential
 from .norm import BatchNorm1d, LayerNorm
 
-__all__ = ["TORCH_ACTIVATIONS", "batch_norm_from_torch", "batch_norm_to_torch", "from_torch",
-           "layer_norm_from_torch", "layer_norm_to_torch", "to_torch", "torch_gradients"]
+__all__ = ["FROM_TORCH", "TORCH_ACTIVATIONS", "TO_TORCH", "batch_norm_from_torch", "batch_norm_to_torch",
+           "from_torch", "layer_norm_from_torch", "layer_norm_to_torch", "to_torch", "torch_gradients"]
 
 #: micrograd activation name -> torch.nn module class name (linear: no module).
 TORCH_ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
@@ -37,27 +47,104 @@ def _torch() -> Any:
     return torch
 
 
-def to_torch(mlp: MLP) -> Any:
-    """A ``torch.nn.Sequential`` (float64) with the MLP's layers, activations and exact weights."""
+def _floats(tensor: Any) -> list[float]:
+    """A tensor's numbers as float64 Python floats, row by row."""
+    return tensor.detach().to(dtype=_torch().float64).flatten().tolist()
+
+
+def _set(values: list[Any], numbers: list[float]) -> None:
+    for v, x in zip(values, numbers):
+        v.data = x
+
+
+def _copy(target: Any, numbers: list[float]) -> None:
+    """Copy numbers into a torch parameter of the same size, exactly (float64)."""
     torch = _torch()
-    if not isinstance(mlp, MLP):
-        raise TypeError(f"to_torch converts an MLP, got {type(mlp).__name__}")
+    with torch.no_grad():
+        target.copy_(torch.tensor(numbers, dtype=torch.float64).reshape(target.shape))
+
+
+# --- micrograd -> torch: one converter per module class, each returning torch modules -----------
+
+def _activation_module(name: str) -> list[Any]:
+    return [] if name == "linear" else [getattr(_torch().nn, TORCH_ACTIVATIONS[name])()]
+
+
+def layer_to_torch(layer: Layer) -> list[Any]:
+    """``Linear`` (and its activation module): ``y = act(W x + b)``, W's rows the neurons' weights."""
+    torch = _torch()
+    neurons = layer.neurons
+    kinds = {n.activation for n in neurons}
+    if len(kinds) != 1:
+        raise ValueError(f"a layer mixes activations {sorted(kinds)}; torch layers have one")
+    linear = torch.nn.Linear(len(neurons[0].w), len(neurons), dtype=torch.float64)
+    _copy(linear.weight, [w.data for n in neurons for w in n.w])
+    _copy(linear.bias, [n.b.data for n in neurons])
+    return [linear] + _activation_module(kinds.pop())
+
+
+def conv2d_to_torch(conv: Conv2d) -> list[Any]:
+    """``torch.nn.Conv2d`` with the same sizes, weight and bias (float64)."""
+    torch = _torch()
+    out = torch.nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                          dtype=torch.float64)
+    _copy(out.weight, [w.data for w in conv.weight])
+    _copy(out.bias, [b.data for b in conv.bias])
+    return [out]
+
+
+def pool_to_torch(pool: MaxPool2d | AvgPool2d) -> list[Any]:
+    """``torch.nn.MaxPool2d`` or ``AvgPool2d`` with the same window and stride."""
+    return [getattr(_torch().nn, type(pool).__name__)(pool.kernel_size, pool.stride)]
+
+
+def flatten_to_torch(flatten: Flatten) -> list[Any]:
+    """``torch.nn.Flatten()``: a batch of samples, each laid out flat."""
+    return [_torch().nn.Flatten()]
+
+
+def activation_to_torch(activation: Activation) -> list[Any]:
+    """The activation's ``torch.nn`` module (``Identity`` for linear)."""
+    return _activation_module(activation.name) or [_torch().nn.Identity()]
+
+
+def mlp_to_torch(mlp: MLP) -> list[Any]:
+    """Its layers, one after another."""
+    return [m for layer in mlp.layers for m in layer_to_torch(layer)]
+
+
+#: micrograd module class -> its converter, returning the torch modules that compute the same.
+TO_TORCH: dict[type[Module], Callable[[Any], list[Any]]] = {
+    Layer: layer_to_torch,
+    MLP: mlp_to_torch,
+    Conv2d: conv2d_to_torch,
+    MaxPool2d: pool_to_torch,
+    AvgPool2d: pool_to_torch,
+    Flatten: flatten_to_torch,
+    Activation: activation_to_torch,
+    LayerNorm: lambda norm: [layer_norm_to_torch(norm)],
+    BatchNorm1d: lambda norm: [batch_norm_to_torch(norm)],
+}
+
+
+def to_torch(model: Module) -> Any:
+    """A ``torch.nn.Sequential`` (float64) computing what an MLP or a Sequential computes, weights exact."""
+    torch = _torch()
+    if not isinstance(model, (MLP, Sequential)):
+        raise TypeError(f"to_torch converts an MLP or a Sequential, got {type(model).__name__}")
+    parts = model.layers if isinstance(model, Sequential) else [model]
     modules = []
-    for layer in mlp.layers:
-        neurons = layer.neurons
-        kinds = {n.activation for n in neurons}
-        if len(kinds) != 1:
-            raise ValueError(f"a layer mixes activations {sorted(kinds)}; torch layers have one")
-        linear = torch.nn.Linear(len(neurons[0].w), len(neurons), dtype=torch.float64)
-        with torch.no_grad():
-            linear.weight.copy_(torch.tensor([[w.data for w in n.w] for n in neurons], dtype=torch.float64))
-            linear.bias.copy_(torch.tensor([n.b.data for n in neurons], dtype=torch.float64))
-        modules.append(linear)
-        (kind,) = kinds
-        if kind != "linear":
-            modules.append(getattr(torch.nn, TORCH_ACTIVATIONS[kind])())
+    for i, part in enumerate(parts):
+        convert = TO_TORCH.get(type(part))
+        if convert is None:
+            raise TypeError(f"to_torch: module {i} is a {type(part).__name__}, which has no converter "
+                            f"(it converts {', '.join(sorted(c.__name__ for c in TO_TORCH))})")
+        modules += convert(part)
     return torch.nn.Sequential(*modules)
 
+
+# --- torch -> micrograd: one converter per torch.nn class name, each given the module and the
+# activation following it (None if none), returning micrograd modules --------------------------
 
 def _check_sequential(sequential: Any, what: str) -> None:
     if not hasattr(sequential, "__iter__"):  # e.g. a bare Linear: else "object is not iterable"
@@ -65,73 +152,151 @@ def _check_sequential(sequential: Any, what: str) -> None:
                         f"(wrap a single layer: torch.nn.Sequential(layer))")
 
 
-def from_torch(sequential: Any) -> MLP:
-    """The MLP of a Sequential of Linear layers, each optionally followed by one activation."""
-    torch = _torch()
-    _check_sequential(sequential, "from_torch converts")
+def _pair(x: Any) -> tuple[int, int]:
+    return (x, x) if isinstance(x, int) else (int(x[0]), int(x[1]))
+
+
+def _then(activation: str | None) -> list[Module]:
+    return [] if activation is None else [Activation(activation)]
+
+
+def linear_from_torch(linear: Any, activation: str | None) -> list[Module]:
+    """A Layer with the Linear's weights, its activation the one that follows (linear if none)."""
+    if linear.bias is None:
+        raise ValueError("Linear without bias has no MLP counterpart")
+    layer = Layer(linear.in_features, linear.out_features, activation=activation or "linear", rng=0)
+    weight, bias = linear.weight.detach().to(dtype=_torch().float64).tolist(), _floats(linear.bias)
+    for n, row, b in zip(layer.neurons, weight, bias):
+        _set(n.w, row)
+        n.b.data = b
+    return [layer]
+
+
+def conv2d_from_torch(conv: Any, activation: str | None) -> list[Module]:
+    """A Conv2d with the same sizes, weight and bias (and an Activation after it, if one follows)."""
+    if conv.groups != 1 or _pair(conv.dilation) != (1, 1) or conv.padding_mode != "zeros":
+        raise ValueError(f"Conv2d with groups={conv.groups}, dilation={conv.dilation}, padding_mode="
+                         f"{conv.padding_mode!r}: micrograd's Conv2d has groups 1, dilation 1 and zero padding")
+    if isinstance(conv.padding, str) or conv.bias is None:
+        raise ValueError(f"Conv2d with padding={conv.padding!r}, bias={conv.bias is not None}: micrograd's "
+                         f"Conv2d takes padding as numbers and has a bias")
+    out = Conv2d(conv.in_channels, conv.out_channels, _pair(conv.kernel_size), _pair(conv.stride),
+                 _pair(conv.padding), rng=0)  # (weights overwritten; a seed leaves the global generator alone)
+    _set(out.weight, _floats(conv.weight))
+    _set(out.bias, _floats(conv.bias))
+    return [out] + _then(activation)
+
+
+def pool_from_torch(pool: Any, activation: str | None) -> list[Module]:
+    """A MaxPool2d or AvgPool2d with the same window and stride (no padding, floor mode)."""
+    name = type(pool).__name__
+    odd = {"padding": _pair(pool.padding) != (0, 0), "ceil_mode": pool.ceil_mode,
+           "dilation": name == "MaxPool2d" and _pair(pool.dilation) != (1, 1),
+           "return_indices": name == "MaxPool2d" and pool.return_indices,
+           "divisor_override": name == "AvgPool2d" and pool.divisor_override is not None}
+    if any(odd.values()):
+        raise ValueError(f"{name} with {', '.join(k for k, v in odd.items() if v)}: micrograd's {name} has "
+                         f"a window and a stride only")
+    module = {"MaxPool2d": MaxPool2d, "AvgPool2d": AvgPool2d}[name]
+    return [module(_pair(pool.kernel_size), _pair(pool.stride))] + _then(activation)
+
+
+def flatten_from_torch(flatten: Any, activation: str | None) -> list[Module]:
+    """Flatten of every dimension but the batch's (torch's default)."""
+    if (flatten.start_dim, flatten.end_dim) != (1, -1):
+        raise ValueError(f"Flatten(start_dim={flatten.start_dim}, end_dim={flatten.end_dim}): micrograd's "
+                         f"Flatten lays out a whole sample (torch's Flatten(1, -1))")
+    return [Flatten()] + _then(activation)
+
+
+#: torch.nn class name -> its converter: ``convert(module, activation)`` returns micrograd modules.
+FROM_TORCH: dict[str, Callable[[Any, str | None], list[Module]]] = {
+    "Linear": linear_from_torch,
+    "Conv2d": conv2d_from_torch,
+    "MaxPool2d": pool_from_torch,
+    "AvgPool2d": pool_from_torch,
+    "Flatten": flatten_from_torch,
+    "LayerNorm": lambda norm, activation: [layer_norm_from_torch(norm)] + _then(activation),
+    "BatchNorm1d": lambda norm, activation: [batch_norm_from_torch(norm)] + _then(activation),
+}
+
+
+def _steps(torch: Any, sequential: Any) -> list[tuple[int, Any, str | None]]:
+    """(index, module, name of the activation after it or None) for every module with a converter."""
     by_class = {v: k for k, v in TORCH_ACTIVATIONS.items()}
-    linears: list[Any] = []
-    activations: list[str] = []
+    steps: list[tuple[int, Any, str | None]] = []
     for i, module in enumerate(sequential):
         name = type(module).__name__
-        if isinstance(module, torch.nn.Linear):
-            if linears and module.in_features != linears[-1].out_features:
-                raise ValueError(f"layer {i}: {module.in_features} inputs after a layer of "
-                                 f"{linears[-1].out_features} outputs")
-            if module.bias is None:
-                raise ValueError(f"layer {i}: Linear without bias has no MLP counterpart")
-            linears.append(module)
-            activations.append("linear")
-        elif name in by_class and linears and activations[-1] == "linear":
+        if name in by_class and steps and steps[-1][2] is None:
             if name == "LeakyReLU" and module.negative_slope != 0.01:
                 raise ValueError(f"layer {i}: LeakyReLU slope {module.negative_slope} (micrograd's is 0.01)")
-            activations[-1] = by_class[name]
+            steps[-1] = (steps[-1][0], steps[-1][1], by_class[name])
+        elif name in FROM_TORCH and isinstance(module, getattr(torch.nn, name)):
+            steps.append((i, module, None))
         else:
-            raise ValueError(f"layer {i}: cannot convert {name} (expected Linear layers, each optionally "
-                             f"followed by one of {sorted(by_class)})")
-    if not linears:
-        raise ValueError("the Sequential has no Linear layer")
-    model = MLP(linears[0].in_features, [m.out_features for m in linears], activation=activations,
-                rng=0)  # (weights overwritten below; a seed leaves the global generator alone)
-    for layer, linear in zip(model.layers, linears):
-        weight = linear.weight.detach().to(torch.float64).tolist()
-        bias = linear.bias.detach().to(torch.float64).tolist()
-        for n, row, b in zip(layer.neurons, weight, bias):
-            for w, x in zip(n.w, row):
-                w.data = x
-            n.b.data = b
-    return model
+            raise ValueError(f"layer {i}: cannot convert {name} (expected {', '.join(FROM_TORCH)}, each "
+                             f"optionally followed by one of {sorted(by_class)})")
+    return steps
 
+
+def from_torch(sequential: Any) -> MLP | Sequential:
+    """An MLP for Linear layers (each optionally followed by one activation), else a Sequential."""
+    torch = _torch()
+    _check_sequential(sequential, "from_torch converts")
+    steps = _steps(torch, sequential)
+    if not steps:
+        raise ValueError("the Sequential has no Linear layer")
+    modules: list[Module] = []
+    for k, (i, module, activation) in enumerate(steps):
+        before = steps[k - 1][1] if k else None
+        if isinstance(module, torch.nn.Linear) and isinstance(before, torch.nn.Linear) \
+                and module.in_features != before.out_features:
+            raise ValueError(f"layer {i}: {module.in_features} inputs after a layer of {before.out_features} outputs")
+        try:
+            modules += FROM_TORCH[type(module).__name__](module, activation)
+        except ValueError as exc:
+            raise ValueError(f"layer {i}: {exc}") from None
+    if all(isinstance(m, torch.nn.Linear) for _, m, _ in steps):
+        return _mlp(steps, modules)  # type: ignore[arg-type]
+    return Sequential(*modules)
+
+
+def _mlp(steps: list[tuple[int, Any, str | None]], layers: list[Layer]) -> MLP:
+    """The MLP of Linear layers, as micrograd builds it, holding the converted layers."""
+    mlp = MLP(steps[0][1].in_features, [m.out_features for _, m, _ in steps],
+              activation=[a or "linear" for _, _, a in steps], rng=0)  # (a seed leaves the global generator alone)
+    for mine, theirs in zip(mlp.layers, layers):
+        for n, m in zip(mine.neurons, theirs.neurons):
+            _set(n.w, [w.data for w in m.w])
+            n.b.data = m.b.data
+    return mlp
+
+
+# --- gradients ----------------------------------------------------------------------------------
 
 def torch_gradients(sequential: Any) -> list[float]:
-    """The ``.grad`` of a Sequential's Linear layers in the MLP's parameter order, as floats.
+    """The ``.grad`` of a Sequential's parameters in the order of ``from_torch(sequential).parameters()``.
 
-    The order is that of ``from_torch(sequential).parameters()``: per output neuron its weights,
-    then its bias, layer after layer. With ``net = to_torch(model)`` and a backward pass on each
-    side, ``torch_gradients(net)`` lines up with ``[p.grad for p in model.parameters()]``. A
+    A Linear layer's per output neuron: its weights, then its bias; a Conv2d's weight (row by
+    row) then its bias; layer after layer. With ``net = to_torch(model)`` and a backward pass on
+    each side, ``torch_gradients(net)`` lines up with ``[p.grad for p in model.parameters()]``. A
     parameter without a gradient (no backward pass reached it) counts as 0.
     """
     torch = _torch()
     _check_sequential(sequential, "torch_gradients reads")
-    linears = [m for m in sequential if isinstance(m, torch.nn.Linear)]
-    if not linears:
-        raise ValueError("the Sequential has no Linear layer")
+    layers = [m for m in sequential if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+    if not layers:
+        raise ValueError("the Sequential has no Linear layer (nor a Conv2d)")
     grads: list[float] = []
-    for i, linear in enumerate(linears):
-        if linear.bias is None:
-            raise ValueError(f"Linear layer {i}: no bias, so no MLP parameter order to follow")
-        weight, bias = [torch.zeros_like(p) if p.grad is None else p.grad for p in (linear.weight, linear.bias)]
-        grads += torch.cat([weight, bias[:, None]], dim=1).detach().to(torch.float64).flatten().tolist()
+    for i, layer in enumerate(layers):
+        if layer.bias is None:
+            raise ValueError(f"{type(layer).__name__} layer {i}: no bias, so no MLP parameter order to follow")
+        weight, bias = [torch.zeros_like(p) if p.grad is None else p.grad for p in (layer.weight, layer.bias)]
+        if isinstance(layer, torch.nn.Linear):
+            grads += _floats(torch.cat([weight, bias[:, None]], dim=1))
+        else:
+            grads += _floats(weight) + _floats(bias)
     return grads
-
-
-def _floats(tensor: Any) -> list[float]:
-    return tensor.detach().double().tolist()
-
-
-def _copy(torch: Any, target: Any, numbers: list[float]) -> None:
-    with torch.no_grad():
-        target.copy_(torch.tensor(numbers, dtype=torch.float64))
 
 
 def layer_norm_to_torch(norm: LayerNorm) -> Any:
@@ -142,8 +307,8 @@ def layer_norm_to_torch(norm: LayerNorm) -> Any:
     out = torch.nn.LayerNorm(norm.normalized_shape, eps=norm.eps, elementwise_affine=norm.elementwise_affine,
                              dtype=torch.float64)
     if norm.elementwise_affine:
-        _copy(torch, out.weight, [w.data for w in norm.weight])
-        _copy(torch, out.bias, [b.data for b in norm.bias])
+        _copy(out.weight, [w.data for w in norm.weight])
+        _copy(out.bias, [b.data for b in norm.bias])
     return out.train(norm.training)
 
 
@@ -174,11 +339,11 @@ def batch_norm_to_torch(norm: BatchNorm1d) -> Any:
     out = torch.nn.BatchNorm1d(norm.num_features, eps=norm.eps, momentum=norm.momentum, affine=norm.affine,
                                track_running_stats=norm.track_running_stats, dtype=torch.float64)
     if norm.affine:
-        _copy(torch, out.weight, [w.data for w in norm.weight])
-        _copy(torch, out.bias, [b.data for b in norm.bias])
+        _copy(out.weight, [w.data for w in norm.weight])
+        _copy(out.bias, [b.data for b in norm.bias])
     if norm.track_running_stats:
-        _copy(torch, out.running_mean, list(norm.running_mean or ()))
-        _copy(torch, out.running_var, list(norm.running_var or ()))
+        _copy(out.running_mean, list(norm.running_mean or ()))
+        _copy(out.running_var, list(norm.running_var or ()))
         out.num_batches_tracked.fill_(norm.num_batches_tracked or 0)
     return out.train(norm.training)
 

@@ -26,13 +26,14 @@ from operator import methodcaller
 from typing import Any
 
 from . import modes, provenance
+from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .engine import Value, gc_paused
 from .module import MAX_SIZE, Module, Rng, check_size, generator
 from .norm import BatchNorm1d, LayerNorm
 from .scalars import describe, is_real, to_float
 
-__all__ = ["ACTIVATIONS", "INITS", "MAX_SIZE", "MLP", "BatchNorm1d", "Dropout", "Layer", "LayerNorm", "Module",
-           "Neuron", "Sequential"]
+__all__ = ["ACTIVATIONS", "INITS", "MAX_SIZE", "MLP", "Activation", "AvgPool2d", "BatchNorm1d", "Conv2d", "Dropout",
+           "Flatten", "Layer", "LayerNorm", "MaxPool2d", "Module", "Neuron", "Sequential"]
 
 Input = Sequence[Value | float]
 
@@ -241,6 +242,40 @@ class Sequential(Module):
 
     def __repr__(self) -> str:
         return f"Sequential({', '.join(str(m) for m in self.layers)})"
+
+
+class Activation(Module):
+    """act(x) for every Value of nested lists (a convolution's feature maps): ``Activation("relu")``.
+
+    A Layer applies its activation itself; this one follows modules that have none (Conv2d).
+    """
+
+    def __init__(self, name: str = "relu") -> None:
+        self.name = _check_activation(name)
+
+    def __call__(self, x: Any) -> Any:
+        act = ACTIVATIONS[self.name]
+
+        def lift(v: Any) -> Value:
+            return v if isinstance(v, Value) else Value(to_float(v, "Activation input"))
+        if getattr(x, "ndim", 0):  # a numpy array: its numbers as nested lists
+            x = x.tolist()
+        if not isinstance(x, (list, tuple)):
+            return act(lift(x))
+        out: list[Any] = []
+        stack = [(x, out)]
+        while stack:  # nested lists of any depth, without recursion
+            items, into = stack.pop()
+            for v in items:
+                if isinstance(v, (list, tuple)):
+                    into.append([])
+                    stack.append((v, into[-1]))
+                else:
+                    into.append(act(lift(v)))
+        return out
+
+    def __repr__(self) -> str:
+        return f"Activation({self.name!r})"
 
 
 class Dropout(Module):

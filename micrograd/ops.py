@@ -27,13 +27,13 @@ class Op:
     """A primitive: forward and derivative rule declared together. Ops compare by identity;
     ``str(op)`` is the symbol drawn and printed (``'+'``, ``'**2'``, ``'ReLU'``)."""
 
-    __slots__ = ("symbol", "name", "arity", "forward", "rule", "torch", "domain", "kinks",
+    __slots__ = ("symbol", "name", "arity", "forward", "rule", "torch", "domain", "kinks", "kink_at_ties",
                  "commutative", "param", "family", "closure")
 
     def __init__(self, symbol: str, name: str, arity: int = 0, forward: Callable[..., Any] | None = None,
                  rule: Callable[..., Any] | None = None, *, torch: Callable[..., Any] | None = None,
                  domain: tuple[tuple[float, float], ...] = (), kinks: tuple[float, ...] = (),
-                 commutative: bool = False, param: float | None = None,
+                 kink_at_ties: bool = False, commutative: bool = False, param: float | None = None,
                  family: OpFamily | None = None, closure: Callable[[], None] | None = None) -> None:
         if param is not None:  # a family member: its constant is bound as the last argument
             forward, rule = functools.partial(forward, c=param), functools.partial(rule, c=param)
@@ -45,6 +45,7 @@ class Op:
         self.torch = torch              # torch(t, a[, b]): the PyTorch counterpart, for tests
         self.domain = domain            # per argument: the interval checks and tests sample
         self.kinks = kinks              # where the derivative jumps: tests keep samples away
+        self.kink_at_ties = kink_at_ties  # it jumps where a == b too (max): tests keep a and b apart
         self.commutative = commutative  # f(a, b) == f(b, a): pictures leave the order unlabelled
         self.param = param              # the constant of a family member (the 2 of x ** 2)
         self.family = family            # the family this member belongs to
@@ -237,3 +238,14 @@ logaddexp = enter(Op(
     lambda xp, a, b: xp.log_add_exp(a, b),
     lambda xp, g, out, a, b: (g / (1.0 + xp.exp(b - a)), g / (1.0 + xp.exp(a - b))),
     torch=lambda t, a, b: t.logaddexp(a, b), domain=((-40, 40), (-40, 40))))
+
+# The larger of a and b, as torch's max pooling scans a window: b wins only if b > a or b is nan,
+# so a tie sends the whole gradient to a (the first), and nan propagates. A left-to-right chain
+# max(max(x0, x1), x2) picks the element torch's MaxPool2d picks: the first maximum, or the last nan.
+# torch.where with the same condition is its exact counterpart (torch.maximum splits a tie's gradient).
+maximum = enter(Op(
+    "max", "max", 2,
+    lambda xp, a, b: xp.where((b > a) | xp.isnan(b), b, a),
+    lambda xp, g, out, a, b: (xp.where((b > a) | xp.isnan(b), 0.0, g), xp.where((b > a) | xp.isnan(b), g, 0.0)),
+    torch=lambda t, a, b: t.where((b > a) | t.isnan(b), b, a),
+    domain=((-10, 10), (-10, 10)), kink_at_ties=True))

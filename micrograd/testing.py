@@ -91,12 +91,16 @@ def _away_from_kinks(op: Op, x: float) -> bool:
 
 
 def op_inputs(op: Op) -> st.SearchStrategy[tuple[float, ...]]:
-    """Argument tuples for ``op``: each inside its domain interval and away from the op's kinks."""
+    """Argument tuples for ``op``: each inside its domain interval and away from the op's kinks
+    (and apart from one another when the op's derivative jumps at ties)."""
     def arg(i: int) -> st.SearchStrategy[float]:
         lo, hi = op.domain[i]
         return st.floats(lo, hi, allow_nan=False, allow_infinity=False).filter(
             lambda x: _away_from_kinks(op, x))
-    return st.tuples(*[arg(i) for i in range(op.arity)])
+    args = st.tuples(*[arg(i) for i in range(op.arity)])
+    if op.kink_at_ties:  # (max) its derivative jumps where the arguments are equal
+        return args.filter(lambda xs: abs(xs[0] - xs[1]) > KINK_MARGIN)
+    return args
 
 
 #: Numbers where float arithmetic breaks first: signed zeros, the smallest subnormal and a

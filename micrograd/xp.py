@@ -6,9 +6,10 @@ A declaration in ``ops.py`` reaches every maths function through its first argum
   maths raises (log(0), exp(1000)) the engine reruns the same code on ARRAYS with numpy float64
   scalars, which give IEEE's inf and nan;
 - ``ARRAYS``: numpy (``np.where`` and friends), plus ``iszero``, ``pow``, ``log_add_exp`` and ``pow_scalar``;
-- ``VALUES``: ``xp.f(v)`` applies the op table's one-argument op named f, so a rule run on Values
-  builds a graph of its own: higher-order gradients. A rule calling ``xp.cos`` on Values needs an
-  op named ``cos`` in the table (``micrograd.primitive`` checks this when the op is declared).
+- ``VALUES``: ``xp.f(v)`` applies the op table's one-argument op named f (``where``, ``iszero`` and
+  ``isnan`` read ``.data``), so a rule run on Values builds a graph of its own: higher-order
+  gradients. A rule calling ``xp.cos`` on Values needs an op named ``cos`` in the table
+  (``micrograd.primitive`` checks this when the op is declared).
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class ValueMath:
     @staticmethod
     def iszero(x: Any) -> bool:
         return getattr(x, "data", x) == 0  # Values compare by identity, so not x == 0
+
+    @staticmethod
+    def isnan(x: Any) -> bool:
+        return math.isnan(getattr(x, "data", x))  # a test of .data, like the comparisons
 
     @staticmethod
     def pow(x: Any, y: Any) -> Any:

@@ -10,6 +10,7 @@ Allowed differences from PyTorch, the one list (everything else is compared exac
 | ``c / x`` with ``c`` a plain number | ``div(c, x)``: one rounding | ``reciprocal(x) * c`` | the IEEE quotient, as ``torch.div(c, x)``; torch's ``__rtruediv__`` rounds twice (and overflows at ``x = 1e-310``) |
 """
 
+import functools
 import math
 
 import numpy as np
@@ -114,6 +115,17 @@ def test_logaddexp_of_x_and_x_has_gradient_one(torch, x):
                                  (1000.0, -1000.0), (0.5, -0.25), (math.nan, 1.0)])
 def test_logaddexp_gradients_are_the_softmax_of_its_arguments(torch, a, b):
     assert_same(torch, lambda x, y: x.logaddexp(y), a, b, tf=torch.logaddexp)
+
+
+@pytest.mark.parametrize("window", [(1.0, 1.0, 0.5), (2.0, 3.0, 3.0), (math.nan, 1.0, math.nan), (1.0, math.nan, 2.0),
+                                    (-math.inf, -math.inf), (math.inf, math.nan, math.inf), (0.0, -0.0), (-0.0, 0.0)])
+def test_a_chain_of_max_is_torchs_max_pooling(torch, window):
+    # left to right, max(max(x0, x1), x2) sends the gradient where max_pool1d does: the first
+    # maximum of a tie, the last nan
+    got = micrograd_grads(lambda *xs: functools.reduce(Value.max, xs), *window)
+    want = torch_grads(torch, lambda *ts: torch.nn.functional.max_pool1d(torch.stack(ts)[None], len(ts))[0, 0],
+                       *window)
+    assert same(got[0], want[0]) and got[1] == want[1], (got, want)
 
 
 def test_cross_entropy_of_huge_equal_logits(torch):

@@ -4,8 +4,9 @@ torch_gradients lists PyTorch's gradients in the MLP's parameter order."""
 import builtins
 import random
 
+import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from micrograd.interop import from_torch, to_torch, torch_gradients
@@ -116,3 +117,80 @@ def test_missing_torch_gives_a_clear_message(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_torch)
     with pytest.raises(ImportError, match="pip install torch==2.13.0"):
         to_torch(MLP(2, [1], rng=0))
+
+
+# --- convolutional networks: a Sequential of Conv2d, pooling, Flatten, Activation and Layers ------
+
+def conv_net(cin, channels, kernel, padding, pool, act, hidden, size, seed):
+    """Conv2d -> Activation -> pool -> Flatten -> Layer -> Layer, sized for a size x size image."""
+    from micrograd.conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
+    from micrograd.nn import Activation, Layer, Sequential
+    side = (size + 2 * padding - kernel) // 1 + 1
+    pooled = (side - 2) // 2 + 1
+    return Sequential(Conv2d(cin, channels, kernel, padding=padding, rng=seed), Activation(act),
+                      {"max": MaxPool2d, "avg": AvgPool2d}[pool](2), Flatten(),
+                      Layer(channels * pooled * pooled, hidden, activation=act, rng=seed), Layer(hidden, 2, rng=seed))
+
+
+@settings(max_examples=15)
+@given(cin=st.integers(1, 2), channels=st.integers(1, 3), kernel=st.integers(1, 3), padding=st.integers(0, 1),
+       pool=st.sampled_from(["max", "avg"]), act=st.sampled_from(["relu", "tanh", "sigmoid", "leaky_relu"]),
+       hidden=st.integers(1, 3), seed=st.integers(0, 99))
+def test_a_conv_net_goes_to_torch_and_back_exactly(torch, cin, channels, kernel, padding, pool, act, hidden, seed):
+    size = 5
+    model = conv_net(cin, channels, kernel, padding, pool, act, hidden, size, seed)
+    net = to_torch(model)
+    torch_act = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU"}[act]
+    assert [type(m).__name__ for m in net] == ["Conv2d", torch_act, f"{pool.capitalize()}Pool2d", "Flatten",
+                                               "Linear", torch_act, "Linear", "ReLU"]
+    assert all(p.dtype == torch.float64 for p in net.parameters())
+    image = np.random.default_rng(seed).normal(size=(cin, size, size))
+    out = model(image)
+    (out[0] - out[1] * 2.0).backward()
+    t = net(torch.tensor(image)[None])[0]
+    (t[0] - t[1] * 2.0).backward()
+    # a convolution sums in another order in torch: rounding apart only
+    assert [o.data for o in out] == pytest.approx(t.tolist(), rel=1e-12, abs=1e-14)
+    assert [p.grad for p in model.parameters()] == pytest.approx(torch_gradients(net), rel=1e-10, abs=1e-13)
+    back = from_torch(net)
+    assert repr(back) == repr(model) and weights(back) == weights(model)
+    assert back.state_dict() == model.state_dict()
+
+
+def test_from_torch_accepts_a_conv_net_built_in_torch(torch):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, stride=(1, 2), padding=(1, 0)), torch.nn.ReLU(),
+                              torch.nn.MaxPool2d(2, 1), torch.nn.Flatten(), torch.nn.Linear(8, 2))  # float32
+    model = from_torch(net)
+    assert repr(model) == ("Sequential(Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 2), padding=(1, 0)), "
+                           "Activation('relu'), MaxPool2d(kernel_size=(2, 2), stride=(1, 1)), Flatten(), "
+                           "Layer of [LinearNeuron(8), LinearNeuron(8)])")
+    image = np.random.default_rng(0).normal(size=(1, 3, 7))  # 2 channels x 3 x 3, pooled to 2 x 2
+    want = net(torch.tensor(image, dtype=torch.float32)[None])[0].tolist()
+    assert [v.data for v in model(image)] == pytest.approx(want, rel=1e-5)  # torch ran in float32
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda t: t.nn.Sequential(t.nn.Conv2d(2, 2, 3, groups=2)), "layer 0: Conv2d with groups=2"),
+    (lambda t: t.nn.Sequential(t.nn.Conv2d(1, 2, 3, dilation=2)), "dilation"),
+    (lambda t: t.nn.Sequential(t.nn.Conv2d(1, 2, 3, padding="same")), "padding='same'"),
+    (lambda t: t.nn.Sequential(t.nn.Conv2d(1, 2, 3, bias=False)), "has a bias"),
+    (lambda t: t.nn.Sequential(t.nn.Conv2d(1, 2, 3), t.nn.MaxPool2d(2, padding=1)), "layer 1: MaxPool2d with padding"),
+    (lambda t: t.nn.Sequential(t.nn.AvgPool2d(2, ceil_mode=True)), "ceil_mode"),
+    (lambda t: t.nn.Sequential(t.nn.Flatten(0)), "start_dim=0"),
+    (lambda t: t.nn.Sequential(t.nn.Conv2d(1, 2, 3), t.nn.BatchNorm2d(2)), "layer 1: cannot convert BatchNorm2d"),
+    (lambda t: t.nn.Sequential(t.nn.Conv2d(1, 2, 3), t.nn.ReLU(), t.nn.Tanh()), "layer 2: cannot convert Tanh"),
+])
+def test_from_torch_names_the_conv_module_it_cannot_convert(torch, make, match):
+    with pytest.raises(ValueError, match=match):
+        from_torch(make(torch))
+
+
+def test_to_torch_names_the_module_it_cannot_convert(torch):
+    from micrograd.conv import Flatten
+    from micrograd.nn import Dropout, Sequential
+    with pytest.raises(TypeError, match="module 1 is a Dropout, which has no converter"):
+        to_torch(Sequential(Flatten(), Dropout()))
+    with pytest.raises(TypeError, match="an MLP or a Sequential, got Flatten"):
+        to_torch(Flatten())
+    assert [type(m).__name__ for m in to_torch(Sequential(MLP(2, [3, 1], rng=0)))] == ["Linear", "ReLU", "Linear"]

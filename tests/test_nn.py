@@ -350,3 +350,15 @@ def test_numbers_of_any_kind_are_their_nearest_float():
                                   "layers.0.neurons.0.b": 1 / 3}
     assert model([Fraction(1, 2), Decimal(2)]).data == 0.25 * 0.5 + 0.25 * 2 + 1 / 3
     assert Dropout(Fraction(1, 2)).p == 0.5
+
+
+def test_activation_applies_to_every_value_of_nested_lists():
+    from micrograd.nn import Activation
+    x = [[[Value(-1.0), 2.0]], [[Value(0.5)]]]
+    out = Activation("relu")(x)
+    assert [[[v.data for v in row] for row in c] for c in out] == [[[0.0, 2.0]], [[0.5]]]
+    assert Activation("tanh")(Value(0.5)).data == math.tanh(0.5)
+    assert [v.data for v in Activation("sigmoid")(np.zeros(2))] == [0.5, 0.5]
+    assert repr(Activation()) == "Activation('relu')" and Activation().parameters() == []
+    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+        Activation("gelu")

@@ -413,3 +413,19 @@ def test_an_mlp_runs_a_batch_sample_by_sample():
     model = MLP(2, [3, 2], rng=0)
     xs = [[0.5, 1.0], [-1.0, 2.0]]
     assert data(model.batch(xs)) == [data(model(x)) for x in xs]
+
+
+def test_a_sequential_with_norm_layers_goes_to_torch_and_back(torch):
+    from micrograd.interop import from_torch, to_torch
+    from micrograd.nn import Layer, Sequential
+    model = Sequential(Layer(3, 4, rng=1), BatchNorm1d(4), LayerNorm(4), Layer(4, 2, nonlin=False, rng=2))
+    rows = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75], [-2.0, 1.0, 0.0]]
+    model.batch([[Value(x) for x in r] for r in rows])  # a training step moves the running statistics
+    model.eval()
+    net = to_torch(model)
+    assert [type(m).__name__ for m in net] == ["Linear", "ReLU", "BatchNorm1d", "LayerNorm", "Linear"]
+    ours = [[v.data for v in out] for out in model.batch([[Value(x) for x in r] for r in rows])]
+    theirs = net(torch.tensor(rows, dtype=torch.float64)).tolist()
+    assert np.allclose(ours, theirs, rtol=1e-12, atol=1e-12)  # float64 rounding, same formulas
+    back = from_torch(net)
+    assert back.state_dict() == model.state_dict()  # weights and running statistics, exactly
