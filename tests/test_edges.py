@@ -246,3 +246,25 @@ def test_subtraction_and_negation_as_compositions_equal_torch_at_every_edge(torc
             ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in (a, b)]
             tfirsts = torch.autograd.grad(f(*ts), ts, create_graph=True)
             assert all(same_grad(getattr(d, "data", d), t.item()) for d, t in zip(firsts, tfirsts)), (a, b)
+
+
+SIGMOID_POINTS = [0.0, -0.0, 5e-324, 1e-200, 1e200, -1e200, math.inf, -math.inf, math.nan, 1.0, -2.0, 0.125, 36.0, -40.0]
+EDGE_GRADS = [1.0, -1.0, 0.0, -0.0, 5e-324, 1e308, -1e308, math.inf, -math.inf, math.nan]
+
+
+@pytest.mark.parametrize("g", EDGE_GRADS)
+def test_sigmoid_first_and_second_derivatives_equal_torch_under_every_incoming_gradient(torch, g):
+    # torch differentiates sigmoid's backward as one function, sigmoid_backward(g, out), whose
+    # derivative in out is g * (1 - 2 out): one product, so g = -inf gives inf, not inf - inf.
+    # (sigmoid's value equals torch's to the bit at these points, so everything is compared exactly.)
+    mismatches = []
+    for x in SIGMOID_POINTS:
+        xv, gv = Value(x), Value(g)
+        (d,) = grad(xv.sigmoid(), xv, grad_outputs=gv, create_graph=True)
+        got = [d.data] + [getattr(s, "data", s) for s in grad(d, [xv, gv], materialize_grads=True)]
+        xt, gt = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (x, g))
+        (td,) = torch.autograd.grad(xt.sigmoid(), xt, grad_outputs=gt, create_graph=True)
+        want = [td.item()] + [s.item() for s in torch.autograd.grad(td, [xt, gt], materialize_grads=True)]
+        if not all(map(same, got, want)):
+            mismatches.append((x, got, want))
+    assert not mismatches, mismatches

@@ -194,10 +194,6 @@ ALLOWED: tuple[Allowed, ...] = (
             "(torch's pow agrees with the tape: it calls sqrt)", zero_sign=True),
     # -- open bugs: each has a strict xfail test below with its reproducer; remove the entry
     #    when the fix lands (the xfail then passes and fails the suite, as a reminder).
-    Allowed("vjp'", _names("sigmoid"), 0, "open bug: with an infinite incoming gradient the second "
-            "derivative of sigmoid is nan (inf - inf inside the rule on Values), torch's is ±inf",
-            any_value=True, when=lambda xs, g: math.isinf(g),
-            bug="test_open_bug_sigmoid_second_derivative_with_infinite_gradient"),
     Allowed("tape grad after a tape rounding", None, math.inf, "a tape value was 1 ulp off (an "
             "entry above), a rule called numpy's exp/power (TAPE_ROUNDING_RULES) 1 ulp from math's, "
             "or a node feeds 3 or more places, whose gradient contributions the tape adds in another "
@@ -528,12 +524,11 @@ def test_second_derivative_of_reciprocal_at_zero(torch):
     assert grad(d, x)[0] == math.inf                    # nan; torch: 2 / 0.0 ** 3 = inf
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: sigmoid's second derivative under g = -inf is nan")
-def test_open_bug_sigmoid_second_derivative_with_infinite_gradient(torch):
+def test_sigmoid_second_derivative_with_infinite_gradient(torch):
     x = Value(1.0)
     (d,) = grad(x.sigmoid(), x, grad_outputs=Value(-math.inf), create_graph=True)
     assert d.data == -math.inf
-    assert grad(d, x)[0] == math.inf                    # nan; torch: inf (-inf * s(1-s)(1-2s))
+    assert grad(d, x)[0] == math.inf                    # was nan; torch: inf (-inf * s(1-s)(1-2s))
 
 
 def test_tape_sums_keep_the_sign_of_zero():
