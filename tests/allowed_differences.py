@@ -106,6 +106,11 @@ ALLOWED: tuple[Allowed, ...] = (
     Allowed("vjp'", POW, 0, "the sign of a zero second derivative of a ** b follows the formula "
             "(0.0 * g): torch's formulas give the other sign", ((2.2250738585072014e-308, -0.0), (("pow", (0, 1)),)),
             zero_sign=True),
+    Allowed("vjp'", _names("sigmoid_backward"), 2, "with one node for both arguments "
+            "(sigmoid_backward(x, x)), a second derivative adds three or more products, and torch's "
+            "engine adds them in another order (the formulas are torch's): 2 ulps",
+            ((0.37,), (("sigmoid_backward", (0, 0)), ("sigmoid_backward", (0, 1)))),
+            when=lambda xs, g: xs[0] == xs[1]),
     Allowed("vjp", _names("tanh"), 4, "the rule reads out, 1 ulp from torch's; near saturation "
             "1 - out*out cancels, so allow 8 |g| ulp(out) absolute", _one("tanh", -2.5),
             slack=_ulp_of_out(math.tanh)),
