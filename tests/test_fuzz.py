@@ -36,7 +36,7 @@ from allowed_differences import (
     difference,
     reference,
 )
-from hypothesis import given, settings
+from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
 import micrograd
@@ -305,6 +305,22 @@ MORE = settings(max_examples=3 * settings().max_examples)
 def test_every_op_of_the_table_is_fuzzed_with_its_torch_counterpart():
     names = {fn.name.split("[")[0] for fn in fns()}
     assert set(ops.OPS) <= names
+
+
+def test_graphs_share_subexpressions():
+    """One node for both arguments of a step (x * x), and one node read by two steps."""
+    def read_twice(graph):
+        reads = collections.Counter(i for _, args in graph.steps for i in set(args))
+        return max(reads.values()) >= 2
+    found = settings(max_examples=2000, database=None, derandomize=True, phases=[Phase.generate])
+    find(graphs(), lambda graph: any(len(set(args)) < len(args) for _, args in graph.steps), settings=found)
+    find(graphs(), read_twice, settings=found)
+
+
+def test_ci_runs_the_fuzzer_derandomised_and_the_thorough_profile_digs_deeper():
+    ci, thorough = settings.get_profile("ci"), settings.get_profile("thorough")
+    assert ci.derandomize and not thorough.derandomize
+    assert thorough.max_examples >= 10 * ci.max_examples
 
 
 def test_every_allowed_difference_names_a_check_and_says_why():
