@@ -138,7 +138,7 @@ def test_backward_and_create_graph_agree_where_a_reciprocal_overflows(torch):
 # --- every op of the table at every edge value, against torch and across the three kinds -------
 
 EDGES = [0.0, -0.0, 5e-324, -5e-324, 1e-200, 1e200, -1e200, math.inf, -math.inf, math.nan, 1.0, -2.0, 0.125]
-GRADS_IN = [1.0, math.inf, 1e308]
+GRADS_IN = [1.0, math.inf, 1e308, -math.inf, -1e308, 0.0, -0.0, math.nan]
 OPS = all_ops() + [ops.powc(c) for c in (math.inf, math.nan, 4.0, -3.0)]
 
 
@@ -195,20 +195,23 @@ def test_the_compiled_tape_divides_as_the_scalar_engine():
 
 @pytest.mark.parametrize("op", OPS, ids=op_id)
 def test_second_derivatives_equal_torch_at_every_edge(torch, op):
+    # the derivatives of each vector-Jacobian product, in the arguments and in the incoming gradient
     mismatches = []
     for _, xs in (case for case in edge_cases() if case[0] is op):
-        vs = [Value(x) for x in xs]
-        firsts = grad(op.apply(*vs), vs, create_graph=True)
-        ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
-        tfirsts = torch.autograd.grad(_torch_apply(torch, op, *ts), ts, create_graph=True)
-        for k, (d, td) in enumerate(zip(firsts, tfirsts)):
-            if not isinstance(d, Value) or not td.requires_grad:
-                continue
-            got = [0.0 if s is None else getattr(s, "data", s) for s in grad(d, vs, allow_unused=True)]
-            want = [s.item() if s is not None else 0.0
-                    for s in torch.autograd.grad(td, ts, allow_unused=True)]
-            if not all(allowed("vjp'", op_id(op), a, b, (list(xs), 1.0)) for a, b in zip(got, want)):
-                mismatches.append((xs, k, got, want))
+        for g in GRADS_IN:
+            vs, gv = [Value(x) for x in xs], Value(g)
+            firsts = grad(op.apply(*vs), vs, grad_outputs=gv, create_graph=True)
+            ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
+            tg = torch.tensor(g, dtype=torch.float64, requires_grad=True)
+            tfirsts = torch.autograd.grad(_torch_apply(torch, op, *ts), ts, grad_outputs=tg, create_graph=True)
+            for k, (d, td) in enumerate(zip(firsts, tfirsts)):
+                if not isinstance(d, Value) or not td.requires_grad:
+                    continue
+                got = [0.0 if s is None else getattr(s, "data", s) for s in grad(d, [*vs, gv], allow_unused=True)]
+                want = [s.item() if s is not None else 0.0
+                        for s in torch.autograd.grad(td, [*ts, tg], allow_unused=True)]
+                if not all(allowed("vjp'", op_id(op), a, b, (list(xs), g)) for a, b in zip(got, want)):
+                    mismatches.append((xs, g, k, got, want))
     assert not mismatches, mismatches[:6]
 
 
