@@ -12,9 +12,10 @@ is checked five ways:
 - the compiled tape against the scalar engine: every node's value, each checked at the arguments
   the tape gave it, and the gradients of the whole graph.
 
-Every difference fails unless ALLOWED, the one table of allowed differences, lists it with its
-reason. Run ``HYPOTHESIS_PROFILE=thorough python -m pytest -s tests/test_fuzz.py`` to dig deeper;
-``-s`` prints how many graphs ran and how many differences the table allowed.
+Every difference fails unless ALLOWED (tests/allowed_differences.py, the one table of allowed
+differences, which tests/test_edges.py reads too) lists it with its reason; each entry's example
+must still need it. Run ``HYPOTHESIS_PROFILE=thorough python -m pytest -s tests/test_fuzz.py`` to
+dig deeper; ``-s`` prints how many graphs ran and which entries allowed how many differences.
 """
 
 from __future__ import annotations
