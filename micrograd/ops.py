@@ -200,8 +200,18 @@ tanh = enter(Op(
 sigmoid = enter(Op(
     "sigmoid", "sigmoid", 1,
     lambda xp, a: 1.0 / (1.0 + xp.exp(-a)),
-    lambda xp, g, out, a: g * (1.0 - out) * out,  # grouped as torch's sigmoid_backward
+    lambda xp, g, out, a: xp.sigmoid_backward(g, out),  # the op below, as torch's rule
     torch=lambda t, a: t.sigmoid(a), domain=((-10, 10),)))
+
+# sigmoid's rule as one op, g (1 - out) out, as torch's sigmoid_backward (grouped as its kernel).
+# Its derivative in out is g (1 - 2 out), one product (torch's -2 out + 1): written as sigmoid's
+# rule on Values, g * (1 - out) * out would differentiate to g (1 - out) - g out, which is
+# inf - inf = nan for an infinite g where torch gives ±inf. Its derivative in g is itself.
+sigmoid_backward = enter(Op(
+    "sigmoid_backward", "sigmoid_backward", 2,
+    lambda xp, g, out: g * (1.0 - out) * out,
+    lambda xp, gg, r, g, out: (xp.sigmoid_backward(gg, out), gg * g * (-2.0 * out + 1.0)),
+    torch=lambda t, g, out: t.ops.aten.sigmoid_backward(g, out), domain=((-10, 10), (0.05, 0.95))))
 
 exp = enter(Op(
     "exp", "exp", 1,

@@ -24,7 +24,6 @@ every new number before it writes any: a parameter list is never half-updated.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,6 +31,7 @@ import numpy as np
 
 from .engine import Value
 from .fused import fma_arrays
+from .scalars import is_real, to_float
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
@@ -45,12 +45,16 @@ def _lerp(start: Any, end: Any, weight: float, fused: bool = False) -> Any:
 
 
 def _check(x: Any, what: str, name: str, upper: float | None = None) -> float:
-    """x as a float: any real number type (int, float, numpy's float32 ...) that is >= 0 (< upper)."""
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real) or not x >= 0.0:
+    """x as a float: any real number (int, float, Fraction, Decimal, numpy's float32 ...: the rule
+    of scalars.py) that is >= 0 (< upper); beyond the float range, a ValueError naming it."""
+    if isinstance(x, (bool, np.bool_)) or not is_real(x):
         raise ValueError(f"invalid {what} {name}={x!r}: must be a number >= 0")
-    if upper is not None and not x < upper:
+    f = to_float(x, f"{what} {name}")
+    if not f >= 0.0:
+        raise ValueError(f"invalid {what} {name}={x!r}: must be a number >= 0")
+    if upper is not None and not f < upper:
         raise ValueError(f"invalid {what} {name}={x!r}: must be < {upper}")
-    return float(x)
+    return f
 
 
 class Optimizer:

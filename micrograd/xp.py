@@ -6,10 +6,13 @@ A declaration in ``ops.py`` reaches every maths function through its first argum
   maths raises (log(0), exp(1000)) the engine reruns the same code on ARRAYS with numpy float64
   scalars, which give IEEE's inf and nan;
 - ``ARRAYS``: numpy (``np.where`` and friends), plus ``iszero``, ``pow``, ``log_add_exp`` and ``pow_scalar``;
-- ``VALUES``: ``xp.f(v)`` applies the op table's one-argument op named f (``where``, ``iszero`` and
-  ``isnan`` read ``.data``), so a rule run on Values builds a graph of its own: higher-order
-  gradients. A rule calling ``xp.cos`` on Values needs an op named ``cos`` in the table
-  (``micrograd.primitive`` checks this when the op is declared).
+- ``VALUES``: ``xp.f(v)`` (or ``xp.f(u, v)``) applies the op table's op named f (``where``,
+  ``iszero`` and ``isnan`` read ``.data``), so a rule run on Values builds a graph of its own:
+  higher-order gradients. A rule calling ``xp.cos`` on Values needs an op named ``cos`` in the
+  table (``micrograd.primitive`` checks this when the op is declared).
+
+On FLOATS and ARRAYS too, ``xp.f`` that the library lacks is the forward of the table's op named f:
+so a rule can call another op of the table on every kind (sigmoid's rule is ``xp.sigmoid_backward``).
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .ops import OPS, Op
+from .ops import CONSTANT, OPS, Op
 
-__all__ = ["Namespace", "FLOATS", "ARRAYS", "VALUES", "log_add_exp", "pow_scalar"]
+__all__ = ["Namespace", "FLOATS", "ARRAYS", "VALUES", "log_add_exp", "pow_scalar", "apply_on_values"]
 
 
 class Namespace:
@@ -32,6 +35,14 @@ class Namespace:
         self.kind = kind
         vars(self).update((k, v) for k, v in vars(library).items() if not k.startswith("_"))
         vars(self).update(helpers)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        """``xp.f`` the library lacks: the forward of the table's op named f, run on this kind of
+        number (so a rule can call another op of the table: sigmoid's calls sigmoid_backward)."""
+        entry = OPS.get(name)
+        if not isinstance(entry, Op) or entry.arity not in (1, 2):
+            raise AttributeError(f"xp.{name}: not in {vars(self).get('kind')}'s library, nor an op of the table")
+        return functools.partial(entry.forward, self)
 
     def __repr__(self) -> str:
         return f"<xp for {self.kind}>"
@@ -94,14 +105,24 @@ class ValueMath:
     def pow_scalar(x: Any, c: float) -> Any:
         return x ** c  # the powc op, whose forward on floats is torch's (as torch's double backward)
 
-    def __getattr__(self, name: str) -> Callable[[Any], Any]:
+    def __getattr__(self, name: str) -> Callable[..., Any]:
         entry = OPS.get(name)
-        if not isinstance(entry, Op) or entry.arity != 1:
-            raise AttributeError(f"xp.{name} on Values: the op table has no one-argument op {name!r}")
-        return lambda x: x.apply(entry) if hasattr(x, "apply") else getattr(FLOATS, name)(x)
+        if not isinstance(entry, Op) or entry.arity not in (1, 2):
+            raise AttributeError(f"xp.{name} on Values: the op table has no op {name!r} of one or two arguments")
+        return functools.partial(apply_on_values, entry)
 
     def __repr__(self) -> str:
         return "<xp for Values>"
+
+
+def apply_on_values(op: Op, *args: Any) -> Any:
+    """op(*args) as a node; a plain number among Values is lifted to a constant (a rule on Values
+    can receive 0.0 for a gradient: relu's), and on plain numbers alone it is the op on FLOATS."""
+    node = next((x for x in args if hasattr(x, "apply")), None)
+    if node is None:
+        return getattr(FLOATS, op.name)(*args)
+    first = args[0] if args[0] is node else type(node)(args[0], (), CONSTANT)
+    return first.apply(op, *args[1:])
 
 
 VALUES = ValueMath()

@@ -12,23 +12,32 @@ is checked five ways:
 - the compiled tape against the scalar engine: every node's value, each checked at the arguments
   the tape gave it, and the gradients of the whole graph.
 
-Every difference fails unless ALLOWED, the one table of allowed differences, lists it with its
-reason. Run ``HYPOTHESIS_PROFILE=thorough python -m pytest -s tests/test_fuzz.py`` to dig deeper;
-``-s`` prints how many graphs ran and how many differences the table allowed.
+Every difference fails unless ALLOWED (tests/allowed_differences.py, the one table of allowed
+differences, which tests/test_edges.py reads too) lists it with its reason; each entry's example
+must still need it. Run ``HYPOTHESIS_PROFILE=thorough python -m pytest -s tests/test_fuzz.py`` to
+dig deeper; ``-s`` prints how many graphs ran and which entries allowed how many differences.
 """
 
 from __future__ import annotations
 
 import collections
 import math
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from allowed_differences import (
+    ALLOWED,
+    CHECKS,
+    SEEN,
+    TAPE_ROUNDING_RULES,
+    allowed,
+    difference,
+    reference,
+)
+from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
 import micrograd
@@ -87,173 +96,12 @@ OPERATORS = [
     Fn("a-b", 2, lambda a, b: a - b, lambda t, a, b: a - b),
     Fn("a/b", 2, lambda a, b: a / b, lambda t, a, b: a / b),
     Fn("-a", 1, lambda a: -a, lambda t, a: -a),
-    # (torch's 3.0 / t is 3.0 * t.reciprocal(), two roundings: the reference is its true quotient)
-    Fn("3/a", 1, lambda a: 3.0 / a, lambda t, a: t.div(t.tensor(3.0, dtype=t.float64), a)),
+    Fn("3/a", 1, lambda a: 3.0 / a, lambda t, a: reference("3/a")(t, 3.0, a)),
 ]
 
 
 def fns() -> list[Fn]:
     return table_fns() + OPERATORS
-
-
-# --- the one table of allowed differences -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Allowed:
-    """A difference the fuzzer accepts: in one check, for some steps, up to ``ulps`` units in the
-    last place, plus ``slack(xs, g)`` absolute where a rule reads an output allowed to be 1 ulp off.
-    nan must still match nan and an infinity its sign; ``zero_sign`` lets 0.0 meet -0.0. An entry
-    with ``any_value`` accepts any difference at the steps ``when(xs, g)`` selects: torch's own
-    nan where the true value is finite, or an open bug (``bug`` names its xfail test)."""
-
-    check: str                   # one of CHECKS
-    fns: frozenset[str] | None   # step names it applies to (family members by family); None: any
-    ulps: float
-    reason: str
-    zero_sign: bool = False
-    slack: Callable[[list[float], float], float] | None = None
-    any_value: bool = False
-    when: Callable[[list[float], float], bool] | None = None
-    bug: str | None = None
-
-
-def _ulp_of_out(forward: Callable[[float], float]) -> Callable[[list[float], float], float]:
-    """8 |g| ulp(out) (|g| at least 1): the rule reads out, 1 ulp from torch's, with a factor <= 4."""
-    return lambda xs, g: 8.0 * (1.0 if math.isnan(g) else max(abs(g), 1.0)) * math.ulp(forward(xs[0]))
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-def _extreme(x: float) -> bool:
-    """0, a subnormal, a huge number, inf or nan: where products and 0 * g patterns decide."""
-    return not math.isfinite(x) or abs(x) < 2.2250738585072014e-308 or abs(x) >= 1e150
-
-
-def _names(*names: str) -> frozenset[str]:
-    return frozenset(names)
-
-
-POW = _names("pow", "powc")
-#: rules calling xp.exp / xp.pow: numpy's on the tape
-TAPE_ROUNDING_RULES = POW | _names("logaddexp")
-CHECKS = ("exception", "value", "vjp", "vjp'", "backward", "tape", "tape grad", "tape grad after a tape rounding")
-
-#: Every difference the fuzzer accepts, each with its reason. Anything else fails.
-ALLOWED: tuple[Allowed, ...] = (
-    Allowed("value", _names("tanh"), 1, "math.tanh and torch's tanh are different libms, each "
-            "faithfully rounded: 1 ulp"),
-    Allowed("value", _names("sigmoid"), 2, "1 / (1 + exp(-a)) rounds twice; torch's sigmoid is "
-            "one vectorised kernel: 2 ulps"),
-    Allowed("value", POW, 1, "math.pow is correctly rounded; torch's pow multiplies for small "
-            "integer exponents (x*x*x, 1/(x*x)) and calls sqrt/rsqrt for ±0.5: 1 ulp"),
-    Allowed("value", _names("exp", "log"), 1, "math.exp/log and torch's are different libms, each "
-            "faithfully rounded: 1 ulp"),
-    Allowed("value", _names("sqrt"), 1, "torch 2.13's CPU sqrt is not correctly rounded "
-            "(sqrt(2.0) = 1.414213562373095, 1 ulp below math.sqrt's): 1 ulp"),
-    Allowed("value", _names("logaddexp"), 2, "max + log1p(exp(-|a-b|)) as torch, but libm's exp "
-            "and log1p against torch's vectorised ones: 2 ulps"),
-    Allowed("vjp", POW | _names("sigmoid", "logaddexp", "div", "a/b", "3/a", "log", "sqrt", "exp"), 4,
-            "the rule is another float formula than torch's backward (g*c*x**(c-1), out*(1-out), "
-            "g/a, g/(2 out), g*out with out 1 ulp off), with its own roundings: 4 ulps"),
-    Allowed("vjp'", POW | _names("sigmoid", "logaddexp", "div", "a/b", "3/a", "log", "sqrt", "exp"), 8,
-            "the derivative of the rule, another float formula than torch's double backward, "
-            "rounds a few more times: 8 ulps"),
-    Allowed("vjp'", POW | _names("sigmoid"), 0, "the sign of a zero second derivative follows "
-            "the formula (0.0 * g, out * (1 - out) at out = 1/2): torch's formulas give the other sign",
-            zero_sign=True),
-    Allowed("vjp", _names("tanh"), 4, "the rule reads out, 1 ulp from torch's; near saturation "
-            "1 - out*out cancels, so allow 8 |g| ulp(out) absolute", slack=_ulp_of_out(math.tanh)),
-    Allowed("vjp'", _names("tanh"), 8, "as the tanh vjp, one derivative further",
-            slack=_ulp_of_out(math.tanh)),
-    Allowed("vjp", _names("sigmoid"), 4, "the rule reads out, 2 ulps from torch's; near saturation "
-            "1 - out cancels, so allow 8 |g| ulp(out) absolute", slack=_ulp_of_out(_sigmoid)),
-    Allowed("vjp'", _names("sigmoid"), 8, "as the sigmoid vjp, one derivative further",
-            slack=_ulp_of_out(_sigmoid)),
-    Allowed("backward", None, 0, "the sign of a zero gradient: backward() adds into .grad, which "
-            "starts at 0.0, and 0.0 + -0.0 is 0.0", zero_sign=True),
-    Allowed("tape grad", None, 0, "the sign of a zero gradient: the tape adds into zeroed arrays, "
-            "and 0.0 + -0.0 is 0.0", zero_sign=True),
-    Allowed("vjp'", _names("pow"), 0, "torch's double backward of a ** b at b = 0 or a = 0 is nan "
-            "(its where() masks the first derivative to 0, not the derivative of it: 0 * log 0); "
-            "micrograd gives 0, the derivative of that constant 0", any_value=True,
-            when=lambda xs, g: xs[-1] == 0 or xs[0] == 0),
-    Allowed("vjp'", _names("pow"), 0, "torch's double backward of a ** b overflows to -inf at the "
-            "smallest normal bases, where the true a**(b-1) * (1 + b log a) is finite (4.49e307 at "
-            "a = b = 2.2e-308, as micrograd gives)", any_value=True,
-            when=lambda xs, g: 0 < xs[0] <= 2.2250738585072014e-308 * 4),
-    Allowed("value", _names("powc[-2]"), 0, "torch's pow(x, -2) is 1 / (x * x): 0 where x * x "
-            "overflows though x ** -2 is a subnormal (2 ** 512 ** -2 = 5.6e-309, as math.pow gives)",
-            any_value=True, when=lambda xs, g: abs(xs[0]) >= 1.3e154 and math.isfinite(xs[0])),
-    Allowed("tape", POW | _names("tanh", "sigmoid", "exp", "log", "logaddexp"), 2, "numpy's tanh, "
-            "exp, log, log1p and power against the math module's (the engine's): 1 ulp each, 2 "
-            "where a forward calls two (sigmoid's 1 / (1 + exp(-a)), logaddexp)"),
-    Allowed("tape", _names("powc[0.5]"), 0, "numpy's sqrt(-0.0) is -0.0, math.pow(-0.0, 0.5) is 0.0 "
-            "(torch's pow agrees with the tape: it calls sqrt)", zero_sign=True),
-    # -- open bugs: each has a strict xfail test below with its reproducer; remove the entry
-    #    when the fix lands (the xfail then passes and fails the suite, as a reminder).
-    Allowed("vjp'", _names("sigmoid"), 0, "open bug: with an infinite incoming gradient the second "
-            "derivative of sigmoid is nan (inf - inf inside the rule on Values), torch's is ±inf",
-            any_value=True, when=lambda xs, g: math.isinf(g),
-            bug="test_open_bug_sigmoid_second_derivative_with_infinite_gradient"),
-    Allowed("tape grad after a tape rounding", None, math.inf, "a tape value was 1 ulp off (an "
-            "entry above), a rule called numpy's exp/power (TAPE_ROUNDING_RULES) 1 ulp from math's, "
-            "or a node feeds 3 or more places, whose gradient contributions the tape adds in another "
-            "order than the engine (x - x + x * x at 5e-324: 5e-324 against 1e-323): a whole-graph "
-            "gradient can amplify that without bound (cancellation); nan and inf must still match",
-            zero_sign=True),
-)
-
-SEEN: collections.Counter[str] = collections.Counter()  # graphs run, and allowed differences used
-
-
-def _ordinal(x: float) -> int:
-    """Floats as integers in order, consecutive floats one apart (0.0 and -0.0 both 0)."""
-    (bits,) = struct.unpack("<q", struct.pack("<d", x))
-    return bits if bits >= 0 else -(bits & 0x7FFFFFFFFFFFFFFF)
-
-
-def difference(a: float, b: float) -> tuple[int, bool] | None:
-    """(ulps apart, zero signs differ) for two comparable floats; None if nan/inf disagree."""
-    if math.isnan(a) or math.isnan(b):
-        return (0, False) if math.isnan(a) and math.isnan(b) else None
-    if math.isinf(a) or math.isinf(b):
-        return (0, False) if a == b else None
-    return abs(_ordinal(a) - _ordinal(b)), a == b == 0 and math.copysign(1, a) != math.copysign(1, b)
-
-
-def _within(entry: Allowed, a: float, b: float, ulps: int, ctx: tuple[list[float], float] | None) -> bool:
-    if ulps <= entry.ulps:
-        return True
-    if entry.slack is None or ctx is None:
-        return False
-    with np.errstate(all="ignore"):
-        try:
-            slack = entry.slack(*ctx)
-        except (OverflowError, ValueError):
-            return False
-    return abs(a - b) <= slack
-
-
-def allowed(check: str, fn: str | None, a: float, b: float,
-            ctx: tuple[list[float], float] | None = None) -> bool:
-    """a and b equal, or apart by a difference ALLOWED lists for this check and step."""
-    diff = difference(a, b)
-    if diff == (0, False):
-        return True
-    family = fn.split("[")[0] if fn else None
-    for entry in ALLOWED:
-        if entry.check != check or not (entry.fns is None or fn in entry.fns or family in entry.fns):
-            continue
-        if entry.when is not None and (ctx is None or not entry.when(*ctx)):
-            continue
-        if entry.any_value or (diff is not None and (entry.zero_sign or not diff[1])
-                               and _within(entry, a, b, diff[0], ctx)):
-            SEEN[f"allowed: {entry.check}, {entry.reason[:40]}..."] += 1
-            return True
-    return False
 
 
 # --- random graphs with shared subexpressions ------------------------------------------------
@@ -409,12 +257,19 @@ def check_tape_against_engine(report: Report, graph: Graph) -> None:
                        p.grad, g, "engine")
 
 
+GRAPHS: collections.Counter[str] = collections.Counter()  # graphs run, by test
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _count():
-    """With -s: how many graphs ran, and which allowed differences they met."""
-    SEEN.clear()
+    """With -s: how many graphs ran, and which allowed differences they met (and how often)."""
+    GRAPHS.clear()
+    before = collections.Counter(SEEN)
     yield
-    print("\nfuzz:", ", ".join(f"{k}: {v}" for k, v in sorted(SEEN.items())))
+    used = SEEN - before
+    print("\nfuzz:", ", ".join(f"graphs ({k}): {v}" for k, v in sorted(GRAPHS.items())))
+    for entry, count in sorted(used.items(), key=lambda item: -item[1]):
+        print(f"  allowed {count:>6} x  {entry.check}: {entry.reason[:70]}...")
 
 
 def _first_raising_step(graph: Graph) -> tuple[str, Exception] | None:
@@ -429,7 +284,7 @@ def _first_raising_step(graph: Graph) -> tuple[str, Exception] | None:
 
 
 def _run(check: Callable[[Report], None], graph: Graph, label: str) -> None:
-    SEEN[f"graphs ({label})"] += 1
+    GRAPHS[label] += 1
     raising = _first_raising_step(graph)
     if raising is not None:
         name, exc = raising
@@ -453,9 +308,62 @@ def test_every_op_of_the_table_is_fuzzed_with_its_torch_counterpart():
     assert set(ops.OPS) <= names
 
 
+def test_graphs_share_subexpressions():
+    """One node for both arguments of a step (x * x), and one node read by two steps."""
+    def read_twice(graph):
+        reads = collections.Counter(i for _, args in graph.steps for i in set(args))
+        return max(reads.values()) >= 2
+    found = settings(max_examples=2000, database=None, derandomize=True, phases=[Phase.generate])
+    find(graphs(), lambda graph: any(len(set(args)) < len(args) for _, args in graph.steps), settings=found)
+    find(graphs(), read_twice, settings=found)
+
+
+def test_ci_runs_the_fuzzer_derandomised_and_the_thorough_profile_digs_deeper():
+    ci, thorough = settings.get_profile("ci"), settings.get_profile("thorough")
+    assert ci.derandomize and not thorough.derandomize
+    assert thorough.max_examples >= 10 * ci.max_examples
+
+
 def test_every_allowed_difference_names_a_check_and_says_why():
     for entry in ALLOWED:
         assert entry.check in CHECKS and len(entry.reason) > 20, entry
+
+
+def example_graph(example: Any) -> Graph:
+    """An entry's example (inputs, steps by name) as a Graph of this module's steps."""
+    by_name = {fn.name: fn for fn in fns()}
+    point, steps = example
+    return Graph(tuple(point), tuple((by_name[name], tuple(args)) for name, args in steps))
+
+
+#: The check functions, by the checks they compare in.
+CHECK_FUNCTIONS: dict[str, Callable[[Any, Report, Graph], None]] = {
+    "value": check_steps_against_torch, "vjp": check_steps_against_torch, "vjp'": check_steps_against_torch,
+    "backward": lambda torch, report, graph: check_backward_against_grad(report, graph),
+    **{check: lambda torch, report, graph: check_tape_against_engine(report, graph)
+       for check in ("tape", "tape grad", "tape grad after a tape rounding")},
+}
+#: torch's own operator where a reference entry compares with another expression.
+TORCH_OPERATORS = {"3/a": lambda t, a: 3.0 / a}
+
+
+@pytest.mark.parametrize("entry", ALLOWED, ids=lambda e: f"{e.check}: {e.reason[:40]}")
+def test_every_allowed_difference_is_needed_by_its_example(torch, entry):
+    """Each entry's example shows its difference, and this entry is the one that allows it: an
+    entry that a fix made unnecessary fails here until it is removed (or given a new example)."""
+    graph = example_graph(entry.example)
+    if entry.check == "reference":
+        ((fn, (arg,)),) = graph.steps
+        x = torch.tensor(graph.point[arg], dtype=torch.float64)
+        mine = fn.value(Value(graph.point[arg])).data
+        assert mine == fn.torch(torch, x).item() != TORCH_OPERATORS[fn.name](torch, x).item()
+        return
+    before = SEEN[entry]
+    report = Report()
+    with np.errstate(all="ignore"):
+        CHECK_FUNCTIONS[entry.check](torch, report, graph)
+    assert not report.lines, f"{graph!r}\n" + "\n".join(report.lines)
+    assert SEEN[entry] > before, f"{graph!r} does not need this entry: remove it, or give it an example that does"
 
 
 def test_a_difference_outside_the_table_fails():
@@ -528,12 +436,11 @@ def test_second_derivative_of_reciprocal_at_zero(torch):
     assert grad(d, x)[0] == math.inf                    # nan; torch: 2 / 0.0 ** 3 = inf
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: sigmoid's second derivative under g = -inf is nan")
-def test_open_bug_sigmoid_second_derivative_with_infinite_gradient(torch):
+def test_sigmoid_second_derivative_with_infinite_gradient(torch):
     x = Value(1.0)
     (d,) = grad(x.sigmoid(), x, grad_outputs=Value(-math.inf), create_graph=True)
     assert d.data == -math.inf
-    assert grad(d, x)[0] == math.inf                    # nan; torch: inf (-inf * s(1-s)(1-2s))
+    assert grad(d, x)[0] == math.inf                    # was nan; torch: inf (-inf * s(1-s)(1-2s))
 
 
 def test_tape_sums_keep_the_sign_of_zero():

@@ -72,10 +72,16 @@ def test_every_op_declares_what_its_tests_need():
         assert out.op is op and out._op == op.symbol and len(out._prev) == op.arity
 
 
+#: Ops a derivative rule calls, as torch's own backward functions: reached by ``apply``, no method.
+RULE_OPS = {"sigmoid_backward"}
+
+
 def test_every_table_entry_gets_a_value_method():
     operators = {"add": "__add__", "mul": "__mul__", "div": "__truediv__", "pow": "__pow__", "powc": "__pow__"}
-    for name in ops.OPS:
+    for name in set(ops.OPS) - RULE_OPS:
         assert callable(getattr(Value, operators.get(name, name))), name
+    for name in RULE_OPS:
+        assert not hasattr(Value, name) and (Value(0.5).apply(ops.OPS[name], 0.25)).op is ops.OPS[name]
 
 
 def test_symbols_follow_micrograd():
@@ -161,3 +167,16 @@ def test_a_user_op_with_the_symbol_of_mul_compiles_as_itself(dots):
     assert f(xs).tolist() == [2.0 * 0.5 * x + 0.5 * x for x in xs.tolist()]
     f.backward(xs)
     assert w.grad == sum(3.0 * x for x in xs.tolist()) / 3
+
+
+def test_a_rule_can_call_another_op_of_the_table_on_every_kind_of_number():
+    # xp.f the library lacks is the table's op f: sigmoid's rule calls sigmoid_backward on all three
+    assert FLOATS.sigmoid_backward(2.0, 0.25) == 2.0 * (1.0 - 0.25) * 0.25 == 0.375
+    assert ARRAYS.sigmoid_backward(np.array([2.0, 4.0]), np.array([0.25, 0.5])).tolist() == [0.375, 1.0]
+    out = Value(0.25)
+    node = VALUES.sigmoid_backward(0.0, out)  # a plain gradient (relu's 0.0) is lifted to a constant
+    assert node.op is ops.sigmoid_backward and node._prev[0].op is ops.CONSTANT and node._prev[1] is out
+    assert VALUES.sigmoid_backward(2.0, 0.25) == 0.375 and VALUES.tanh(0.0) == 0.0
+    for xp in (FLOATS, ARRAYS, VALUES):
+        with pytest.raises(AttributeError, match="no_such_op"):
+            _ = xp.no_such_op

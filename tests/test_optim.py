@@ -10,6 +10,7 @@ Two checks on every case, listed and drawn:
 """
 
 import math
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -180,6 +181,9 @@ def test_optimisers_update_data_only_and_accept_a_module():
     (lambda: optim.Adam([Value(1.0)], betas=0.9), "betas must be a pair, got 0.9"),
     (lambda: optim.RMSprop([Value(1.0)], alpha=-0.1), "alpha"),
     (lambda: optim.Adagrad([Value(1.0)], eps=math.nan), "eps"),
+    # (was a bare OverflowError: int too large to convert to float)
+    (lambda: optim.SGD([Value(1.0)], lr=10 ** 400), r"learning rate lr must be within the float range .* 401 digits"),
+    (lambda: optim.Adam([Value(1.0)], betas=(0.9, Fraction(10 ** 400))), r"betas\[1\] must be within the float range"),
 ])
 def test_bad_hyperparameters_are_named(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
@@ -206,13 +210,14 @@ def test_centred_rmsprop_gives_torchs_nan_where_the_variance_rounds_negative(tor
     assert nans == 3  # torch reaches nan on this case, for every parameter at once
 
 
-@pytest.mark.parametrize("lr", [0.1, 1, "float32", "float64", "int64", "fraction"])
+@pytest.mark.parametrize("lr", [0.1, 1, "float32", "float64", "int64", "fraction", "decimal"])
 def test_any_real_number_type_is_a_learning_rate(lr):
+    import decimal
     import fractions
 
     import numpy as np
     value = {"float32": np.float32(0.1), "float64": np.float64(0.1), "int64": np.int64(1),
-             "fraction": fractions.Fraction(1, 10)}.get(lr, lr)
+             "fraction": fractions.Fraction(1, 10), "decimal": decimal.Decimal("0.1")}.get(lr, lr)
     w = Value(1.0)
     opt = optim.SGD([w], lr=value)
     assert type(opt.lr) is float and opt.lr == float(value)

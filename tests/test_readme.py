@@ -65,3 +65,13 @@ def test_readme_excerpt_is_the_files_text(source):
 
 def test_the_docs_have_an_excerpt_of_the_op_table():
     assert any(EXCERPT.match(b).group(1) == "micrograd/ops.py" for b in EXCERPTS)
+
+
+def test_the_readme_lists_what_compile_refuses():
+    """Every kind of refusal tests/test_tape.py checks (ESCAPES and the tests after it) has its
+    place in the README's list, which a reader meets before compile's error does."""
+    text = README.read_text().split("Compile refuses, naming the line:")[1].split("\n\n")[0]
+    for item in ["`max`", "`sorted`", "`math.exp(v)`", "`np.maximum(v, 0)`", "comparisons", "`x.data > 0`",
+                 "`Value(x.data)`", "`np.tanh(x.data)`", "`detach()`", "`Dropout` in training mode",
+                 "differs between its two traces", "own `_backward`"]:
+        assert item in text, item
