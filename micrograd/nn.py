@@ -25,7 +25,8 @@ from operator import methodcaller
 from typing import Any
 
 from . import modes, provenance
-from .engine import Value, gc_paused
+from .engine import Value
+from .gc_pause import pause, resume
 from .module import MAX_SIZE, Module, Rng, check_size, generator
 from .scalars import describe, is_real, to_float
 
@@ -186,7 +187,11 @@ class MLP(Module):
 
     def __call__(self, x: Input) -> Value | list[Value]:
         inputs = x
-        with gc_paused():  # the graph built here has no cycles: spare the collector's rescans
+        # The graph built here has no cycles: spare the collector's rescans. pause() and resume(),
+        # not ``with gc_paused()``, allocate nothing, so a loop of calls runs no collection
+        # between them (gc_pause.py says why that matters).
+        pause()
+        try:
             if any(type(layer).__call__ is not Layer.__call__ for layer in self.layers):
                 for layer in self.layers:  # a subclass's own __call__ runs (and records itself)
                     x = layer(x)  # type: ignore[assignment]
@@ -201,8 +206,10 @@ class MLP(Module):
             for layer in self.layers[1:]:
                 x = layer._forward(x)  # type: ignore[assignment]
                 outs.append(x)
-        # for pictures: one store for the whole call, its layers' calls inside (Values all new)
-        provenance.record_layers(self, inputs, self.layers, outs)  # type: ignore[arg-type]
+            # for pictures: one store for the whole call, its layers' calls inside (Values all new)
+            provenance.record_layers(self, inputs, self.layers, outs)  # type: ignore[arg-type]
+        finally:
+            resume()
         return x[0] if len(x) == 1 else x  # type: ignore[return-value]
 
     def parameters(self) -> list[Value]:
@@ -223,9 +230,12 @@ class Sequential(Module):
         self.layers = list(layers)
 
     def __call__(self, x: Input) -> Value | list[Value]:
-        with gc_paused():
+        pause()  # as MLP.__call__
+        try:
             for layer in self.layers:
                 x = layer(x)  # type: ignore[operator]
+        finally:
+            resume()
         return x  # type: ignore[return-value]
 
     def __repr__(self) -> str:

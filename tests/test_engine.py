@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from micrograd import Value, gc_paused, is_grad_enabled, no_grad
+from micrograd.gc_pause import pause, resume
 from micrograd.engine import topological_order
 from micrograd.testing import close, expressions
 
@@ -609,6 +610,40 @@ def test_gc_paused_decorator_and_threads():
     for t in threads:
         t.join()
     assert results == [1.0] * 4 and gc.isenabled() and build.__name__ == "build"
+
+
+def test_pause_and_resume_nest_with_gc_paused_and_allocate_nothing():
+    pause()
+    try:
+        assert not gc.isenabled()
+        with gc_paused():
+            pause()
+            resume()
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        resume()
+    assert gc.isenabled()
+    # The collector counts every allocation of a container, and runs at one when the count is past
+    # its threshold: pause() and resume() must not be such an allocation (``with gc_paused()`` is:
+    # binding its __exit__ makes a method object).
+    runs = []
+    def note(phase, info):
+        runs.append(phase)
+    gc.collect()
+    gc.disable()
+    junk = [[] for _ in range(2 * gc.get_threshold()[0])]  # the count past the threshold
+    gc.enable()
+    gc.callbacks.append(note)
+    try:
+        pause()
+        resume()
+        quiet = len(runs)  # (an int: a list here would itself allocate)
+        with gc_paused():
+            pass
+    finally:
+        gc.callbacks.remove(note)
+    assert quiet == 0 and runs == ["start", "stop"] and len(junk) > 0
 
 
 def test_mlp_forward_pauses_the_collector_and_restores_it():
