@@ -25,7 +25,7 @@ from operator import methodcaller
 from typing import Any
 
 from . import modes, provenance
-from .engine import Value
+from .engine import Value, weighted_sum
 from .gc_pause import pause, resume
 from .module import MAX_SIZE, Module, Rng, check_size, generator
 from .scalars import describe, is_real, to_float
@@ -122,9 +122,7 @@ class Neuron(Module):
     def _forward(self, x: Input) -> Value:  # for Layer, which records its neurons' calls itself
         if type(x) is not list or len(x) != len(self.w):  # a bare Value, a tuple, an array, a mistake
             x = _inputs(x, len(self.w))
-        act = self.b  # the same sum as micrograd's sum(wi*xi ..., b), as a plain loop (faster)
-        for wi, xi in zip(self.w, x):
-            act = act + wi * xi
+        act = weighted_sum(self.b, self.w, x)  # micrograd's sum((wi*xi ...), b), node for node
         return ACTIVATIONS[self.activation](act)
 
     def parameters(self) -> list[Value]:

@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from micrograd import Value, gc_paused, is_grad_enabled, no_grad
+from micrograd.autograd import detect_anomaly
+from micrograd.engine import topological_order, weighted_sum
 from micrograd.gc_pause import pause, resume
-from micrograd.engine import topological_order
 from micrograd.testing import close, expressions
 
 
@@ -797,3 +798,66 @@ def test_value_takes_real_numbers_as_their_nearest_float_and_names_anything_else
     else:
         assert Value(data).data == outcome and type(Value(data).data) is float
         assert (Value(1.0) * data).data == outcome
+
+
+# --- weighted_sum ------------------------------------------------------------------------------
+
+def assert_same_graph(got, expected):
+    """The two graphs have the same ops, numbers and shape, and share their user-made leaves."""
+    stack = [(got, expected)]
+    while stack:
+        u, v = stack.pop()
+        assert u.op is v.op and u.data == v.data
+        if v._op == "" or u._prev == ():  # a leaf: a user's is the same object (a constant is lifted anew)
+            assert u._prev == v._prev == () and (u is v or u.op is v.op)
+            continue
+        assert len(u._prev) == len(v._prev)
+        stack.extend(zip(u._prev, v._prev))
+
+
+def operators_sum(b, ws, xs):
+    act = b
+    for w, x in zip(ws, xs):
+        act = act + w * x
+    return act
+
+
+@pytest.mark.parametrize("xs", [[1.5, -2.0, 0.25], [1.5, 2, 0.25]], ids=["values", "a number among them"])
+def test_weighted_sum_records_what_the_operators_record(xs):
+    b, ws = Value(0.5), [Value(0.25), Value(-2.0), Value(3.0)]
+    xs = [x if isinstance(x, int) else Value(x) for x in xs]
+    got, expected = weighted_sum(b, ws, xs), operators_sum(b, ws, xs)
+    assert_same_graph(got, expected)
+    got.backward()
+    first = [v.grad for v in [b, *ws, *xs] if isinstance(v, Value)]
+    for v in [b, *ws, *xs]:
+        if isinstance(v, Value):
+            v.grad = 0.0
+    expected.backward()
+    assert first == [v.grad for v in [b, *ws, *xs] if isinstance(v, Value)]
+
+
+def test_weighted_sum_keeps_ieee_values():
+    b = Value(float("inf"))
+    got = weighted_sum(b, [Value(1e308), Value(0.0)], [Value(10.0), Value(float("inf"))])
+    assert math.isnan(got.data)  # inf + inf (1e308 * 10) + nan (0 * inf)
+
+
+def test_weighted_sum_takes_the_operators_in_modes_and_for_subclasses():
+    b, ws, xs = Value(0.0), [Value(1e308)], [Value(10.0)]
+    with no_grad():
+        assert weighted_sum(b, ws, xs)._prev == ()
+    with pytest.raises(FloatingPointError, match="op 'mul' produced inf"):
+        with detect_anomaly():
+            weighted_sum(b, ws, xs)
+    calls = []
+
+    class Counted(Value):
+        __slots__ = ()
+
+        def __rmul__(self, other):
+            calls.append(other)
+            return Value.__rmul__(self, other)
+
+    x = Counted(2.0)
+    assert weighted_sum(b, [Value(3.0)], [x]).data == 6.0 and len(calls) == 1
