@@ -16,7 +16,7 @@ What it measures, for both packages, on the same machine and in the same run:
    1 s each), after one warm-up step per round. The number of nodes in the loss graph is counted
    outside the timing.
    For this repository the step is measured a second time with ``MLP``'s cycle-collector pause
-   (``micrograd.gc_paused``) turned off, reported on a line of its own: what the pause buys.
+   (``micrograd.gc_pause``) turned off, reported on a line of its own: what the pause buys.
 3. **memory per live op**: with ``tracemalloc``, the bytes allocated and still held after building
    a chain of 100,000 ops (the same alternating ops), divided by the number of ops, before and
    after ``backward()`` (which allocates the gradients). This runs in its own process, so the
@@ -192,10 +192,12 @@ def worker_moons(settings: dict[str, Any]) -> dict[str, Any]:
     from micrograd.nn import MLP
 
     if settings.get("collector_running"):
-        import contextlib
-
         import micrograd.nn
-        micrograd.nn.gc_paused = contextlib.nullcontext  # type: ignore[assignment, attr-defined]
+
+        def nothing() -> None:
+            pass
+
+        micrograd.nn.pause = micrograd.nn.resume = nothing  # type: ignore[attr-defined]
 
     with np.load(settings["data_path"]) as data:
         X, y = data["X"], data["y"]  # float rows and integer labels -1/+1, as in the demo

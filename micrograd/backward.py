@@ -103,11 +103,10 @@ def float_pass(root: Any, seed: float) -> None:
     if root._a is None:  # a leaf: d(root)/d(root) = 1
         root.grad += seed
         return
-    nodes, stale_leaves = _interior_order(root)
+    nodes, holding = _interior_order(root)
     # Each pass propagates its own gradients; what earlier passes left is added back at the end.
-    stale = [(v, v.grad) for v in nodes if v.grad]
-    stale += [(v, v.grad) for v in stale_leaves]
-    for v, _ in stale:
+    stale = [(v, v.grad) for v in holding]
+    for v in holding:
         v.grad = 0.0
     root.grad = seed
     xp, add, mul = FLOATS, ops.add, ops.mul
@@ -144,13 +143,15 @@ def float_pass(root: Any, seed: float) -> None:
 
 
 def _interior_order(root: Any) -> tuple[list[Any], list[Any]]:
-    """(the nodes reachable from ``root`` that have arguments, children first; the leaves among
-    their arguments whose ``.grad`` is not 0, each once): all that the float pass walks.
+    """(the nodes reachable from ``root`` that have arguments, children first; every node the
+    pass reaches whose ``.grad`` is not 0, each once): all that the float pass walks.
 
     :func:`order` without the leaves, which the pass only adds into: a depth-first search with
     an explicit stack, a node going back on the stack under a marker while its children are
-    pending. Leaves (``_a`` is None) are never pushed; a leaf holding an earlier pass's gradient
-    is listed, so that the pass can set it aside and add it back, as it does for every node.
+    pending. Leaves (``_a`` is None) are never pushed, and the child searched next is searched
+    at once rather than pushed and popped (a chain goes down without touching the stack but for
+    the markers); the order is :func:`order`'s. A node holding an earlier pass's gradient is
+    listed as the search meets it, so that the pass can set it aside and add it back.
     """
     out: list[Any] = []
     stale: list[Any] = []
@@ -164,34 +165,41 @@ def _interior_order(root: Any) -> tuple[list[Any], list[Any]]:
             continue
         if v in seen:
             continue
-        mark(v)
-        a = v._a
-        b = v._b
-        if a._a is None:  # a leaf: never pushed; listed if it holds a gradient
-            wait_a = False
-            if a.grad and a not in seen:
-                mark(a)
-                stale.append(a)
-        else:
-            wait_a = a not in seen
-        if b is None:
-            wait_b = False
-        elif b._a is None:
-            wait_b = False
-            if b.grad and b not in seen:
-                mark(b)
-                stale.append(b)
-        else:
-            wait_b = b not in seen
-        if wait_a or wait_b:
-            push(v)
-            push(_EMIT)
-            if wait_a:
-                push(a)
+        while True:  # search v; then its pending child (b before a), if it has one
+            mark(v)
+            if v.grad:
+                stale.append(v)
+            a = v._a
+            b = v._b
+            if a._a is None:  # a leaf: never pushed; listed if it holds a gradient
+                wait_a = False
+                if a.grad and a not in seen:
+                    mark(a)
+                    stale.append(a)
+            else:
+                wait_a = a not in seen
+            if b is None:
+                wait_b = False
+            elif b._a is None:
+                wait_b = False
+                if b.grad and b not in seen:
+                    mark(b)
+                    stale.append(b)
+            else:
+                wait_b = b not in seen
             if wait_b:
-                push(b)
-        else:
-            emit(v)
+                push(v)
+                push(_EMIT)
+                if wait_a:
+                    push(a)
+                v = b
+            elif wait_a:
+                push(v)
+                push(_EMIT)
+                v = a
+            else:
+                emit(v)
+                break
     return out, stale
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Union
 
 from . import anomaly, glue, hooks, modes, ops
@@ -23,7 +23,7 @@ from .scalars import is_real, to_float
 from .traced import TracedNumber
 from .xp import FLOATS
 
-__all__ = ["Value", "no_grad", "is_grad_enabled", "gc_paused", "topological_order"]
+__all__ = ["Value", "no_grad", "is_grad_enabled", "gc_paused", "topological_order", "weighted_sum"]
 
 Number = Union[int, float]
 Operand = Union["Value", int, float]
@@ -381,6 +381,40 @@ def _node(data: float, a: Value, b: Value | None, op: Op) -> Value:
             out.data = TracedNumber(data)
             state.traced.append(out)
     return out
+
+
+def weighted_sum(bias: Value, weights: Sequence[Value], inputs: Sequence[Any]) -> Value:
+    """bias + w0*x0 + w1*x1 + ...: the graph the operators record (a '*' node per term, a '+'
+    node adding it to the sum so far, micrograd's ``sum((wi*xi ...), b)``), node for node.
+
+    A neuron's sum is most of a network's forward pass, so the nodes are made here as ``__add__``
+    and ``__mul__`` make them, without a Python call per node (float + and * never raise). A term
+    that is not two plain Values (a number, a subclass), and any term while a no_grad(),
+    detect_anomaly() or tracing block is open, goes through the operators.
+    """
+    act = bias
+    if type(bias) is not Value or modes.open_blocks:
+        for w, x in zip(weights, inputs):
+            act = act + w * x
+        return act
+    for w, x in zip(weights, inputs):
+        if type(x) is not Value or type(w) is not Value:
+            act = act + w * x
+            continue
+        term = _new(Value)  # w * x, as __mul__ makes it
+        term.data = w.data * x.data
+        term.grad = 0.0
+        term._a = w
+        term._b = x
+        term.op = _MUL
+        total = _new(Value)  # act + term, as __add__ makes it
+        total.data = act.data + term.data
+        total.grad = 0.0
+        total._a = act
+        total._b = term
+        total.op = _ADD
+        act = total
+    return act
 
 
 def _unary(x: Value, op: Op) -> Value:

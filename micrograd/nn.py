@@ -27,7 +27,8 @@ from typing import Any
 
 from . import modes, provenance
 from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
-from .engine import Value, gc_paused
+from .engine import Value, weighted_sum
+from .gc_pause import pause, resume
 from .module import MAX_SIZE, Module, Rng, check_size, generator
 from .norm import BatchNorm1d, LayerNorm
 from .scalars import describe, is_real, to_float
@@ -125,9 +126,7 @@ class Neuron(Module):
     def _forward(self, x: Input) -> Value:  # for Layer, which records its neurons' calls itself
         if type(x) is not list or len(x) != len(self.w):  # a bare Value, a tuple, an array, a mistake
             x = _inputs(x, len(self.w))
-        act = self.b  # the same sum as micrograd's sum(wi*xi ..., b), as a plain loop (faster)
-        for wi, xi in zip(self.w, x):
-            act = act + wi * xi
+        act = weighted_sum(self.b, self.w, x)  # micrograd's sum((wi*xi ...), b), node for node
         return ACTIVATIONS[self.activation](act)
 
     def parameters(self) -> list[Value]:
@@ -190,7 +189,11 @@ class MLP(Module):
 
     def __call__(self, x: Input) -> Value | list[Value]:
         inputs = x
-        with gc_paused():  # the graph built here has no cycles: spare the collector's rescans
+        # The graph built here has no cycles: spare the collector's rescans. pause() and resume(),
+        # not ``with gc_paused()``, allocate nothing, so a loop of calls runs no collection
+        # between them (gc_pause.py says why that matters).
+        pause()
+        try:
             if any(type(layer).__call__ is not Layer.__call__ for layer in self.layers):
                 for layer in self.layers:  # a subclass's own __call__ runs (and records itself)
                     x = layer(x)  # type: ignore[assignment]
@@ -205,8 +208,10 @@ class MLP(Module):
             for layer in self.layers[1:]:
                 x = layer._forward(x)  # type: ignore[assignment]
                 outs.append(x)
-        # for pictures: one store for the whole call, its layers' calls inside (Values all new)
-        provenance.record_layers(self, inputs, self.layers, outs)  # type: ignore[arg-type]
+            # for pictures: one store for the whole call, its layers' calls inside (Values all new)
+            provenance.record_layers(self, inputs, self.layers, outs)  # type: ignore[arg-type]
+        finally:
+            resume()
         return x[0] if len(x) == 1 else x  # type: ignore[return-value]
 
     def parameters(self) -> list[Value]:
@@ -227,17 +232,23 @@ class Sequential(Module):
         self.layers = list(layers)
 
     def __call__(self, x: Input) -> Value | list[Value]:
-        with gc_paused():
+        pause()  # as MLP.__call__
+        try:
             for layer in self.layers:
                 x = layer(x)  # type: ignore[operator]
+        finally:
+            resume()
         return x  # type: ignore[return-value]
 
     def batch(self, xs: Sequence[Any]) -> list[Any]:
         """The whole batch through each module in turn (``module.batch``), so a BatchNorm1d inside
         sees every sample; for modules that run sample by sample it equals ``[self(x) for x in xs]``."""
-        with gc_paused():
+        pause()  # as MLP.__call__
+        try:
             for layer in self.layers:
                 xs = layer.batch(xs)
+        finally:
+            resume()
         return list(xs)
 
     def __repr__(self) -> str:

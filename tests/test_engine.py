@@ -14,7 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from micrograd import Value, gc_paused, is_grad_enabled, no_grad
-from micrograd.engine import topological_order
+from micrograd.autograd import detect_anomaly
+from micrograd.engine import topological_order, weighted_sum
+from micrograd.gc_pause import pause, resume
 from micrograd.testing import close, expressions
 
 
@@ -611,6 +613,40 @@ def test_gc_paused_decorator_and_threads():
     assert results == [1.0] * 4 and gc.isenabled() and build.__name__ == "build"
 
 
+def test_pause_and_resume_nest_with_gc_paused_and_allocate_nothing():
+    pause()
+    try:
+        assert not gc.isenabled()
+        with gc_paused():
+            pause()
+            resume()
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        resume()
+    assert gc.isenabled()
+    # The collector counts every allocation of a container, and runs at one when the count is past
+    # its threshold: pause() and resume() must not be such an allocation (``with gc_paused()`` is:
+    # binding its __exit__ makes a method object).
+    runs = []
+    def note(phase, info):
+        runs.append(phase)
+    gc.collect()
+    gc.disable()
+    junk = [[] for _ in range(2 * gc.get_threshold()[0])]  # the count past the threshold
+    gc.enable()
+    gc.callbacks.append(note)
+    try:
+        pause()
+        resume()
+        quiet = len(runs)  # (an int: a list here would itself allocate)
+        with gc_paused():
+            pass
+    finally:
+        gc.callbacks.remove(note)
+    assert quiet == 0 and runs == ["start", "stop"] and len(junk) > 0
+
+
 def test_mlp_forward_pauses_the_collector_and_restores_it():
     from micrograd.nn import MLP
     seen = []
@@ -762,3 +798,65 @@ def test_value_takes_real_numbers_as_their_nearest_float_and_names_anything_else
     else:
         assert Value(data).data == outcome and type(Value(data).data) is float
         assert (Value(1.0) * data).data == outcome
+
+
+# --- weighted_sum ------------------------------------------------------------------------------
+
+def assert_same_graph(got, expected):
+    """The two graphs have the same ops, numbers and shape, and share their user-made leaves."""
+    stack = [(got, expected)]
+    while stack:
+        u, v = stack.pop()
+        assert u.op is v.op and u.data == v.data
+        if v._op == "" or u._prev == ():  # a leaf: a user's is the same object (a constant is lifted anew)
+            assert u._prev == v._prev == () and (u is v or u.op is v.op)
+            continue
+        assert len(u._prev) == len(v._prev)
+        stack.extend(zip(u._prev, v._prev))
+
+
+def operators_sum(b, ws, xs):
+    act = b
+    for w, x in zip(ws, xs):
+        act = act + w * x
+    return act
+
+
+@pytest.mark.parametrize("xs", [[1.5, -2.0, 0.25], [1.5, 2, 0.25]], ids=["values", "a number among them"])
+def test_weighted_sum_records_what_the_operators_record(xs):
+    b, ws = Value(0.5), [Value(0.25), Value(-2.0), Value(3.0)]
+    xs = [x if isinstance(x, int) else Value(x) for x in xs]
+    got, expected = weighted_sum(b, ws, xs), operators_sum(b, ws, xs)
+    assert_same_graph(got, expected)
+    got.backward()
+    first = [v.grad for v in [b, *ws, *xs] if isinstance(v, Value)]
+    for v in [b, *ws, *xs]:
+        if isinstance(v, Value):
+            v.grad = 0.0
+    expected.backward()
+    assert first == [v.grad for v in [b, *ws, *xs] if isinstance(v, Value)]
+
+
+def test_weighted_sum_keeps_ieee_values():
+    b = Value(float("inf"))
+    got = weighted_sum(b, [Value(1e308), Value(0.0)], [Value(10.0), Value(float("inf"))])
+    assert math.isnan(got.data)  # inf + inf (1e308 * 10) + nan (0 * inf)
+
+
+def test_weighted_sum_takes_the_operators_in_modes_and_for_subclasses():
+    b, ws, xs = Value(0.0), [Value(1e308)], [Value(10.0)]
+    with no_grad():
+        assert weighted_sum(b, ws, xs)._prev == ()
+    with pytest.raises(FloatingPointError, match="op 'mul' produced inf"), detect_anomaly():
+        weighted_sum(b, ws, xs)
+    calls = []
+
+    class Counted(Value):
+        __slots__ = ()
+
+        def __rmul__(self, other):
+            calls.append(other)
+            return Value.__rmul__(self, other)
+
+    x = Counted(2.0)
+    assert weighted_sum(b, [Value(3.0)], [x]).data == 6.0 and len(calls) == 1

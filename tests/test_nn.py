@@ -1,6 +1,7 @@
 """nn: karpathy's micrograd surface (Neuron, Layer, MLP) and his moons demo, unchanged; then the rest
 of the module kit (names, activations, init, dropout, modes; saving: test_saving.py)."""
 
+import gc
 import math
 import random
 from decimal import Decimal
@@ -21,6 +22,26 @@ def test_mlp_has_micrograd_parameter_count_and_structure():
     assert [len(layer.neurons) for layer in model.layers] == [16, 16, 1]
     assert [layer.neurons[0].nonlin for layer in model.layers] == [True, True, False]
     assert repr(model).startswith("MLP of [Layer of [ReLUNeuron(2)") and "LinearNeuron(16)" in repr(model)
+
+
+@pytest.mark.parametrize("make", [lambda: MLP(2, [16, 16, 1], rng=0),
+                                  lambda: Sequential(Layer(2, 16, rng=0), Layer(16, 16, rng=1), Layer(16, 1, rng=2))])
+def test_a_loop_of_model_calls_runs_no_collection(make):
+    # The model pauses the cycle collector without allocating anything, so the collector (which
+    # counts allocations while paused too) first runs after the loop, not at every call's start.
+    model = make()
+    inputs = [[0.5, -0.25]] * 20  # 20 calls of ~640 new nodes each, far past the collector's threshold
+    assert 20 * 640 > gc.get_threshold()[0]
+    runs = []
+    def note(phase, info):
+        runs.append(phase)
+    gc.collect()
+    gc.callbacks.append(note)
+    try:
+        scores = list(map(model, inputs))
+    finally:
+        gc.callbacks.remove(note)
+    assert runs == [] and len(scores) == 20 and gc.isenabled()
 
 
 def test_neuron_is_relu_of_affine_and_matches_torch(torch):
