@@ -64,7 +64,7 @@ def subprocess_ratio(quick: bool) -> tuple[float | None, float, float | None, st
         def moons(interpreter: bench_engine.Interpreter, label: str) -> dict[str, Any]:
             bench_engine.progress(f"{label}: the moons step, in a subprocess")
             worker = {"moons_steps": settings[interpreter.label].moons_steps,
-                      "data_path": str(data)}
+                      "data_path": str(data), "clock": bench_engine.WALL_CLOCK}
             return bench_engine.run_worker(interpreter, "moons", worker, workdir)
 
         ours = moons(bench_engine.ours_interpreter(), "this micrograd")

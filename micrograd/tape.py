@@ -43,6 +43,7 @@ path regroups only sums of products with shared weights (``_regroupable``).
 from __future__ import annotations
 
 import linecache
+import operator
 import os
 import sys
 import threading
@@ -53,7 +54,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import engine, modes, ops
-from .backward import order as _order
 from .engine import Value
 from .gc_pause import gc_paused
 from .ops import Op
@@ -274,12 +274,69 @@ class _Trace:
                                 f"of the {type(result).__name__} it returned is a {type(o).__name__}"
                                 + (" (make a constant output Value(c))" if is_real(o) else ""))
         self.outputs: list[Value] = list(outs)
-        # one traversal of them all; _order pops the last root first, so the first output comes first
-        self.order: list[Value] = _order(*reversed(self.outputs))
-        for v in self.order:
-            if v._a is not None and (v.op.arity == 0 or v.op.closure is not None):
-                raise TracingError(f"micrograd.compile: cannot compile the hand-built node {v._op!r}; "
+        # one traversal of them all, numbering as it goes (the last root is popped first, so the
+        # first output comes first)
+        self.order, self.kids, self.ops, at = _numbered(self.outputs[::-1])
+        self.out_pos: list[int] = [at[o] for o in self.outputs]  # the outputs' positions in order
+        del at  # (as large as the graph: dropped before the next trace)
+        for kids, op in zip(self.kids, self.ops):  # (the lists, not the nodes: they stay in cache)
+            if kids and (op.arity == 0 or op.closure is not None):
+                raise TracingError(f"micrograd.compile: cannot compile the hand-built node {op.symbol!r}; "
                                    "declare it as a primitive in the op table (micrograd/ops.py)")
+
+
+_EMIT = object()  # stack marker of _numbered: the node below it has all its arguments numbered
+
+
+def _numbered(roots: list[Value]) -> tuple[list[Value], list[tuple[int, ...]], list[Op], dict[Value, int]]:
+    """Every node reachable from ``roots``, children first (``backward.order``'s order); each
+    node's arguments as positions in that list (() for a leaf); each node's op; each node's position.
+
+    ``backward.order``'s depth-first search with an explicit stack, numbering a node when it is
+    emitted: the positions and ops come from the one traversal, not from a dict built after it
+    and passes over the nodes again (at a million nodes the graph is far larger than the cache,
+    and each pass over it misses)."""
+    out: list[Value] = []
+    kids: list[tuple[int, ...]] = []
+    ops: list[Op] = []
+    at: dict[Value, int] = {}  # a node's position; -1 while its arguments are still on the stack
+    stack: list[Any] = list(roots)
+    push, pop, emit, arguments, op_of = stack.append, stack.pop, out.append, kids.append, ops.append
+    while stack:
+        v = pop()
+        if v is _EMIT:
+            v = pop()
+            a, b = v._a, v._b
+            at[v] = len(out)
+            emit(v)
+            arguments((at[a],) if b is None else (at[a], at[b]))
+            op_of(v.op)
+            continue
+        if v in at:
+            continue
+        a = v._a
+        if a is None:  # a leaf
+            at[v] = len(out)
+            emit(v)
+            arguments(())
+            op_of(v.op)
+            continue
+        b = v._b
+        ia = at.get(a, -1)  # (a DAG: a node seen is numbered unless it is an ancestor of v, never)
+        if ia >= 0 and (b is None or at.get(b, -1) >= 0):
+            at[v] = len(out)
+            emit(v)
+            arguments((ia,) if b is None else (ia, at[b]))
+            op_of(v.op)
+            continue
+        at[v] = -1
+        push(v)
+        push(_EMIT)
+        if ia < 0:
+            push(a)
+        if b is not None and b not in at:
+            push(b)
+    return out, kids, ops, at
 
 
 def _elsewhere(first: np.ndarray, last: np.ndarray) -> np.ndarray:
@@ -349,34 +406,10 @@ class _Group:
 def _pair(t1: _Trace, t2: _Trace) -> tuple[list[tuple[int, ...]], list[int]]:
     """Each node's arguments and the outputs as node numbers, the same in both traces (else the
     function built its graph from input values)."""
-    pos = {v: i for i, v in enumerate(t1.order)}
-    pos2 = {v: i for i, v in enumerate(t2.order)}
-    if len(t2.order) != len(t1.order) or len(t2.outputs) != len(t1.outputs):
+    if (len(t2.order) != len(t1.order) or t2.kids != t1.kids or t2.out_pos != t1.out_pos
+            or any(map(operator.is_not, t1.ops, t2.ops))):
         raise _depends_on_data()
-    kids: list[tuple[int, ...]] = []
-    append = kids.append  # (this loop runs once per node: _a and _b read directly, no _prev tuple)
-    for v, w in zip(t1.order, t2.order):
-        if v.op is not w.op:
-            raise _depends_on_data()
-        a = v._a
-        if a is None:  # a leaf (the same op in both traces: a leaf there too)
-            append(())
-            continue
-        # a table op (_Trace refused any other node): one argument, or two; the same in both
-        b = v._b
-        if b is None:
-            k = (pos[a],)
-            same = k[0] == pos2[w._a]
-        else:
-            k = (pos[a], pos[b])
-            same = k[0] == pos2[w._a] and k[1] == pos2[w._b]
-        if not same:
-            raise _depends_on_data()
-        append(k)
-    outputs = [pos[o] for o in t1.outputs]
-    if outputs != [pos2[o] for o in t2.outputs]:
-        raise _depends_on_data()
-    return kids, outputs
+    return t1.kids, t1.out_pos
 
 
 def _classify(t1: _Trace, t2: _Trace, params: list[Value]) -> _Graph:
@@ -384,13 +417,13 @@ def _classify(t1: _Trace, t2: _Trace, params: list[Value]) -> _Graph:
     parameter or another live Value (an entry of S), or a constant."""
     kids, outputs = _pair(t1, t2)
     n = len(kids)
-    g = _Graph([v.op for v in t1.order], kids, outputs, [CONST] * n, [False] * n)
+    g = _Graph(t1.ops, kids, outputs, [CONST] * n, [False] * n)
     inputs = {v: i for i, v in enumerate(t1.inputs)}
     inputs2 = {v: i for i, v in enumerate(t2.inputs)}
     pindex = {p: i for i, p in enumerate(params)}
-    for i, (v, w) in enumerate(zip(t1.order, t2.order)):
-        if v._a is None:
-            _classify_leaf(g, i, v, w, inputs, inputs2, pindex)
+    for i, k in enumerate(kids):
+        if not k:  # a leaf
+            _classify_leaf(g, i, t1.order[i], t2.order[i], inputs, inputs2, pindex)
     return g
 
 

@@ -15,7 +15,7 @@ tracer puts plain floats back when it finishes); a TracedNumber kept past its tr
 from __future__ import annotations
 
 import sys
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 from . import modes
@@ -35,26 +35,50 @@ _FORWARDS: dict[str, frozenset[str] | None] = {
 _ROOTS = frozenset({"micrograd.tape", "micrograd.scalars"})
 
 
+#: The verdict of each function of the modules above, by id() of its code, learnt the first time a
+#: walk meets it: True for a forward of the engine, False for any other (a walk stops there). The
+#: engine's forwards use a traced number once per node they make, so their frame is decided by one
+#: lookup (by id: hashing a code object hashes its bytecode). Those functions live as long as their
+#: modules, and _KEPT holds their code so that no id is reused; frames of other modules decide
+#: nothing and are not kept.
+_VERDICTS: dict[int, bool] = {}
+_KEPT: list[CodeType] = []
+
+
 def _by_engine(frame: FrameType | None) -> bool:
     """Is this use made by the engine computing a forward (not by user code)?"""
     while frame is not None:
+        code = frame.f_code
+        verdict = _VERDICTS.get(id(code))
+        if verdict is not None:
+            return verdict
         module = frame.f_globals.get("__name__")
-        if module in _FORWARDS:
-            names = _FORWARDS[module]
-            return names is None or frame.f_code.co_name in names
-        if module in _ROOTS:
-            return False
+        if module in _FORWARDS or module in _ROOTS:
+            names = _FORWARDS.get(module, frozenset())
+            verdict = module in _FORWARDS and (names is None or code.co_name in names)
+            _KEPT.append(code)
+            _VERDICTS[id(code)] = verdict
+            return verdict
         frame = frame.f_back
     return False
 
 
+def _check(number: TracedNumber, what: str, frame: FrameType | None) -> None:
+    """Call the tracer's hook (it raises) if this thread traces and the use is not the engine's."""
+    hook = modes.state.tracer
+    if hook is not None and not _by_engine(frame):
+        hook(number, what)
+
+
 def _use(number: TracedNumber, what: str) -> float:
     """The float, after the tracer's hook has seen a use that is not the engine's (it raises)."""
-    hook = modes.state.tracer
-    if hook is not None and not _by_engine(sys._getframe(2)):
-        hook(number, what)
+    _check(number, what, sys._getframe(2))
     return number.value
 
+
+# The engine's forwards call the two below once per node they make: a frame already known to be
+# one of them is let through on one lookup, before reading the thread's tracer (a thread-local
+# read costs about as much as the rest of the check).
 
 def _binary(name: str, symbol: str) -> Any:
     """float's method ``name`` on the number, after the check (bound once: the engine calls these
@@ -62,9 +86,9 @@ def _binary(name: str, symbol: str) -> Any:
     op = getattr(float, name)
 
     def method(self: TracedNumber, other: Any) -> Any:
-        hook = modes.state.tracer
-        if hook is not None and not _by_engine(sys._getframe(1)):
-            hook(self, symbol)
+        frame = sys._getframe(1)
+        if _VERDICTS.get(id(frame.f_code)) is not True:
+            _check(self, symbol, frame)
         return op(self.value, other.value if type(other) is TracedNumber else other)
     method.__name__ = name
     return method
@@ -75,9 +99,9 @@ def _unary(name: str, what: str) -> Any:
     op = getattr(float, name)
 
     def method(self: TracedNumber, *args: Any) -> Any:
-        hook = modes.state.tracer
-        if hook is not None and not _by_engine(sys._getframe(1)):
-            hook(self, what)
+        frame = sys._getframe(1)
+        if _VERDICTS.get(id(frame.f_code)) is not True:
+            _check(self, what, frame)
         return op(self.value, *args)
     method.__name__ = name
     return method
