@@ -36,6 +36,7 @@ from typing import Any
 
 from . import provenance
 from .backward import local_gradients
+from .conv import AvgPool2d, Conv2d, MaxPool2d
 from .engine import Value, topological_order
 from .frames import Slides, backward_steps, forward_steps, group_steps, node_names, short_number
 from .nn import Layer, Neuron
@@ -146,6 +147,7 @@ class _Call:
     parent: _Call | None = None
     depth: int = 0
     number: int = 0                # numbered in traversal order, for names that never vary
+    title: str = ""                # an image call's channel or position: "conv ch0 (1,2)"
 
 
 def _kind(module: Any) -> str:
@@ -154,21 +156,54 @@ def _kind(module: Any) -> str:
     return "layer" if isinstance(module, Layer) else "model"
 
 
+def _image_name(module: Any) -> str:
+    """How an image call's clusters are titled: "conv", "max pool", ... (else the class name)."""
+    names = {Conv2d: "conv", MaxPool2d: "max pool", AvgPool2d: "avg pool"}
+    return names.get(type(module), type(module).__name__)
+
+
+def _image_calls(rec: provenance.Record, index: dict[Value, int]) -> list[_Call]:
+    """An image call split per output channel ("layer") and per position in it ("neuron")."""
+    channels, height, width = rec.shape
+    name = _image_name(rec.module)
+    calls: list[_Call] = []
+    for o in range(channels):
+        start = o * height * width
+        outs = rec.outputs[start:start + height * width]
+        drawn = tuple(v for v in outs if v in index)
+        if not drawn:
+            continue
+        calls.append(_Call(rec.module, "layer", rec.inputs, drawn, (1, -rec.seq), o, title=f"{name} ch{o}"))
+        for k, v in enumerate(outs):
+            if v in index:
+                calls.append(_Call(rec.module, "neuron", rec.inputs, (v,), (2, -rec.seq), k,
+                                   title=f"{name} ch{o} ({k // width},{k % width})"))
+    return calls
+
+
 def _find_calls(order: list[Value], index: dict[Value, int]) -> list[_Call]:
-    """The recorded module calls whose outputs are in the graph, neurons split out of layers."""
+    """The recorded module calls whose outputs are in the graph, neurons split out of layers (and
+    an image call's output channels and positions out of it)."""
     calls: list[_Call] = []
     for v in order:
         for rec in provenance.records(v):
             outs = tuple(o for o in rec.outputs if o in index)
             call = _Call(rec.module, _kind(rec.module), rec.inputs, outs, (0, -rec.seq))
             calls.append(call)
+            if rec.shape:
+                call.title = repr(rec.module)
+                calls.extend(_image_calls(rec, index))
+                continue
             neurons = getattr(rec.module, "neurons", None)
             if isinstance(rec.module, Layer) and neurons and len(neurons) == len(rec.outputs):
                 for i, o in enumerate(rec.outputs):
                     if o in index:
                         calls.append(_Call(neurons[i], "neuron", rec.inputs, (o,), (1, -rec.seq), i))
+    stops: dict[int, set[int]] = {}  # the inputs of a call, shared by the calls split out of it
     for call in calls:  # what each call made: back from its outputs to its inputs
-        stop = {id(x) for x in call.inputs if isinstance(x, Value)}
+        stop = stops.get(id(call.inputs))
+        if stop is None:
+            stop = stops[id(call.inputs)] = {id(x) for x in call.inputs if isinstance(x, Value)}
         seen: set[Value] = set()
         stack = [o for o in call.outputs if id(o) not in stop]
         while stack:
@@ -567,6 +602,8 @@ def _fill(grad: Any, edges: list[float]) -> str:
 
 def _call_title(call: _Call) -> str:
     module = call.module
+    if call.title:
+        return call.title
     if call.kind == "neuron":
         return f"neuron {call.index} · {module!r}"
     if call.kind == "layer":
