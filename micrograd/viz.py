@@ -9,9 +9,10 @@ here). Edges into an op whose arguments do not commute carry the argument's posi
   is the grad: orange for positive, blue for negative, stronger for larger |grad| on a log scale,
   with a legend; a node that is 0 and passes no gradient back (a dead ReLU) is marked "dead" with
   a dark dotted border (no red anywhere: a strong fill never reads as "dead").
-- Values made inside ``nn`` module calls are grouped into clusters per call: MLP, layer, neuron.
-  ``collapse="neuron"``, ``"layer"`` or ``"model"`` draws each such call as one box (with its
-  inputs and outputs); past ``max_nodes`` drawn nodes the picture collapses by itself, coarser
+- Values made inside ``nn`` module calls are grouped into clusters per call: MLP, layer, neuron;
+  a ``Conv2d`` (or pooling) call per output channel and, inside it, per kernel position.
+  ``collapse="neuron"`` (a neuron, a kernel position), ``"layer"`` (a layer, an output channel)
+  or ``"model"`` draws each such call as one box (with its inputs and outputs); past ``max_nodes`` drawn nodes the picture collapses by itself, coarser
   and coarser, and as a last resort shows only the nodes nearest the output. It says so in its
   title.
 - ``backward_frames(root)`` draws the backward pass step by step, one picture per rule applied
@@ -1014,8 +1015,8 @@ def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | 
         notes.append(f"{len(order):,} values, {n_ops:,} ops; {boxes:,} {level} calls drawn as boxes"
                      f" (collapse={level!r}{how})")
     elif collapse is not None:  # asked for, but the graph holds no such call: say why it is not
-        notes.append(f"collapse={collapse!r}: no {collapse} call recorded in this graph (only Layer and "
-                     "MLP calls are recorded)")
+        notes.append(f"collapse={collapse!r}: no {collapse} call recorded in this graph (only Layer, MLP, "
+                     "Conv2d and pooling calls are recorded)")
     if max_nodes is not None and _drawn_size(units) > max_nodes:
         if not notes:
             notes.append(f"{len(order):,} values, {n_ops:,} ops")
