@@ -149,6 +149,8 @@ class _Call:
     depth: int = 0
     number: int = 0                # numbered in traversal order, for names that never vary
     title: str = ""                # an image call's channel or position: "conv ch0 (1,2)"
+    # a convolution's position reading plain numbers: kernel weight -> (input index, (c, row, column))
+    slots: dict[Value, tuple[int, tuple[int, int, int]]] = field(default_factory=dict)
 
 
 def _kind(module: Any) -> str:
@@ -167,6 +169,7 @@ def _image_calls(rec: provenance.Record, index: dict[Value, int]) -> list[_Call]
     """An image call split per output channel ("layer") and per position in it ("neuron")."""
     channels, height, width = rec.shape
     name = _image_name(rec.module)
+    numbers = isinstance(rec.module, Conv2d) and not all(isinstance(x, Value) for x in rec.inputs)
     calls: list[_Call] = []
     for o in range(channels):
         start = o * height * width
@@ -177,9 +180,28 @@ def _image_calls(rec: provenance.Record, index: dict[Value, int]) -> list[_Call]
         calls.append(_Call(rec.module, "layer", rec.inputs, drawn, (1, -rec.seq), o, title=f"{name} ch{o}"))
         for k, v in enumerate(outs):
             if v in index:
-                calls.append(_Call(rec.module, "neuron", rec.inputs, (v,), (2, -rec.seq), k,
-                                   title=f"{name} ch{o} ({k // width},{k % width})"))
+                call = _Call(rec.module, "neuron", rec.inputs, (v,), (2, -rec.seq), k,
+                             title=f"{name} ch{o} ({k // width},{k % width})")
+                if numbers:
+                    call.slots = _window_slots(rec.module, rec.input_shape, o, k // width, k % width)
+                calls.append(call)
     return calls
+
+
+def _window_slots(conv: Conv2d, shape: tuple[int, ...], o: int, y: int, x: int) -> dict[
+        Value, tuple[int, tuple[int, int, int]]]:
+    """Which input each kernel weight of output channel ``o`` reads at position (y, x)."""
+    channels, height, width = shape
+    (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
+    top, left = y * sh - ph, x * sw - pw
+    fan_in = channels * kh * kw
+    slots = {}
+    for k, w in enumerate(conv.weight[o * fan_in:(o + 1) * fan_in]):
+        c, rest = divmod(k, kh * kw)
+        row, col = top + rest // kw, left + rest % kw
+        if 0 <= row < height and 0 <= col < width:
+            slots[w] = ((c * height + row) * width + col, (c, row, col))
+    return slots
 
 
 def _find_calls(order: list[Value], index: dict[Value, int]) -> list[_Call]:
@@ -252,15 +274,21 @@ def _leaf_names(calls: list[_Call]) -> dict[Value, str]:
     return names
 
 
-def _input_copies(calls: list[_Call]) -> dict[Value, tuple[int, int]]:
+Slot = tuple[int, int | tuple[int, int, int]]  # an input: (id of its call's inputs, its index)
+
+
+def _input_copies(calls: list[_Call]) -> dict[Value, Slot]:
     """The constants a neuron lifted from plain-number inputs (a row of a data set): copy -> input.
 
     ``w[i] * x[i]`` with ``x[i]`` a plain number lifts it to a new constant at every use, one per
     neuron of the first layer. Each such copy (the constant multiplied by the neuron's ``w[i]``,
     equal to ``x[i]``) is mapped to (the call's inputs, i): the calls of one layer share them.
     """
-    copies: dict[Value, tuple[int, int]] = {}
+    copies: dict[Value, Slot] = {}
     for call in calls:
+        if call.slots:
+            copies.update(_window_copies(call))
+            continue
         weights = getattr(call.module, "w", None) if call.kind == "neuron" else None
         if not isinstance(weights, list) or len(weights) != len(call.inputs):
             continue
@@ -275,6 +303,19 @@ def _input_copies(calls: list[_Call]) -> dict[Value, tuple[int, int]]:
     return copies
 
 
+def _window_copies(call: _Call) -> dict[Value, Slot]:
+    """The constants a convolution's position lifted from a plain-number image: copy -> input."""
+    copies: dict[Value, Slot] = {}
+    for v in call.region:
+        if len(v._prev) != 2:
+            continue
+        w, c = v._prev
+        slot = call.slots.get(w)
+        if slot is not None and c.op is CONSTANT and _same_number(c.data, call.inputs[slot[0]]):
+            copies[c] = (id(call.inputs), slot[1])
+    return copies
+
+
 def _same_number(data: float, x: Any) -> bool:
     """``data`` is the constant lifted from ``x`` (nan included)."""
     try:
@@ -284,14 +325,17 @@ def _same_number(data: float, x: Any) -> bool:
     return data == y or (math.isnan(data) and math.isnan(y))
 
 
-def _input_names(copies: dict[Value, tuple[int, int]]) -> dict[Value, str]:
-    """x[0], x[1], ... for the inputs of one call; x1[0], x2[0], ... when several calls read some."""
+def _input_names(copies: dict[Value, Slot]) -> dict[Value, str]:
+    """x[0], x[1], ... for the inputs of one call (x[0,1,2] for an image's channel, row and column);
+    x1[0], x2[0], ... when several calls read some."""
     calls: dict[int, int] = {}
     for key, _ in copies.values():
         calls.setdefault(key, len(calls) + 1)
-    if len(calls) == 1:
-        return {c: f"x[{i}]" for c, (_, i) in copies.items()}
-    return {c: f"x{calls[key]}[{i}]" for c, (key, i) in copies.items()}
+    names = {}
+    for c, (key, i) in copies.items():
+        index = i if isinstance(i, int) else ",".join(map(str, i))
+        names[c] = f"x[{index}]" if len(calls) == 1 else f"x{calls[key]}[{index}]"
+    return names
 
 
 def _common(a: _Call | None, b: _Call | None) -> _Call | None:
@@ -361,13 +405,13 @@ def _dead(v: Value) -> bool:
 
 def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list[_Call],
            roles: dict[Value, str], collapse: str | None,
-           copies: dict[Value, tuple[int, int]] | None = None) -> list[_Unit]:
+           copies: dict[Value, Slot] | None = None) -> list[_Unit]:
     """The units drawn when calls of level ``collapse`` (or none) are drawn as boxes.
 
     ``copies``: constants lifted from one input (see :func:`_input_copies`), drawn as one node.
     """
     copies = copies or {}
-    first_copy: dict[tuple[int, int], _Unit] = {}  # an input -> the unit drawn for all its copies
+    first_copy: dict[Slot, _Unit] = {}  # an input -> the unit drawn for all its copies
     owner: dict[Value, _Call] = {}
     for call in sorted(calls, key=lambda c: c.depth):
         for v in call.region:

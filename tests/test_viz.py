@@ -642,3 +642,24 @@ def test_pooling_draws_a_cluster_per_window():
     drawing = Drawing(draw_dot(out, max_nodes=None))
     assert sum(c.startswith("max pool ch0 (") for c in drawing.clusters) == 4
     assert sum(c.startswith("conv ch0 (") for c in drawing.clusters) == 16
+
+
+@needs_dot
+def test_a_conv_net_called_on_an_array_draws_each_pixel_once():
+    """conv(array) lifts each pixel once per kernel weight that reads it: the picture draws one
+    input per pixel, named x[channel,row,column], with the grad it would get as a Value."""
+    conv, head = Conv2d(2, 2, 2, padding=1, rng=0), Layer(32, 1, nonlin=False, rng=1)
+    image = np.arange(18.0).reshape(2, 3, 3) / 8 - 1
+    out = head(Flatten()(conv(image)))
+    out.backward()
+    drawing = Drawing(draw_dot(out, max_nodes=None))
+    as_values = [[[Value(v) for v in row] for row in channel] for channel in image.tolist()]
+    head(Flatten()(conv(as_values))).backward()  # the same net on Values: the grads to show
+    for c, channel in enumerate(as_values):
+        for i, row in enumerate(channel):
+            for j, x in enumerate(row):
+                node = drawing.named(f"x[{c},{i},{j}]")
+                assert drawing.text(node)[1:] == [f"data {x.data:.4g}", f"grad {x.grad:.4g}"]
+                assert drawing.shape(node).get("stroke") == viz.ROLE_COLOUR["input"]
+    constants = [n for n in drawing.values() if drawing.shape(n).get("stroke") == viz.ROLE_COLOUR["constant"]]
+    assert constants == []
