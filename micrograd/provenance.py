@@ -11,7 +11,8 @@ back from the outputs to the inputs (see ``micrograd.viz``).
 
 Recording is kept cheap because it is always on: an MLP call stores references to the lists it
 built anyway, with no copy and no search (about 1 µs, 0.4 % of an MLP forward; ``bench/bench_viz.py``
-measures it).
+measures it); an image call's record is one call too, under 0.1 % of a ``Conv2d(1, 8, 3)`` call
+on an 8x8 image.
 
 The store is weak: a record lives as long as the first output of its (outermost) call and is
 dropped with it. It holds the modules, the inputs and the outputs other than that key, so it
