@@ -10,6 +10,8 @@ Two measurements, each a ratio against a peer timed in the same run:
    the fastest of each are reported (CPU time of the process), and their ratio. The same cost is
    also counted directly: one ``record_layers`` call per MLP call, times the cost of one call and
    of dropping its record with the graph, against the fastest step and the fastest forward pass.
+   Likewise a ``Conv2d(1, 8, 3)`` call on an 8x8 image (the digits' first layer): its one
+   ``record_image`` call and the drop of its record, against the fastest call.
 2. **drawing the moons loss graph** (65,818 nodes): ``draw_dot(total)`` with the default node
    budget (building the ``graphviz.Digraph``: traversal, module calls, collapse, DOT text), then
    rendering it to SVG with ``dot``; both against the median training step of (1).
@@ -36,6 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from micrograd import Value, gc_paused, provenance
+from micrograd.conv import Conv2d
 from micrograd.data import make_moons
 from micrograd.nn import MLP
 
@@ -79,6 +82,30 @@ def step(model: MLP, X: list[list[float]], y: list[int],
         p.data -= 0.5 * p.grad
     del total
     return time.process_time() - start
+
+
+def conv_recording(repeats: int = 20) -> None:
+    """Print the counted cost of a Conv2d call's record against the fastest call itself."""
+    conv = Conv2d(1, 8, 3, rng=0)
+    image = [[[Value((i * 8 + j) / 64) for j in range(8)] for i in range(8)]]
+    forwards, per_call, per_drop = [], [], []
+    for _ in range(repeats):
+        start = time.process_time()
+        out = conv(image)
+        forwards.append(time.process_time() - start)
+        del out
+        outs = [[[[Value(1.0)]]] for _ in range(100)]  # fresh first outputs: a record each
+        start = time.perf_counter()
+        for o in outs:
+            provenance.record_image(conv, image, o)
+        per_call.append((time.perf_counter() - start) / 100)
+        start = time.perf_counter()
+        del outs
+        per_drop.append((time.perf_counter() - start) / 100)
+    cost = min(per_call) + min(per_drop)
+    print(f"Conv2d(1, 8, 3) on 8x8: one record_image() call ({min(per_call) * 1e9:.0f} ns to record + "
+          f"{min(per_drop) * 1e9:.0f} ns to drop) = {cost / min(forwards) * 100:.3f} % of the fastest call "
+          f"({min(forwards) * 1e3:.2f} ms)")
 
 
 def main() -> int:
@@ -128,6 +155,8 @@ def main() -> int:
           f"{cost / fast_without * 100:.2f} % of the fastest step, "
           f"{cost / min(forwards) * 100:.2f} % of the fastest forward pass ({min(forwards) * 1e3:.1f} ms)")
     print("  (on a shared machine the timed difference is mostly noise; the counted figure is the one to read)")
+
+    conv_recording()
 
     try:
         from micrograd.viz import draw_dot

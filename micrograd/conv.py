@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from . import provenance
 from .engine import Value
 from .module import Module, Rng, check_size, generator
 from .scalars import describe, is_real
@@ -111,6 +112,8 @@ class Conv2d(Module):
             w, b = self.weight[o * fan_in:(o + 1) * fan_in], self.bias[o]
             out.append([[self._neuron(x, w, b, y * sh - ph, xx * sw - pw) for xx in range(out_w)]
                         for y in range(out_h)])
+        if out[0][0][0] is not self.bias[0]:  # (a window all padding returns the bias itself: not new)
+            provenance.record_image(self, x, out)  # which channel and position made each node, for pictures
         return out
 
     def _neuron(self, x: Image, w: list[Value], b: Value, top: int, left: int) -> Value:
@@ -145,8 +148,11 @@ class _Pool2d(Module):
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         out_h = _out_size(len(x[0]), kh, sh, 0, name, "height")
         out_w = _out_size(len(x[0][0]), kw, sw, 0, name, "width")
-        return [[[self._reduce([channel[y * sh + i][xx * sw + j] for i in range(kh) for j in range(kw)])
-                  for xx in range(out_w)] for y in range(out_h)] for channel in x]
+        out = [[[self._reduce([channel[y * sh + i][xx * sw + j] for i in range(kh) for j in range(kw)])
+                 for xx in range(out_w)] for y in range(out_h)] for channel in x]
+        if kh * kw > 1:  # (a window of one returns its input: not new)
+            provenance.record_image(self, x, out)  # for pictures, as Conv2d
+        return out
 
     def _reduce(self, window: list[Any]) -> Value:
         raise NotImplementedError

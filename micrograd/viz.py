@@ -9,9 +9,10 @@ here). Edges into an op whose arguments do not commute carry the argument's posi
   is the grad: orange for positive, blue for negative, stronger for larger |grad| on a log scale,
   with a legend; a node that is 0 and passes no gradient back (a dead ReLU) is marked "dead" with
   a dark dotted border (no red anywhere: a strong fill never reads as "dead").
-- Values made inside ``nn`` module calls are grouped into clusters per call: MLP, layer, neuron.
-  ``collapse="neuron"``, ``"layer"`` or ``"model"`` draws each such call as one box (with its
-  inputs and outputs); past ``max_nodes`` drawn nodes the picture collapses by itself, coarser
+- Values made inside ``nn`` module calls are grouped into clusters per call: MLP, layer, neuron;
+  a ``Conv2d`` (or pooling) call per output channel and, inside it, per kernel position.
+  ``collapse="neuron"`` (a neuron, a kernel position), ``"layer"`` (a layer, an output channel)
+  or ``"model"`` draws each such call as one box (with its inputs and outputs); past ``max_nodes`` drawn nodes the picture collapses by itself, coarser
   and coarser, and as a last resort shows only the nodes nearest the output. It says so in its
   title.
 - ``backward_frames(root)`` draws the backward pass step by step, one picture per rule applied
@@ -36,6 +37,7 @@ from typing import Any
 
 from . import provenance
 from .backward import local_gradients
+from .conv import AvgPool2d, Conv2d, MaxPool2d
 from .engine import Value, topological_order
 from .frames import Slides, backward_steps, forward_steps, group_steps, node_names, short_number
 from .nn import Layer, Neuron
@@ -146,6 +148,9 @@ class _Call:
     parent: _Call | None = None
     depth: int = 0
     number: int = 0                # numbered in traversal order, for names that never vary
+    title: str = ""                # an image call's channel or position: "conv ch0 (1,2)"
+    # a convolution's position reading plain numbers: kernel weight -> (input index, (c, row, column))
+    slots: dict[Value, tuple[int, tuple[int, int, int]]] = field(default_factory=dict)
 
 
 def _kind(module: Any) -> str:
@@ -154,21 +159,74 @@ def _kind(module: Any) -> str:
     return "layer" if isinstance(module, Layer) else "model"
 
 
+def _image_name(module: Any) -> str:
+    """How an image call's clusters are titled: "conv", "max pool", ... (else the class name)."""
+    names = {Conv2d: "conv", MaxPool2d: "max pool", AvgPool2d: "avg pool"}
+    return names.get(type(module), type(module).__name__)
+
+
+def _image_calls(rec: provenance.Record, index: dict[Value, int]) -> list[_Call]:
+    """An image call split per output channel ("layer") and per position in it ("neuron")."""
+    channels, height, width = rec.shape
+    name = _image_name(rec.module)
+    numbers = isinstance(rec.module, Conv2d) and not all(isinstance(x, Value) for x in rec.inputs)
+    calls: list[_Call] = []
+    for o in range(channels):
+        start = o * height * width
+        outs = rec.outputs[start:start + height * width]
+        drawn = tuple(v for v in outs if v in index)
+        if not drawn:
+            continue
+        calls.append(_Call(rec.module, "layer", rec.inputs, drawn, (1, -rec.seq), o, title=f"{name} ch{o}"))
+        for k, v in enumerate(outs):
+            if v in index:
+                call = _Call(rec.module, "neuron", rec.inputs, (v,), (2, -rec.seq), k,
+                             title=f"{name} ch{o} ({k // width},{k % width})")
+                if numbers:
+                    call.slots = _window_slots(rec.module, rec.input_shape, o, k // width, k % width)
+                calls.append(call)
+    return calls
+
+
+def _window_slots(conv: Conv2d, shape: tuple[int, ...], o: int, y: int, x: int) -> dict[
+        Value, tuple[int, tuple[int, int, int]]]:
+    """Which input each kernel weight of output channel ``o`` reads at position (y, x)."""
+    channels, height, width = shape
+    (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
+    top, left = y * sh - ph, x * sw - pw
+    fan_in = channels * kh * kw
+    slots = {}
+    for k, w in enumerate(conv.weight[o * fan_in:(o + 1) * fan_in]):
+        c, rest = divmod(k, kh * kw)
+        row, col = top + rest // kw, left + rest % kw
+        if 0 <= row < height and 0 <= col < width:
+            slots[w] = ((c * height + row) * width + col, (c, row, col))
+    return slots
+
+
 def _find_calls(order: list[Value], index: dict[Value, int]) -> list[_Call]:
-    """The recorded module calls whose outputs are in the graph, neurons split out of layers."""
+    """The recorded module calls whose outputs are in the graph, neurons split out of layers (and
+    an image call's output channels and positions out of it)."""
     calls: list[_Call] = []
     for v in order:
         for rec in provenance.records(v):
             outs = tuple(o for o in rec.outputs if o in index)
             call = _Call(rec.module, _kind(rec.module), rec.inputs, outs, (0, -rec.seq))
             calls.append(call)
+            if rec.shape:
+                call.title = repr(rec.module)
+                calls.extend(_image_calls(rec, index))
+                continue
             neurons = getattr(rec.module, "neurons", None)
             if isinstance(rec.module, Layer) and neurons and len(neurons) == len(rec.outputs):
                 for i, o in enumerate(rec.outputs):
                     if o in index:
                         calls.append(_Call(neurons[i], "neuron", rec.inputs, (o,), (1, -rec.seq), i))
+    stops: dict[int, set[int]] = {}  # the inputs of a call, shared by the calls split out of it
     for call in calls:  # what each call made: back from its outputs to its inputs
-        stop = {id(x) for x in call.inputs if isinstance(x, Value)}
+        stop = stops.get(id(call.inputs))
+        if stop is None:
+            stop = stops[id(call.inputs)] = {id(x) for x in call.inputs if isinstance(x, Value)}
         seen: set[Value] = set()
         stack = [o for o in call.outputs if id(o) not in stop]
         while stack:
@@ -216,15 +274,21 @@ def _leaf_names(calls: list[_Call]) -> dict[Value, str]:
     return names
 
 
-def _input_copies(calls: list[_Call]) -> dict[Value, tuple[int, int]]:
+Slot = tuple[int, int | tuple[int, int, int]]  # an input: (id of its call's inputs, its index)
+
+
+def _input_copies(calls: list[_Call]) -> dict[Value, Slot]:
     """The constants a neuron lifted from plain-number inputs (a row of a data set): copy -> input.
 
     ``w[i] * x[i]`` with ``x[i]`` a plain number lifts it to a new constant at every use, one per
     neuron of the first layer. Each such copy (the constant multiplied by the neuron's ``w[i]``,
     equal to ``x[i]``) is mapped to (the call's inputs, i): the calls of one layer share them.
     """
-    copies: dict[Value, tuple[int, int]] = {}
+    copies: dict[Value, Slot] = {}
     for call in calls:
+        if call.slots:
+            copies.update(_window_copies(call))
+            continue
         weights = getattr(call.module, "w", None) if call.kind == "neuron" else None
         if not isinstance(weights, list) or len(weights) != len(call.inputs):
             continue
@@ -239,6 +303,19 @@ def _input_copies(calls: list[_Call]) -> dict[Value, tuple[int, int]]:
     return copies
 
 
+def _window_copies(call: _Call) -> dict[Value, Slot]:
+    """The constants a convolution's position lifted from a plain-number image: copy -> input."""
+    copies: dict[Value, Slot] = {}
+    for v in call.region:
+        if len(v._prev) != 2:
+            continue
+        w, c = v._prev
+        slot = call.slots.get(w)
+        if slot is not None and c.op is CONSTANT and _same_number(c.data, call.inputs[slot[0]]):
+            copies[c] = (id(call.inputs), slot[1])
+    return copies
+
+
 def _same_number(data: float, x: Any) -> bool:
     """``data`` is the constant lifted from ``x`` (nan included)."""
     try:
@@ -248,14 +325,17 @@ def _same_number(data: float, x: Any) -> bool:
     return data == y or (math.isnan(data) and math.isnan(y))
 
 
-def _input_names(copies: dict[Value, tuple[int, int]]) -> dict[Value, str]:
-    """x[0], x[1], ... for the inputs of one call; x1[0], x2[0], ... when several calls read some."""
+def _input_names(copies: dict[Value, Slot]) -> dict[Value, str]:
+    """x[0], x[1], ... for the inputs of one call (x[0,1,2] for an image's channel, row and column);
+    x1[0], x2[0], ... when several calls read some."""
     calls: dict[int, int] = {}
     for key, _ in copies.values():
         calls.setdefault(key, len(calls) + 1)
-    if len(calls) == 1:
-        return {c: f"x[{i}]" for c, (_, i) in copies.items()}
-    return {c: f"x{calls[key]}[{i}]" for c, (key, i) in copies.items()}
+    names = {}
+    for c, (key, i) in copies.items():
+        index = i if isinstance(i, int) else ",".join(map(str, i))
+        names[c] = f"x[{index}]" if len(calls) == 1 else f"x{calls[key]}[{index}]"
+    return names
 
 
 def _common(a: _Call | None, b: _Call | None) -> _Call | None:
@@ -325,13 +405,13 @@ def _dead(v: Value) -> bool:
 
 def _scene(root: Value, order: list[Value], index: dict[Value, int], calls: list[_Call],
            roles: dict[Value, str], collapse: str | None,
-           copies: dict[Value, tuple[int, int]] | None = None) -> list[_Unit]:
+           copies: dict[Value, Slot] | None = None) -> list[_Unit]:
     """The units drawn when calls of level ``collapse`` (or none) are drawn as boxes.
 
     ``copies``: constants lifted from one input (see :func:`_input_copies`), drawn as one node.
     """
     copies = copies or {}
-    first_copy: dict[tuple[int, int], _Unit] = {}  # an input -> the unit drawn for all its copies
+    first_copy: dict[Slot, _Unit] = {}  # an input -> the unit drawn for all its copies
     owner: dict[Value, _Call] = {}
     for call in sorted(calls, key=lambda c: c.depth):
         for v in call.region:
@@ -567,6 +647,8 @@ def _fill(grad: Any, edges: list[float]) -> str:
 
 def _call_title(call: _Call) -> str:
     module = call.module
+    if call.title:
+        return call.title
     if call.kind == "neuron":
         return f"neuron {call.index} · {module!r}"
     if call.kind == "layer":
@@ -977,8 +1059,8 @@ def _layout(root: Value, params: Iterable[Value] | None = None, collapse: str | 
         notes.append(f"{len(order):,} values, {n_ops:,} ops; {boxes:,} {level} calls drawn as boxes"
                      f" (collapse={level!r}{how})")
     elif collapse is not None:  # asked for, but the graph holds no such call: say why it is not
-        notes.append(f"collapse={collapse!r}: no {collapse} call recorded in this graph (only Layer and "
-                     "MLP calls are recorded)")
+        notes.append(f"collapse={collapse!r}: no {collapse} call recorded in this graph (only Layer, MLP, "
+                     "Conv2d and pooling calls are recorded)")
     if max_nodes is not None and _drawn_size(units) > max_nodes:
         if not notes:
             notes.append(f"{len(order):,} values, {n_ops:,} ops")

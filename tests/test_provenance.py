@@ -9,6 +9,7 @@ import weakref
 from pathlib import Path
 
 from micrograd import Value, provenance
+from micrograd.conv import Conv2d, MaxPool2d
 from micrograd.nn import MLP, Layer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IMPORT_SCRIPT = """
 import random
 from micrograd import Value, provenance
+from micrograd.conv import Conv2d, MaxPool2d
 from micrograd.nn import MLP, Layer
 
 def observe():
@@ -132,3 +134,48 @@ def test_a_model_computing_with_other_numbers_records_nothing():
     neuron = model.layers[0].neurons[0]
     neuron.w, neuron.b = [2.0], 1.0
     assert model([3.0]) == 7.0  # no Value made, none to key a record on: nothing stored, no error
+
+
+def test_an_image_call_is_recorded_flat_with_its_shapes():
+    conv = Conv2d(2, 3, 2, rng=0)
+    image = [[[Value(float(c + i - j)) for j in range(4)] for i in range(3)] for c in range(2)]
+    out = conv(image)
+    (rec,) = provenance.records(out[0][0][0])
+    assert rec.module is conv and rec.shape == (3, 2, 3) and rec.input_shape == (2, 3, 4)
+    assert rec.inputs == tuple(v for c in image for r in c for v in r)
+    assert rec.outputs == tuple(v for c in out for r in c for v in r)  # channel by channel, row by row
+    pooled = MaxPool2d(2)(out)
+    (rec,) = provenance.records(pooled[0][0][0])
+    assert rec.shape == (3, 1, 1) and rec.inputs == tuple(v for c in out for r in c for v in r)
+    assert provenance.records(out[0][0][1]) == []  # stored under the first output only
+
+
+def test_image_calls_that_return_no_new_value_first_record_nothing():
+    """A window of one (pooling) returns its input; a window all padding (Conv2d) the bias itself:
+    neither may key a record, which would then live as long as the input or the model."""
+    x = [[[Value(1.0), Value(2.0)]]]
+    assert MaxPool2d(1)(x)[0][0][0] is x[0][0][0]
+    assert provenance.records(x[0][0][0]) == []
+    conv = Conv2d(1, 1, 1, padding=1, rng=0)
+    out = conv(x)
+    assert out[0][0][0] is conv.bias[0] and provenance.records(conv.bias[0]) == []
+
+
+def test_image_records_keep_nothing_alive_and_make_no_cycles():
+    conv = Conv2d(1, 2, 2, rng=0)
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        x = [[[Value(float(i * j)) for j in range(3)] for i in range(3)]]
+        out = conv(x)
+        watch = [weakref.ref(out[0][0][0]), weakref.ref(out[1][1][1]), weakref.ref(conv)]
+        keep = out[1][0][0]  # holding a sibling must not keep the call's first output alive
+        del out
+        assert [w() for w in watch[:2]] == [None, None]
+        del keep, conv
+        assert watch[2]() is None
+        assert gc.collect() == 0
+    finally:
+        if was_enabled:
+            gc.enable()

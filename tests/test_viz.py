@@ -17,8 +17,9 @@ from hypothesis import given
 
 from micrograd import Value, ops, viz
 from micrograd.__main__ import main
+from micrograd.conv import Conv2d, Flatten, MaxPool2d
 from micrograd.data import make_moons
-from micrograd.nn import MLP, Neuron
+from micrograd.nn import MLP, Layer, Neuron
 from micrograd.testing import expressions
 from micrograd.viz import GRAD_COLOURS, NEGATIVE_GRAD_COLOURS, ZERO_COLOUR, draw_dot
 
@@ -99,6 +100,25 @@ def moons_loss(samples: int = 100, sizes: tuple[int, ...] = (16, 16, 1)) -> Valu
     total = sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in model.parameters())
     total.backward()
     return total
+
+
+def small_conv_net() -> tuple[Conv2d, Layer, Value]:
+    """Conv2d(1, 2, 2) on a 3x3 image, flattened into a linear neuron: 2 channels x 2x2 positions."""
+    conv, head = Conv2d(1, 2, 2, rng=0), Layer(8, 1, nonlin=False, rng=1)
+    image = [[[Value(0.5 * (3 * i + j) - 2, label=f"x{i}{j}") for j in range(3)] for i in range(3)]]
+    out = head(Flatten()(conv(image)))
+    assert isinstance(out, Value)
+    out.backward()
+    return conv, head, out
+
+
+def cluster_blocks(source: str) -> dict[str, str]:
+    """Each cluster's label -> the lines written inside it (clusters inside it included)."""
+    blocks = {}
+    for block in source.split("subgraph cluster_")[1:]:
+        label = block.split('label="', 1)[1].split('"', 1)[0]
+        blocks[label] = block
+    return blocks
 
 
 # --- what is drawn -------------------------------------------------------------------------
@@ -567,3 +587,79 @@ def test_control_characters_in_labels_are_drawn_as_their_pictures_and_dot_takes_
     assert "\x00" not in source and "a␀b" in source and "tab␉here␡" in source
     svg = draw_dot(y).pipe(format="svg").decode()
     assert "a␀b" in svg
+
+
+@needs_dot
+def test_a_conv_net_draws_one_cluster_per_kernel_position_inside_one_per_channel():
+    conv, head, out = small_conv_net()
+    picture = draw_dot(out, max_nodes=None)
+    drawing = Drawing(picture)
+    positions = [f"conv ch{o} ({y},{x})" for o in range(2) for y in range(2) for x in range(2)]
+    assert sum(c.startswith(repr(conv)) for c in drawing.clusters) == 1
+    assert sum(c.split(" (")[0] == "conv ch0" for c in drawing.clusters) == 1 + 4  # the channel, its positions
+    assert all(sum(c.startswith(p) for c in drawing.clusters) == 1 for p in positions)
+    assert len(drawing.clusters) == 1 + 2 + 8 + 2  # and the head's layer and neuron
+    assert len(drawing.values()) == len(out.nodes())
+    params = [n for n in drawing.values() if drawing.shape(n).get("stroke") == viz.ROLE_COLOUR["parameter"]]
+    assert len(params) == len(conv.parameters()) + len(head.parameters()) == 10 + 9
+    # a channel's kernel weights and bias, shared by its positions, sit in the channel's cluster
+    blocks = cluster_blocks(picture.source)
+    for o in range(2):
+        names = [f"weight.{4 * o + k}" for k in range(4)] + [f"bias.{o}"]
+        channel = blocks[f"conv ch{o}"].split("subgraph cluster_")[0]  # before its positions
+        assert all(f"{{ {name} |" in channel for name in names)
+        for p in positions:
+            assert not any(f"{{ {name} |" in blocks[p] for name in names)
+    # each position's cluster holds its own neuron: 4 products and 4 sums (b + w*x + ...)
+    for p in positions:
+        assert blocks[p].count('label="*"') == 4 and blocks[p].count('label="+"') == 4
+
+
+@needs_dot
+def test_a_collapsed_conv_net_draws_one_box_per_position_or_per_channel():
+    conv, _, out = small_conv_net()
+    boxes = {}
+    for level in ("neuron", "layer", "model"):
+        drawing = Drawing(draw_dot(out, collapse=level))
+        boxes[level] = [" ".join(drawing.text(n)) for n in drawing.nodes
+                        if any("inside" in t for t in drawing.text(n))]
+    conv_boxes = sorted(" ".join(b.split(" ")[:3]) for b in boxes["neuron"] if b.startswith("conv"))
+    assert conv_boxes == [f"conv ch{o} ({y},{x})" for o in range(2) for y in range(2) for x in range(2)]
+    assert len(boxes["neuron"]) == 8 + 1  # and the head's neuron
+    conv_boxes = sorted(b for b in boxes["layer"] if b.startswith("conv"))
+    assert conv_boxes == [f"conv ch{o} 28 nodes + 5 parameters inside" for o in range(2)]  # 4 x (4 * and 4 +), less 4 outputs
+    assert len(boxes["layer"]) == 2 + 1
+    assert sum(b.startswith(repr(conv)) for b in boxes["model"]) == 1 and len(boxes["model"]) == 2
+
+
+@needs_dot
+def test_pooling_draws_a_cluster_per_window():
+    conv = Conv2d(1, 1, 2, rng=0)
+    image = [[[Value(float((i * 5 + j * 3) % 7)) for j in range(5)] for i in range(5)]]
+    pooled = MaxPool2d(2)(conv(image))
+    out = pooled[0][0][0] + pooled[0][0][1] + pooled[0][1][0] + pooled[0][1][1]
+    out.backward()
+    drawing = Drawing(draw_dot(out, max_nodes=None))
+    assert sum(c.startswith("max pool ch0 (") for c in drawing.clusters) == 4
+    assert sum(c.startswith("conv ch0 (") for c in drawing.clusters) == 16
+
+
+@needs_dot
+def test_a_conv_net_called_on_an_array_draws_each_pixel_once():
+    """conv(array) lifts each pixel once per kernel weight that reads it: the picture draws one
+    input per pixel, named x[channel,row,column], with the grad it would get as a Value."""
+    conv, head = Conv2d(2, 2, 2, padding=1, rng=0), Layer(32, 1, nonlin=False, rng=1)
+    image = np.arange(18.0).reshape(2, 3, 3) / 8 - 1
+    out = head(Flatten()(conv(image)))
+    out.backward()
+    drawing = Drawing(draw_dot(out, max_nodes=None))
+    as_values = [[[Value(v) for v in row] for row in channel] for channel in image.tolist()]
+    head(Flatten()(conv(as_values))).backward()  # the same net on Values: the grads to show
+    for c, channel in enumerate(as_values):
+        for i, row in enumerate(channel):
+            for j, x in enumerate(row):
+                node = drawing.named(f"x[{c},{i},{j}]")
+                assert drawing.text(node)[1:] == [f"data {x.data:.4g}", f"grad {x.grad:.4g}"]
+                assert drawing.shape(node).get("stroke") == viz.ROLE_COLOUR["input"]
+    constants = [n for n in drawing.values() if drawing.shape(n).get("stroke") == viz.ROLE_COLOUR["constant"]]
+    assert constants == []
