@@ -6,7 +6,8 @@ kernel row, kernel column) for each output channel and computes, at every positi
 terms left out). Pooling reads windows: ``MaxPool2d`` is a left-to-right chain of
 :meth:`Value.max <micrograd.engine.Value.max>` (a tie's gradient goes to the first maximum, as
 PyTorch's), ``AvgPool2d`` their sum over the window size. ``Flatten`` lays channels x height x
-width out as one list, in PyTorch's order.
+width out as one list, in PyTorch's order; ``Unflatten`` folds such a list (a row of pixels, as
+``fit`` and ``compile`` hand a model) back into channels x height x width.
 
 Images are one sample of channels x height x width, as nested lists (of Values or numbers) or a
 numpy array of that shape; the modules return nested lists of Values. Parameters are named as
@@ -23,7 +24,7 @@ from .engine import Value
 from .module import Module, Rng, check_size, generator
 from .scalars import describe, is_real
 
-__all__ = ["AvgPool2d", "Conv2d", "Flatten", "MaxPool2d"]
+__all__ = ["AvgPool2d", "Conv2d", "Flatten", "MaxPool2d", "Unflatten"]
 
 Pair = int | tuple[int, int]
 Image = list[list[list[Any]]]  # channels x height x width
@@ -202,3 +203,36 @@ class Flatten(Module):
 
     def __repr__(self) -> str:
         return "Flatten()"
+
+
+class Unflatten(Module):
+    """A flat row of channels x height x width numbers as one image, ``out[c][i][j] = x[(c*H + i)*W + j]``.
+
+    The inverse of :class:`Flatten` (PyTorch's ``nn.Unflatten(1, (C, H, W))`` on a batch): ``fit``
+    and ``compile`` hand a model one flat row per sample, and ``Unflatten(1, 8, 8)`` makes of it
+    the image a :class:`Conv2d` reads. The items are passed on as they are (Values or numbers).
+    """
+
+    def __init__(self, channels: int, height: int, width: int) -> None:
+        self.channels = check_size(channels, "channels")
+        self.height = check_size(height, "height")
+        self.width = check_size(width, "width")
+        check_size(channels * height * width, "channels x height x width")
+
+    def __call__(self, x: Any) -> Image:
+        c, h, w = self.channels, self.height, self.width
+        shape = getattr(x, "shape", None)
+        if shape is not None and not isinstance(x, (list, tuple, Value)):  # a numpy array (or alike)
+            if len(shape) != 1:
+                raise ValueError(f"Unflatten({c}, {h}, {w}) takes one flat row; got an array of shape {tuple(shape)}")
+            x = x.tolist()
+        if not isinstance(x, (list, tuple)):
+            raise TypeError(f"Unflatten({c}, {h}, {w}) takes one flat row of {c * h * w} numbers; "
+                            f"got a {type(x).__name__}")
+        if len(x) != c * h * w:
+            raise ValueError(f"Unflatten({c}, {h}, {w}) takes a row of {c} x {h} x {w} = {c * h * w} numbers; "
+                             f"got {len(x)}")
+        return [[list(x[(k * h + i) * w:(k * h + i + 1) * w]) for i in range(h)] for k in range(c)]
+
+    def __repr__(self) -> str:
+        return f"Unflatten({self.channels}, {self.height}, {self.width})"

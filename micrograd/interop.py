@@ -4,7 +4,7 @@
 with its weights copied exactly: an ``MLP`` becomes ``Linear`` layers and the activation modules
 between them; a micrograd ``Sequential`` becomes one torch module (or two) per module, each by
 its converter in :data:`TO_TORCH` (``Layer`` -> ``Linear`` + activation, ``Conv2d``,
-``MaxPool2d``, ``AvgPool2d``, ``Flatten``, ``Activation``). ``from_torch(sequential)`` comes
+``MaxPool2d``, ``AvgPool2d``, ``Flatten``, ``Unflatten``, ``Activation``). ``from_torch(sequential)`` comes
 back: Linear layers (each optionally followed by one activation of :data:`TORCH_ACTIVATIONS`)
 give an ``MLP``, as before; a network with other modules gives a ``Sequential``, each module by
 its converter in :data:`FROM_TORCH`. Anything else is an error naming the module.
@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d, Unflatten
 from .module import Module
 from .nn import MLP, Activation, Layer, Sequential
 from .norm import BatchNorm1d, LayerNorm
@@ -103,6 +103,11 @@ def flatten_to_torch(flatten: Flatten) -> list[Any]:
     return [_torch().nn.Flatten()]
 
 
+def unflatten_to_torch(unflatten: Unflatten) -> list[Any]:
+    """``torch.nn.Unflatten(1, (C, H, W))``: a batch of flat rows, each as one image."""
+    return [_torch().nn.Unflatten(1, (unflatten.channels, unflatten.height, unflatten.width))]
+
+
 def activation_to_torch(activation: Activation) -> list[Any]:
     """The activation's ``torch.nn`` module (``Identity`` for linear)."""
     return _activation_module(activation.name) or [_torch().nn.Identity()]
@@ -121,6 +126,7 @@ TO_TORCH: dict[type[Module], Callable[[Any], list[Any]]] = {
     MaxPool2d: pool_to_torch,
     AvgPool2d: pool_to_torch,
     Flatten: flatten_to_torch,
+    Unflatten: unflatten_to_torch,
     Activation: activation_to_torch,
     LayerNorm: lambda norm: [layer_norm_to_torch(norm)],
     BatchNorm1d: lambda norm: [batch_norm_to_torch(norm)],
@@ -209,6 +215,15 @@ def flatten_from_torch(flatten: Any, activation: str | None) -> list[Module]:
     return [Flatten()] + _then(activation)
 
 
+def unflatten_from_torch(unflatten: Any, activation: str | None) -> list[Module]:
+    """Unflatten of a flat row into channels x height x width (torch's Unflatten(1, (C, H, W)))."""
+    size = tuple(unflatten.unflattened_size)
+    if unflatten.dim not in (1, -1) or len(size) != 3 or not all(isinstance(n, int) and n > 0 for n in size):
+        raise ValueError(f"Unflatten(dim={unflatten.dim}, unflattened_size={size}): micrograd's Unflatten "
+                         f"folds a flat row into channels x height x width (torch's Unflatten(1, (C, H, W)))")
+    return [Unflatten(*size)] + _then(activation)
+
+
 #: torch.nn class name -> its converter: ``convert(module, activation)`` returns micrograd modules.
 FROM_TORCH: dict[str, Callable[[Any, str | None], list[Module]]] = {
     "Linear": linear_from_torch,
@@ -216,6 +231,7 @@ FROM_TORCH: dict[str, Callable[[Any, str | None], list[Module]]] = {
     "MaxPool2d": pool_from_torch,
     "AvgPool2d": pool_from_torch,
     "Flatten": flatten_from_torch,
+    "Unflatten": unflatten_from_torch,
     "LayerNorm": lambda norm, activation: [layer_norm_from_torch(norm)] + _then(activation),
     "BatchNorm1d": lambda norm, activation: [batch_norm_from_torch(norm)] + _then(activation),
 }

@@ -26,7 +26,7 @@ from operator import methodcaller
 from typing import Any
 
 from . import modes, provenance
-from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d, Unflatten
 from .engine import Value, weighted_sum
 from .gc_pause import pause, resume
 from .module import MAX_SIZE, Module, Rng, check_size, generator
@@ -34,7 +34,7 @@ from .norm import BatchNorm1d, LayerNorm
 from .scalars import describe, is_real, to_float
 
 __all__ = ["ACTIVATIONS", "INITS", "MAX_SIZE", "MLP", "Activation", "AvgPool2d", "BatchNorm1d", "Conv2d", "Dropout",
-           "Flatten", "Layer", "LayerNorm", "MaxPool2d", "Module", "Neuron", "Sequential"]
+           "Flatten", "Layer", "LayerNorm", "MaxPool2d", "Module", "Neuron", "Sequential", "Unflatten"]
 
 Input = Sequence[Value | float]
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import metrics
+from .conv import Conv2d
 from .engine import Value, no_grad
 from .tape import TracingError
 from .tape import compile as compile_tape
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["confusion_matrix", "decision_boundary", "images", "loss_curve", "predicted_vs_true"]
+__all__ = ["confusion_matrix", "decision_boundary", "feature_maps", "images", "kernels", "loss_curve",
+           "predicted_vs_true"]
 
 
 def _pyplot() -> Any:
@@ -264,11 +266,13 @@ def predicted_vs_true(y_true: Any, y_pred: Any, *, ax: Axes | None = None) -> Ax
 
 
 def images(images: Any, titles: Sequence[str] | None = None, *, ncols: int = 10,
-           shape: tuple[int, int] = (8, 8), cmap: str = "gray_r", fig: Figure | None = None) -> Figure:
+           shape: tuple[int, int] = (8, 8), cmap: str = "gray_r", centered: bool = False,
+           fig: Figure | None = None) -> Figure:
     """Draw a grid of grey images, ``ncols`` to a row, each with its title; returns the Figure.
 
     ``images`` are flat rows of pixels (reshaped to ``shape``, 8x8 for scikit-learn's digits) or
-    2-d arrays. All share one grey scale, from the smallest pixel to the largest.
+    2-d arrays. All share one grey scale, from the smallest pixel to the largest, or, ``centered``,
+    from -m to m with m the largest magnitude (0 in the middle of the scale: for weights).
     """
     pictures = np.asarray(images, dtype=np.float64)
     if pictures.ndim == 2:
@@ -289,6 +293,9 @@ def images(images: Any, titles: Sequence[str] | None = None, *, ncols: int = 10,
         fig = _pyplot().figure(figsize=(1.2 * cols, 1.4 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     low, high = float(pictures.min()), float(pictures.max())
+    if centered:
+        high = max(abs(low), abs(high))
+        low = -high
     for k, ax in enumerate(axes):
         if k >= len(pictures):
             ax.remove()  # the rest of the last row stays empty
@@ -299,3 +306,38 @@ def images(images: Any, titles: Sequence[str] | None = None, *, ncols: int = 10,
         if titles is not None:
             ax.set_title(titles[k], fontsize=9)
     return fig
+
+
+def kernels(conv: Conv2d, *, ncols: int = 8, fig: Figure | None = None) -> Figure:
+    """Draw a :class:`~micrograd.conv.Conv2d`'s kernels, ``w[o, c]`` as a kernel height x width image
+    (red positive, blue negative, white 0; one scale for all); returns the Figure.
+
+    One input channel: a kernel per output channel, ``ncols`` to a row. Several: a row per output
+    channel, a column per input channel.
+    """
+    if not isinstance(conv, Conv2d):
+        raise TypeError(f"kernels draws a Conv2d's weights, got {type(conv).__name__}")
+    kh, kw = conv.kernel_size
+    weights = np.array([w.data for w in conv.weight]).reshape(conv.out_channels, conv.in_channels, kh, kw)
+    if conv.in_channels == 1:
+        return images(weights[:, 0], [f"kernel {o}" for o in range(conv.out_channels)], ncols=ncols,
+                      cmap="RdBu_r", centered=True, fig=fig)
+    titles = [f"out {o}, in {c}" for o in range(conv.out_channels) for c in range(conv.in_channels)]
+    return images(weights.reshape(-1, kh, kw), titles, ncols=conv.in_channels, cmap="RdBu_r", centered=True,
+                  fig=fig)
+
+
+def feature_maps(maps: Any, *, ncols: int = 8, fig: Figure | None = None) -> Figure:
+    """Draw channels x height x width feature maps (nested lists of Values or numbers, as
+    ``Conv2d`` and pooling return them, or an array), one image per channel; returns the Figure."""
+    if getattr(maps, "ndim", None) is not None:
+        pictures = np.asarray(maps, dtype=np.float64)
+    else:
+        try:
+            pictures = np.array([[[_number(v) for v in row] for row in channel] for channel in maps])
+        except TypeError:
+            raise ValueError("feature_maps: expected channels x height x width nested lists of Values or "
+                             "numbers") from None
+    if pictures.ndim != 3:
+        raise ValueError(f"feature_maps: expected channels x height x width, got shape {pictures.shape}")
+    return images(pictures, [f"map {k}" for k in range(len(pictures))], ncols=ncols, fig=fig)

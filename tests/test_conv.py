@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from micrograd import Value
 from micrograd.autograd import grad
-from micrograd.conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from micrograd.conv import AvgPool2d, Conv2d, Flatten, MaxPool2d, Unflatten
 from micrograd.nn import Layer, Sequential
 from micrograd.testing import gradcheck
 
@@ -148,6 +148,52 @@ def test_flatten_is_torchs_order(torch, data_, channels):
     assert Flatten()(x) == flat(x)
     assert [v.data for v in Flatten()(x)] == torch.nn.Flatten()(torch.tensor(image)[None])[0].tolist()
     assert Flatten()(image) == image.ravel().tolist() and Flatten()([[1, [2, [3]]], 4]) == [1, 2, 3, 4]
+
+
+@given(data_=st.data(), channels=st.integers(1, 3))
+def test_unflatten_is_torchs_order_and_undoes_flatten(torch, data_, channels):
+    image = data_.draw(images(channels, (1, 1), (0, 0), False))
+    c, h, w = image.shape
+    row = [Value(x) for x in image.ravel()]
+    out = Unflatten(c, h, w)(row)
+    assert Flatten()(out) == row  # the same Values, not copies
+    assert data(out).tolist() == torch.nn.Unflatten(1, (c, h, w))(torch.tensor(image.ravel())[None])[0].tolist()
+    assert Unflatten(c, h, w)(image.ravel()) == image.tolist() == Unflatten(c, h, w)(tuple(image.ravel()))
+
+
+@pytest.mark.parametrize("x,error,match", [
+    (list(range(15)), ValueError, "1 x 4 x 4 = 16 numbers; got 15"),
+    (np.zeros((4, 4)), ValueError, "one flat row; got an array of shape \\(4, 4\\)"),
+    (Value(1.0), TypeError, "got a Value"),
+])
+def test_unflatten_names_a_wrong_row(x, error, match):
+    with pytest.raises(error, match=match):
+        Unflatten(1, 4, 4)(x)
+    with pytest.raises(ValueError, match="height"):
+        Unflatten(1, 0, 4)
+
+
+def test_a_conv_net_reads_a_flat_row_and_trains_compiled_as_scalar():
+    # fit hands the model a flat row per sample: Unflatten makes the image Conv2d reads, and the
+    # compiled path reaches the scalar path's weights (to rounding: the tape may sum in another order)
+    from micrograd.losses import cross_entropy
+    from micrograd.nn import Activation
+    from micrograd.optim import Adam
+    from micrograd.train import fit
+
+    def net():
+        return Sequential(Unflatten(1, 4, 4), Conv2d(1, 2, 3, padding=1, rng=0), Activation("relu"), MaxPool2d(2),
+                          Flatten(), Layer(8, 3, activation="linear", rng=0))
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(12, 16)), rng.integers(0, 3, size=12)
+    runs = []
+    for compiled in (False, True):
+        model = net()
+        history = fit(model, X, y, cross_entropy, Adam(model, lr=0.01), epochs=2, batch_size=4, compiled=compiled,
+                      progress=False)
+        runs.append(([p.data for p in model.parameters()], history.loss))
+    assert np.allclose(runs[1][0], runs[0][0], rtol=1e-10, atol=1e-12)
+    assert np.allclose(runs[1][1], runs[0][1], rtol=1e-10, atol=1e-12)
 
 
 # --- the second oracle, once ----------------------------------------------------------------------

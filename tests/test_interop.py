@@ -170,7 +170,26 @@ def test_from_torch_accepts_a_conv_net_built_in_torch(torch):
     assert [v.data for v in model(image)] == pytest.approx(want, rel=1e-5)  # torch ran in float32
 
 
+def test_a_conv_net_reading_flat_rows_goes_to_torch_and_back(torch):
+    from micrograd.conv import Conv2d, Flatten, MaxPool2d, Unflatten
+    from micrograd.nn import Activation, Layer, Sequential
+    model = Sequential(Unflatten(1, 4, 4), Conv2d(1, 2, 3, padding=1, rng=0), Activation("relu"), MaxPool2d(2),
+                       Flatten(), Layer(8, 3, activation="linear", rng=0))
+    net = to_torch(model)
+    assert [type(m).__name__ for m in net][:2] == ["Unflatten", "Conv2d"]
+    row = np.random.default_rng(0).normal(size=16)
+    out = model(row)
+    (out[0] - out[2] * 2.0).backward()
+    t = net(torch.tensor(row)[None])[0]
+    (t[0] - t[2] * 2.0).backward()
+    assert [o.data for o in out] == pytest.approx(t.tolist(), rel=1e-12, abs=1e-14)  # a conv sums in another order
+    assert [p.grad for p in model.parameters()] == pytest.approx(torch_gradients(net), rel=1e-10, abs=1e-13)
+    back = from_torch(net)
+    assert repr(back) == repr(model) and back.state_dict() == model.state_dict()
+
+
 @pytest.mark.parametrize("make,match", [
+    (lambda t: t.nn.Sequential(t.nn.Unflatten(1, (4, 4)), t.nn.Conv2d(1, 1, 3)), "layer 0: Unflatten"),
     (lambda t: t.nn.Sequential(t.nn.Conv2d(2, 2, 3, groups=2)), "layer 0: Conv2d with groups=2"),
     (lambda t: t.nn.Sequential(t.nn.Conv2d(1, 2, 3, dilation=2)), "dilation"),
     (lambda t: t.nn.Sequential(t.nn.Conv2d(1, 2, 3, padding="same")), "padding='same'"),

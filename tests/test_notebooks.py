@@ -51,7 +51,7 @@ def _require(path: Path, *, running: bool = False) -> None:
 
 def test_the_teaching_notebooks_are_there() -> None:
     expected = {"01_value_and_backward", "trace_graph", "demo", "property_tests", "compile_speed", "digits",
-                "diabetes", "breast_cancer"}
+                "diabetes", "breast_cancer", "conv_digits"}
     assert expected <= {p.stem for p in NOTEBOOKS}, sorted(expected - {p.stem for p in NOTEBOOKS})
 
 

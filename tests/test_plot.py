@@ -344,6 +344,40 @@ def test_images_names_bad_input(plot, args, kwargs, match):
         plot.images(*args, **kwargs)
 
 
+@needs_matplotlib
+def test_kernels_draws_each_kernel_on_one_scale_centred_at_zero(plot):
+    from micrograd.conv import Conv2d
+    conv = Conv2d(1, 3, (2, 3), rng=0)
+    fig = plot.kernels(conv)
+    weights = np.array([w.data for w in conv.weight]).reshape(3, 2, 3)
+    assert [ax.get_title() for ax in fig.axes] == ["kernel 0", "kernel 1", "kernel 2"]
+    m = np.abs(weights).max()
+    for k, ax in enumerate(fig.axes):
+        assert np.array_equal(ax.images[0].get_array(), weights[k])
+        assert ax.images[0].get_clim() == (-m, m)
+    two = Conv2d(2, 3, 2, rng=0)
+    fig = plot.kernels(two)
+    assert len(fig.axes) == 6 and fig.axes[1].get_title() == "out 0, in 1"
+    assert fig.axes[2].get_subplotspec().rowspan.start == 1  # a row per output channel
+    assert np.array_equal(fig.axes[5].images[0].get_array(), np.array([w.data for w in two.weight[20:24]]).reshape(2, 2))
+    with pytest.raises(TypeError, match="Conv2d's weights, got MLP"):
+        plot.kernels(MLP(2, [1], rng=0))
+
+
+@needs_matplotlib
+def test_feature_maps_draws_one_image_per_channel(plot):
+    maps = [[[Value(1.0), Value(2.0)], [Value(3.0), Value(4.0)]], [[0.0, -1.0], [5.0, 6.0]]]
+    fig = plot.feature_maps(maps)
+    assert [ax.get_title() for ax in fig.axes] == ["map 0", "map 1"]
+    assert fig.axes[0].images[0].get_array().tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert fig.axes[1].images[0].get_clim() == (-1.0, 6.0)  # one grey scale for all
+    assert len(plot.feature_maps(np.zeros((3, 4, 4))).axes) == 3
+    with pytest.raises(ValueError, match="channels x height x width"):
+        plot.feature_maps(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="channels x height x width"):
+        plot.feature_maps([Value(1.0)])
+
+
 def test_without_matplotlib_confusion_matrix_and_images_say_what_to_install(monkeypatch):
     from micrograd import plot
 
