@@ -980,7 +980,7 @@ def _collapsed_frames(picture_class: Any, steps: list[Any], units: list[_Unit], 
             view = _FrameView(group.known, "grad", frozenset(ran & drawn), frozenset(group.sent), scale,
                               frozenset((id(box.call),)))
             rule = [f"{_box_title(box.call)}: its {len(group.steps)} rules at once",
-                    *_sent_lines(group.sent, drawn, names)]
+                    *_sent_lines(group.sent, drawn, names, _parameter_ids(box.call.module))]
         lines = _dot_lines(units, clusters, roles, names, rankdir, legend, view)
         heading = [f"backward pass, step {k + 1} of {len(groups)}", *rule]
         slides.append(_frame_picture(picture_class, lines, rankdir, format, heading))
@@ -993,12 +993,17 @@ def _box_title(call: _Call) -> str:
     return _call_title(call) + (f" in {_call_title(parent).split(' · ')[0]}" if parent is not None else "")
 
 
+def _parameter_ids(module: Any) -> frozenset[int]:
+    """The ids of a called module's parameters (none for a call that is not a Module's)."""
+    return frozenset(map(id, module.parameters())) if hasattr(module, "parameters") else frozenset()
+
+
 def _sent_lines(sent: dict[Value, float], drawn: set[Value], names: dict[Value, str],
-                width: int = 100) -> list[str]:
+                own: frozenset[int] = frozenset(), width: int = 100) -> list[str]:
     """``a.grad += 0.5, b.grad += -1`` for what a box sent out, wrapped to ``width`` characters.
 
-    The drawn receivers first; the box's own parameters by name, or counted if names repeat
-    (a layer's neurons each have a w.0).
+    The drawn receivers first; the rest by name, or counted if names repeat (a layer's neurons
+    each have a w.0): the box's own parameters (ids in ``own``) apart from its inputs.
     """
     shown = [(v, a) for v, a in sent.items() if v in drawn]
     hidden = [(v, a) for v, a in sent.items() if v not in drawn]
@@ -1006,7 +1011,10 @@ def _sent_lines(sent: dict[Value, float], drawn: set[Value], names: dict[Value, 
     if len({names[v] for v, _ in hidden}) == len(hidden):
         items += [f"{names[v]}.grad += {short_number(a)}" for v, a in hidden]
     elif hidden:
-        items.append(f"and the grads of its {len(hidden)} parameters")
+        n_own = sum(id(v) in own for v, _ in hidden)
+        parts = ([f"{n_own} parameters"] if n_own else []) + (
+            [f"{len(hidden) - n_own} inputs"] if len(hidden) > n_own else [])
+        items.append("and the grads of its " + " and of ".join(parts))
     lines: list[str] = []
     line = ""
     for item in items:
