@@ -61,6 +61,7 @@ from .program import CONST, SAMPLE, SHARED, Dep, Layout, Node, Slot, Term
 from .scalars import is_real
 from .steps import (
     ChainStep,
+    ConvStep,
     LinearStep,
     OpStep,
     ReluStep,
@@ -68,6 +69,8 @@ from .steps import (
     Step,
     Write,
     as_index,
+    conv_plan,
+    weight_kernels,
 )
 from .traced import TracedNumber
 
@@ -585,7 +588,15 @@ def _levels(nodes: dict[int, Node], dep: list[Dep]) -> None:
 
 def _group(nodes: dict[int, Node], dep: list[Dep]) -> list[list[int]]:
     """Nodes of one op (by identity) or one linear shape at one level of one Dep, together;
-    shared groups first, then by level."""
+    shared groups first, then by level. A per-sample linear node's shape is the size of its
+    kernel (``weight_kernels``), so a convolution's sums at the border, which lack the terms
+    that fall on padding, join those inside (``_split`` parts them again if they are no
+    convolution)."""
+    linear = [i for i, nd in nodes.items() if nd.op is None and not nd.summands and nd.dep is SAMPLE]
+    kernel = weight_kernels([nodes[i] for i in linear])
+    size: dict[int, int] = {}
+    for root in kernel.values():
+        size[root] = size.get(root, 0) + 1
     groups: dict[_GroupKey, list[int]] = {}
     for i in sorted(nodes, key=lambda j: (nodes[j].dep, nodes[j].level, j)):
         nd = nodes[i]
@@ -593,10 +604,32 @@ def _group(nodes: dict[int, Node], dep: list[Dep]) -> list[list[int]]:
             key = _GroupKey(nd.dep, nd.level, id(nd.op), tuple(dep[a] == SAMPLE for a in nd.args))
         elif nd.summands:
             key = _GroupKey(nd.dep, nd.level, None, ("chain", len(nd.summands)))
+        elif nd.dep is SAMPLE and nd.terms:
+            key = _GroupKey(nd.dep, nd.level, None, ("kernel", size[kernel[nd.terms[0].w]]))
         else:
             key = _GroupKey(nd.dep, nd.level, None, (len(nd.terms),))
         groups.setdefault(key, []).append(i)
-    return list(groups.values())
+    return [part for members in groups.values() for part in _split(members, nodes)]
+
+
+def _split(members: list[int], nodes: dict[int, Node]) -> list[list[int]]:
+    """A group of per-sample linear nodes stays one when its sums are of one length or are a
+    convolution (``conv_plan``); else it parts into groups of sums of one length."""
+    first = nodes[members[0]]
+    if first.op is not None or first.summands or first.dep is not SAMPLE:
+        return [members]
+    lengths: dict[int, list[int]] = {}
+    for i in members:
+        lengths.setdefault(len(nodes[i].terms), []).append(i)
+    if len(lengths) == 1 or _is_conv([nodes[i] for i in members]):
+        return [members]
+    return list(lengths.values())
+
+
+def _is_conv(members: list[Node]) -> bool:
+    """Are these per-sample linear nodes kernels applied at more than one position?"""
+    plan = conv_plan(members)
+    return plan is not None and len(plan.patches) > 1
 
 
 def _layout(g: _Graph, n_params: int) -> tuple[Layout, np.ndarray]:
@@ -649,6 +682,9 @@ def _emit(groups: list[_Group], g: _Graph, layout: Layout) -> list[Step]:
             steps.append(OpStep(group.members, group.rows, g.slots, g.grad))
         elif first.summands:
             steps.append(ChainStep(group.members, group.rows, g.slots, g.grad))
+        elif first.dep is SAMPLE and _is_conv(group.members):
+            steps.append(ConvStep(group.members, group.rows, g.slots, g.grad, layout,
+                                  conv_plan(group.members)))  # type: ignore[arg-type]
         elif first.dep is SAMPLE:
             steps.append(LinearStep(group.members, group.rows, g.slots, g.grad, layout))
         else:
