@@ -573,8 +573,7 @@ class ConvStep(Step):
              data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
         C, P, n, B = self.C, self.P, self.n, V.shape[1]
         out, g = V[self.rows], G[self.rows]
-        patches = np.empty((n, P, B))
-        cols = patches.reshape(n, P * B)
+        held: list[np.ndarray] = [np.empty((n, P, B))]  # the forward's patches, read by backward
         cp = self.cp
         R = out.reshape(C, P, B) if cp is None else np.empty((C, P, B))  # out[c * P + p] in (c, p) order
         R2 = R.reshape(C, P * B)
@@ -590,7 +589,8 @@ class ConvStep(Step):
 
         def forward() -> None:
             W = S[w_rows] if W_fixed is None else W_fixed
-            np.take(V, x, axis=0, out=patches)
+            patches = held[0] = V[x]  # (a fresh array: numpy's gather into a given one is slower)
+            cols = patches.reshape(n, P * B)
             if padded:
                 patches[pad_k, pad_p] = 0.0
             np.matmul(W, cols, out=R2)
@@ -604,6 +604,8 @@ class ConvStep(Step):
         def backward() -> None:
             W = S[w_rows] if W_fixed is None else W_fixed
             gc = g.reshape(C, P * B) if cp is None else g[inverse].reshape(C, P * B)
+            patches = held[0]
+            cols = patches.reshape(n, P * B)
             if w_grad:
                 dW = gc @ cols.T
                 if padded and not np.isfinite(gc).all():
