@@ -11,7 +11,8 @@ batch), *parameters* (shared by every sample, read from ``.data`` at each call) 
   going back, its derivative rule on arrays) on all their rows at once, so derivative rules come
   from the op table and a new op compiles with no edit here;
 - sums of products with a shared factor (``act = b; act = act + w_i * x_i``, as a Neuron builds
-  them) become one *linear* step, and neurons reading the same inputs one matrix product. This is
+  them) become one *linear* step, and neurons reading the same inputs one matrix product; the same
+  kernel of weights at many positions (a Conv2d's sums) one matrix product over patches. This is
   a fast path for ``add`` and ``mul`` only; ``compile(..., dots=False)`` turns it off, and the
   tests check one against the other.
 
@@ -26,8 +27,9 @@ records of ``program.py`` (:class:`Node`, :class:`Slot`, ...) and below (:class:
    linear node, and a per-sample sum added left to right (``sum()``) one chain node; every
    other op node that is not constant is a node of its own;
 4. levels (``_levels``): a node's depth among nodes of its own :class:`Dep`;
-5. group (``_group``): nodes of one op (told apart by identity, never by symbol text) or one
-   linear shape at one level become one step;
+5. group (``_group``, ``_split``): nodes of one op (told apart by identity, never by symbol text)
+   or one linear shape (a kernel's size) at one level become one step; sums of one kernel at many
+   positions (``steps.conv_plan``) one conv step;
 6. allocate (``_layout``, ``_allocate``): rows of ``S`` for parameters and constants, then
    consecutive rows of ``V`` or ``S`` for each group;
 7. emit (``_emit``): a step object per group (``steps.py``), then ``Tape._plan`` decides how
@@ -541,8 +543,8 @@ def _is_chain(g: _Graph, i: int, summands: list[int], absorbed: set[int]) -> boo
 def _regroupable(g: _Graph, i: int, summands: list[int], absorbed: set[int]) -> bool:
     """May this sum be added in another order (a matrix product's)? Only when each of its terms
     of its own Dep is a product w * x with w shared (a weight: a parameter or computed from them),
-    as a Neuron's: then the tape differs from the scalar engine by rounding of the order only, at
-    most 2 n u sum(|w_i x_i|) for n terms (u = 2^-53). A term that is not a product with a weight
+    as a Neuron's or a convolution's: then the tape differs from the scalar engine by rounding of
+    the order only, at most 2 n u sum(|w_i x_i|) for n terms (u = 2^-53). A term that is not a product with a weight
     (x, or 3.0 * x) may cancel another exactly in the trace's order (x + c - x is 0, not c)."""
     for t in summands:
         if g.dep[t] is not g.dep[i]:

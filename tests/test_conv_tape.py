@@ -136,3 +136,26 @@ def test_an_infinite_adjoint_at_a_border_leaves_the_weights_it_does_not_reach_as
     assert np.isfinite(want_grad).any() and not np.isfinite(want_grad).all()
     assert_close(got_out, want_out)
     assert_close(got_grad, want_grad)
+
+
+@settings(max_examples=30, deadline=None)
+@given(w=st.lists(st.floats(-1e3, 1e3), min_size=4, max_size=4), b=st.floats(-1e3, 1e3),
+       scale=st.sampled_from([1.0, 1e8, 1e16]))
+def test_a_convolutions_sums_are_regrouped_within_the_stated_figure(w, b, scale):
+    """The matrix product over patches adds w_i x_i in its own order: at each position at most
+    2 n u (sum |w_i x_i| + |b|) from the scalar engine's order, n terms, u = 2^-53
+    (docs/tour/compile.md), even where terms cancel and at border positions (padding)."""
+    conv = Conv2d(1, 1, 2, padding=1, rng=0)
+    for p, v in zip(conv.parameters(), w + [b]):
+        p.data = v
+    X = np.array([[1.0, -1.0, 1.0 + 2.0 ** -40, -1.0, 3.0, 2.0], [-1.0, 0.5, 1.0, -1.0, 2.0 ** -30, 1.0]]) * scale
+    each = lambda x: Flatten()(conv([[x[:3], x[3:]]]))  # noqa: E731 (2 x 3 image, 3 x 4 positions)
+    f = micrograd.compile(each, params=conv.parameters())
+    assert any(repr(s).startswith("conv") for s in f.tape(X).steps)
+    got = f(X)
+    want = np.array([[v.data for v in each([Value(v) for v in row])] for row in X.tolist()])
+    padded = np.pad(X.reshape(-1, 2, 3), ((0, 0), (1, 1), (1, 1)))
+    size = np.array([[[np.abs(np.array(w).reshape(2, 2) * padded[s, i:i + 2, j:j + 2]).sum() for j in range(4)]
+                      for i in range(3)] for s in range(len(X))]).reshape(len(X), -1)
+    bound = 2 * 4 * (size + abs(b)) * 2.0 ** -53
+    assert np.all(np.abs(got - want) <= bound)
