@@ -26,8 +26,8 @@ from . import kernels
 from .program import SAMPLE, Layout, Node, Slot
 from .xp import ARRAYS
 
-__all__ = ["Arg", "ChainStep", "ConvPlan", "ConvStep", "Index", "LinearStep", "OpStep", "ReluStep", "SharedLinearStep", "Step", "Target",
-           "Write", "as_index", "conv_plan"]
+__all__ = ["Arg", "ChainStep", "ConvPlan", "ConvStep", "Index", "LinearStep", "OpStep", "ReluStep",
+           "SharedLinearStep", "Step", "Target", "Write", "as_index", "conv_plan", "weight_kernels"]
 
 
 Index = Any  # a slice (contiguous rows: a view, no copy) or an array of row numbers
@@ -580,7 +580,7 @@ class ConvStep(Step):
         inverse = None if cp is None else np.argsort(cp)
         W_fixed = self._weights(S) if self.w_view is not None else None
         gW = self._weights(gS) if self.w_view is not None else None
-        x, pad_k, pad_p, border = self.x, self.pad_at[0], self.pad_at[1], self.border
+        x, pad_k, pad_p = self.x, self.pad_at[0], self.pad_at[1]
         padded = pad_k.size > 0
         w_rows, b_rows, has_bias = self.w, self.b, self.has_bias
         write_w = None if self.w_view is not None else _write(gS, self.w_flat, self.w_write)

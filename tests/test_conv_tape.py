@@ -28,6 +28,11 @@ def image_fn(model, channels, height, width):
     return fn
 
 
+def image_outputs(model, height, width):
+    """The model's outputs (a list) on one one-channel image given as a flat row."""
+    return lambda x: model([[x[r * width:(r + 1) * width] for r in range(height)]])
+
+
 def engine(fn, params, X):
     """Per-sample outputs, and d(mean)/d(param) by the scalar engine."""
     for p in params:
@@ -110,7 +115,7 @@ def test_a_non_finite_weight_leaves_border_sums_without_it_as_the_scalar_engine(
         conv = Conv2d(1, 1, 3, padding=1, rng=0)
         conv.weight[0].data = weight  # the top-left weight: no term at the top and left border
         model = Sequential(conv, Flatten())
-        each = lambda x: model([[x[r * 4:(r + 1) * 4] for r in range(4)]])  # noqa: E731
+        each = image_outputs(model, 4, 4)
         want = np.array([[v.data for v in each([Value(v) for v in row])] for row in X.tolist()])
         got = micrograd.compile(each, params=model.parameters())(X)
         assert np.isfinite(want).any() and not np.isfinite(want).all()
@@ -149,7 +154,7 @@ def test_a_convolutions_sums_are_regrouped_within_the_stated_figure(w, b, scale)
     for p, v in zip(conv.parameters(), w + [b]):
         p.data = v
     X = np.array([[1.0, -1.0, 1.0 + 2.0 ** -40, -1.0, 3.0, 2.0], [-1.0, 0.5, 1.0, -1.0, 2.0 ** -30, 1.0]]) * scale
-    each = lambda x: Flatten()(conv([[x[:3], x[3:]]]))  # noqa: E731 (2 x 3 image, 3 x 4 positions)
+    each = image_outputs(Sequential(conv, Flatten()), 2, 3)  # 3 x 4 positions
     f = micrograd.compile(each, params=conv.parameters())
     assert any(repr(s).startswith("conv") for s in f.tape(X).steps)
     got = f(X)
