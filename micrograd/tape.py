@@ -678,15 +678,15 @@ def _emit(groups: list[_Group], g: _Graph, layout: Layout) -> list[Step]:
     steps: list[Step] = []
     for group in groups:
         first = group.members[0]
+        plan = conv_plan(group.members) if first.op is None and not first.summands and first.dep is SAMPLE else None
         if first.op is ops.relu and first.dep is SAMPLE and _consecutive(first, group.members, g.slots):
             steps.append(ReluStep(group.members, group.rows, g.slots, g.grad))
         elif first.op is not None:
             steps.append(OpStep(group.members, group.rows, g.slots, g.grad))
         elif first.summands:
             steps.append(ChainStep(group.members, group.rows, g.slots, g.grad))
-        elif first.dep is SAMPLE and _is_conv(group.members):
-            steps.append(ConvStep(group.members, group.rows, g.slots, g.grad, layout,
-                                  conv_plan(group.members)))  # type: ignore[arg-type]
+        elif plan is not None and len(plan.patches) > 1:  # (as _is_conv)
+            steps.append(ConvStep(group.members, group.rows, g.slots, g.grad, layout, plan))
         elif first.dep is SAMPLE:
             steps.append(LinearStep(group.members, group.rows, g.slots, g.grad, layout))
         else:
