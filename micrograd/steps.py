@@ -27,7 +27,7 @@ from .program import SAMPLE, Layout, Node, Slot
 from .xp import ARRAYS
 
 __all__ = ["Arg", "ChainStep", "ConvPlan", "ConvStep", "Index", "LinearStep", "OpStep", "ReluStep",
-           "SharedLinearStep", "Step", "Target", "Write", "as_index", "conv_plan", "weight_kernels"]
+           "SharedLinearStep", "Step", "Target", "Write", "as_index", "conv_plan", "rounds", "weight_kernels"]
 
 
 Index = Any  # a slice (contiguous rows: a view, no copy) or an array of row numbers
@@ -116,10 +116,39 @@ class Step:
         return []
 
 
+#: np.add.at gives way to rounds of distinct rows when no row repeats more often than this
+_MOST_ROUNDS = 16
+
+
+def rounds(rows: np.ndarray) -> list[np.ndarray]:
+    """The positions of ``rows`` in rounds: round q holds each row's q-th occurrence, so within a
+    round rows are distinct and ``dst[rows[r]] += values[r]`` round by round adds every value, to
+    each row in the order of the index, as np.add.at does (the same sums, bit for bit)."""
+    order = np.argsort(rows, kind="stable")
+    ranked = rows[order]
+    start = np.r_[True, ranked[1:] != ranked[:-1]] if len(rows) else np.zeros(0, dtype=bool)
+    first = np.maximum.accumulate(np.where(start, np.arange(len(rows)), 0))
+    turn = np.empty(len(rows), dtype=np.intp)
+    turn[order] = np.arange(len(rows)) - first
+    return [np.flatnonzero(turn == q) for q in range(int(turn.max(initial=-1)) + 1)]
+
+
 def _write(dst: np.ndarray, index: Index, write: Write) -> Callable[[Any], None]:
     """A function adding values into dst[index] (or assigning them: see Tape._plan)."""
     if write is Write.ADD_AT:
-        return lambda values: np.add.at(dst, index, values)
+        at = np.asarray(index)
+        turns = rounds(at)
+        if len(turns) > _MOST_ROUNDS:
+            return lambda values: np.add.at(dst, index, values)
+        parts = [(at[r], r) for r in turns]
+
+        def add_at(values: Any) -> None:
+            values = np.asarray(values)
+            if values.ndim == 0 or len(values) != len(at):  # broadcast against the index
+                values = np.broadcast_to(values, at.shape + dst.shape[1:])
+            for rows_q, r in parts:
+                dst[rows_q] += values[r]
+        return add_at
     if isinstance(index, slice):
         view = dst[index]
         if write is Write.ASSIGN:
@@ -541,13 +570,7 @@ class ConvStep(Step):
         self.padded_terms = [(k, np.flatnonzero(~self.pad[k])) for k in np.flatnonzero(self.pad.any(axis=1))]
         self.x_grad = any(grad[t] for patch in plan.patches for t in patch if t is not None)
         valid, flat = x[~self.pad], np.flatnonzero(~self.pad)  # rows of V and k * P + p, term by term
-        count: dict[int, int] = {}
-        turn = []
-        for r in valid.tolist():
-            turn.append(count.get(r, 0))
-            count[r] = turn[-1] + 1
-        turns = np.array(turn, dtype=np.intp)
-        self.rounds = [(valid[turns == q], flat[turns == q]) for q in range(int(turns.max()) + 1)]
+        self.rounds = [(valid[r], flat[r]) for r in rounds(valid)]
         self.x_target = Target(valid, Write.ADD_AT)
         b_rows = [layout.zero if b is None else slots[b].row for b in plan.bias]
         self.has_bias = any(b is not None for b in plan.bias)

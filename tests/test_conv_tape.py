@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import micrograd
-from micrograd import Value
+from micrograd import Value, steps
 from micrograd.conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from micrograd.nn import Activation, Layer, Sequential
 
@@ -179,3 +179,21 @@ def test_a_convolutions_sums_are_regrouped_within_the_stated_figure(w, b, scale)
                       for i in range(3)] for s in range(len(X))]).reshape(len(X), -1)
     bound = 2 * 4 * (size + abs(b)) * 2.0 ** -53
     assert np.all(np.abs(got - want) <= bound)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.integers(0, 5), min_size=0, max_size=30), seed=st.integers(0, 2 ** 32 - 1))
+def test_adding_in_rounds_of_distinct_rows_is_np_add_at_bit_for_bit(rows, seed):
+    """A row's values are added in the index's order either way (values span 40 orders of
+    magnitude, so another order would round otherwise)."""
+    index = np.array(rows, dtype=np.intp)
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal((len(rows), 3)) * 10.0 ** rng.integers(-20, 20, (len(rows), 1))
+    want, got = np.zeros((6, 3)), np.zeros((6, 3))
+    np.add.at(want, index, values)
+    turns = steps.rounds(index)
+    for r in turns:
+        assert len(set(index[r].tolist())) == len(r)
+        got[index[r]] += values[r]
+    assert sorted(np.concatenate(turns or [np.zeros(0, dtype=np.intp)]).tolist()) == list(range(len(rows)))
+    assert np.array_equal(got.view(np.int64), want.view(np.int64))
