@@ -4,6 +4,8 @@ kernel) for all of them forward and one backward, on the tape's buffers.
 - ``OpStep``: k nodes of one primitive, by the op table's forward and rule on arrays;
 - ``ReluStep``, ``ChainStep``: relus and left-to-right sums by the exact kernels of ``kernels.py``;
 - ``LinearStep``: per-sample sums b + w1 x1 + ... (a layer of neurons), a matrix product;
+- ``ConvStep``: the same sums with one kernel's weights at many positions (a convolution), one
+  matrix product over image patches (``conv_plan`` finds the kernels and the patches);
 - ``SharedLinearStep``: sums of shared values (an L2 term), once per call.
 
 ``micrograd.tape`` lowers a traced graph to these; ``Tape._plan`` decides how each writes its
@@ -24,8 +26,8 @@ from . import kernels
 from .program import SAMPLE, Layout, Node, Slot
 from .xp import ARRAYS
 
-__all__ = ["Arg", "ChainStep", "Index", "LinearStep", "OpStep", "ReluStep", "SharedLinearStep", "Step", "Target",
-           "Write", "as_index"]
+__all__ = ["Arg", "ChainStep", "ConvPlan", "ConvStep", "Index", "LinearStep", "OpStep", "ReluStep",
+           "SharedLinearStep", "Step", "Target", "Write", "as_index", "conv_plan", "rounds", "weight_kernels"]
 
 
 Index = Any  # a slice (contiguous rows: a view, no copy) or an array of row numbers
@@ -114,10 +116,39 @@ class Step:
         return []
 
 
+#: np.add.at gives way to rounds of distinct rows when no row repeats more often than this
+_MOST_ROUNDS = 16
+
+
+def rounds(rows: np.ndarray) -> list[np.ndarray]:
+    """The positions of ``rows`` in rounds: round q holds each row's q-th occurrence, so within a
+    round rows are distinct and ``dst[rows[r]] += values[r]`` round by round adds every value, to
+    each row in the order of the index, as np.add.at does (the same sums, bit for bit)."""
+    order = np.argsort(rows, kind="stable")
+    ranked = rows[order]
+    start = np.r_[True, ranked[1:] != ranked[:-1]] if len(rows) else np.zeros(0, dtype=bool)
+    first = np.maximum.accumulate(np.where(start, np.arange(len(rows)), 0))
+    turn = np.empty(len(rows), dtype=np.intp)
+    turn[order] = np.arange(len(rows)) - first
+    return [np.flatnonzero(turn == q) for q in range(int(turn.max(initial=-1)) + 1)]
+
+
 def _write(dst: np.ndarray, index: Index, write: Write) -> Callable[[Any], None]:
     """A function adding values into dst[index] (or assigning them: see Tape._plan)."""
     if write is Write.ADD_AT:
-        return lambda values: np.add.at(dst, index, values)
+        at = np.asarray(index)
+        turns = rounds(at)
+        if len(turns) > _MOST_ROUNDS:
+            return lambda values: np.add.at(dst, index, values)
+        parts = [(at[r], r) for r in turns]
+
+        def add_at(values: Any) -> None:
+            values = np.asarray(values)
+            if values.ndim == 0 or len(values) != len(at):  # broadcast against the index
+                values = np.broadcast_to(values, at.shape + dst.shape[1:])
+            for rows_q, r in parts:
+                dst[rows_q] += values[r]
+        return add_at
     if isinstance(index, slice):
         view = dst[index]
         if write is Write.ASSIGN:
@@ -429,3 +460,205 @@ class SharedLinearStep(Step):
 
     def __repr__(self) -> str:
         return f"linear x{self.w.shape[0]}, {self.w.shape[1]} terms each (shared)"
+
+
+def weight_kernels(members: Sequence[Node]) -> dict[int, int]:
+    """Each weight node of these linear nodes -> its kernel (a weight node standing for it): two
+    weights are in one kernel when one sum reads both (union-find, no recursion)."""
+    parent: dict[int, int] = {}
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for m in members:
+        ws = [t.w for t in m.terms]
+        for w in ws:
+            parent.setdefault(w, w)
+        root = find(ws[0]) if ws else -1
+        for w in ws[1:]:
+            other = find(w)
+            if other != root:
+                parent[other] = root
+    return {w: find(w) for w in parent}
+
+
+@dataclass
+class ConvPlan:
+    """Linear nodes that apply C kernels of n weights each at P positions (a convolution):
+    member j is kernel ``channel[j]`` at ``position[j]``, and a position's patch lists the x
+    that each of the kernel's weights multiplies, None where the sum has no such term (padding)."""
+
+    kernels: list[list[int]]               # C lists of n weight nodes
+    patches: list[tuple[int | None, ...]]  # P patches of n per-sample nodes (None: no term)
+    bias: list[int | None]                 # each kernel's bias node (None: no bias)
+    channel: list[int]                     # each member's kernel
+    position: list[int]                    # each member's patch
+
+
+def conv_plan(members: Sequence[Node]) -> ConvPlan | None:
+    """The kernels and patches of per-sample sums b + sum w x that are convolutions: every sum's
+    weights are distinct and lie in one kernel, kernels are of one size, every kernel is applied
+    at the same patches, each (kernel, patch) by exactly one sum with the kernel's one bias;
+    else None."""
+    root = weight_kernels(members)
+    kernels: dict[int, list[int]] = {}
+    for w, r in root.items():
+        kernels.setdefault(r, []).append(w)
+    channel_of = {r: c for c, r in enumerate(dict.fromkeys(root[m.terms[0].w] for m in members if m.terms))}
+    if len(channel_of) != len(kernels) or len({len(k) for k in kernels.values()}) != 1:
+        return None
+    ordered = [sorted(kernels[r]) for r in channel_of]
+    n = len(ordered[0])
+    at = {w: k for ws in ordered for k, w in enumerate(ws)}
+    bias: list[int | None | bool] = [False] * len(ordered)  # False: not seen yet
+    positions: dict[tuple[int | None, ...], int] = {}
+    seen: set[tuple[int, int]] = set()
+    channel, position = [], []
+    for m in members:
+        ws = [t.w for t in m.terms]
+        if len(set(ws)) != len(ws):
+            return None
+        c = channel_of[root[ws[0]]]
+        patch: list[int | None] = [None] * n
+        for t in m.terms:
+            patch[at[t.w]] = t.x
+        p = positions.setdefault(tuple(patch), len(positions))
+        if (c, p) in seen or bias[c] not in (False, m.bias):
+            return None
+        seen.add((c, p))
+        bias[c] = m.bias
+        channel.append(c)
+        position.append(p)
+    if len(seen) != len(ordered) * len(positions):
+        return None
+    return ConvPlan(ordered, list(positions), bias, channel, position)  # type: ignore[arg-type]
+
+
+class ConvStep(Step):
+    """Kernels at many positions: ``out[c, p] = b[c] + sum_k W[c, k] X[k, p]`` for every sample,
+    one matrix product of the kernels W (C x n) with the image patches X (n x P*batch) gathered
+    from V by one index (im2col). Backward: dW = g X^T, dX = W^T g added back into the patches'
+    rows (each row at most once per round), db = g summed. A term a sum does not have (padding)
+    reads 0; where a weight (forward) or an adjoint (dW) is not finite, 0 * inf would be nan, so
+    the sums with such terms are then recomputed without them, as the scalar engine has them."""
+
+    def __init__(self, members: list[Node], rows: slice, slots: dict[int, Slot], grad: list[bool],
+                 layout: Layout, plan: ConvPlan) -> None:
+        self.rows, self.sample = rows, True
+        self.grad = any(m.grad for m in members)
+        self.C, self.P, self.n, self.m = len(plan.kernels), len(plan.patches), len(plan.kernels[0]), len(members)
+        w = np.array([[slots[x].row for x in ws] for ws in plan.kernels], dtype=np.intp)
+        order = np.argsort(w[0], kind="stable")  # kernel terms in the order of their rows: W a view of S
+        self.w = w[:, order]
+        self.w_view = _matrix_view(self.w, layout.constants.stop)
+        self.w_flat: Index = as_index(self.w.ravel().tolist())
+        self.w_write = _adding(self.w.ravel().tolist())
+        self.w_grad = any(grad[x] for ws in plan.kernels for x in ws)
+        x = np.array([[-1 if t is None else slots[t].row for t in patch] for patch in plan.patches],
+                     dtype=np.intp).T[order]  # (n, P)
+        self.pad = x < 0
+        x[self.pad] = x[~self.pad][0]  # any row: the gathered number is overwritten with 0
+        self.x = x
+        self.pad_at = np.nonzero(self.pad)
+        self.border = np.flatnonzero(self.pad.any(axis=0))
+        in_border = np.full(self.P, -1, dtype=np.intp)
+        in_border[self.border] = np.arange(len(self.border))
+        self.pad_in_border = (self.pad_at[0], in_border[self.pad_at[1]])
+        self.padded_terms = [(k, np.flatnonzero(~self.pad[k])) for k in np.flatnonzero(self.pad.any(axis=1))]
+        self.x_grad = any(grad[t] for patch in plan.patches for t in patch if t is not None)
+        valid, flat = x[~self.pad], np.flatnonzero(~self.pad)  # rows of V and k * P + p, term by term
+        self.rounds = [(valid[r], flat[r]) for r in rounds(valid)]
+        self.x_target = Target(valid, Write.ADD_AT)
+        b_rows = [layout.zero if b is None else slots[b].row for b in plan.bias]
+        self.has_bias = any(b is not None for b in plan.bias)
+        self.b = np.array(b_rows, dtype=np.intp)
+        self.b_write = _adding(b_rows)
+        self.b_grad = any(grad[b] for b in plan.bias if b is not None)
+        cp = np.array(plan.channel, dtype=np.intp) * self.P + np.array(plan.position, dtype=np.intp)
+        self.cp = None if np.array_equal(cp, np.arange(self.m)) else cp  # None: members in (c, p) order
+
+    def targets(self) -> list[Target]:
+        return [self.x_target] if self.x_grad else []
+
+    def reads(self) -> list[Index]:
+        return [self.x_target.rows]
+
+    def _weights(self, S: np.ndarray) -> np.ndarray:
+        if self.w_view is None:
+            return S[self.w]
+        base, stride = self.w_view
+        return S[base:base + self.C * stride].reshape(self.C, stride)[:, :self.n]
+
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+        C, P, n, B = self.C, self.P, self.n, V.shape[1]
+        out, g = V[self.rows], G[self.rows]
+        held: list[np.ndarray] = [np.empty((n, P, B))]  # the forward's patches, read by backward
+        cp = self.cp
+        R = out.reshape(C, P, B) if cp is None else np.empty((C, P, B))  # out[c * P + p] in (c, p) order
+        R2 = R.reshape(C, P * B)
+        inverse = None if cp is None else np.argsort(cp)
+        W_fixed = self._weights(S) if self.w_view is not None else None
+        gW = self._weights(gS) if self.w_view is not None else None
+        x, pad_k, pad_p = self.x, self.pad_at[0], self.pad_at[1]
+        padded = pad_k.size > 0
+        w_rows, b_rows, has_bias = self.w, self.b, self.has_bias
+        write_w = None if self.w_view is not None else _write(gS, self.w_flat, self.w_write)
+        write_b = _write(gS, self.b, self.b_write) if self.b_grad else None
+        w_grad, x_grad, rounds = self.w_grad, self.x_grad, self.rounds
+
+        def forward() -> None:
+            W = S[w_rows] if W_fixed is None else W_fixed
+            patches = held[0] = V[x]  # (a fresh array: numpy's gather into a given one is slower)
+            cols = patches.reshape(n, P * B)
+            if padded:
+                patches[pad_k, pad_p] = 0.0
+            np.matmul(W, cols, out=R2)
+            if has_bias:
+                R[...] += S[b_rows][:, None, None]
+            if padded and not np.isfinite(W).all():
+                self._exact_border(W, patches, R, S[b_rows] if has_bias else None)
+            if cp is not None:
+                out[...] = R.reshape(C * P, B)[cp]
+
+        def backward() -> None:
+            W = S[w_rows] if W_fixed is None else W_fixed
+            gc = g.reshape(C, P * B) if cp is None else g[inverse].reshape(C, P * B)
+            patches = held[0]
+            cols = patches.reshape(n, P * B)
+            if w_grad:
+                dW = gc @ cols.T
+                if padded and not np.isfinite(gc).all():
+                    self._exact_dw(gc.reshape(C, P, B), patches, dW)
+                if gW is not None:
+                    np.add(gW, dW, out=gW)
+                else:
+                    write_w(dW.ravel())  # type: ignore[misc]
+            if x_grad:
+                terms = (W.T @ gc).reshape(n * P, B)
+                for r, k in rounds:  # rows distinct within a round: += adds each term once
+                    G[r] += terms[k]
+            if write_b is not None:
+                write_b(np.add.reduce(gc, axis=1))
+
+        return forward, backward
+
+    def _exact_border(self, W: np.ndarray, patches: np.ndarray, R: np.ndarray, b: np.ndarray | None) -> None:
+        """The sums at positions with a missing term, without it (a weight is inf or nan)."""
+        terms = W[:, :, None, None] * patches[None, :, self.border, :]  # (C, n, border, batch)
+        terms[:, self.pad_in_border[0], self.pad_in_border[1]] = 0.0
+        sums = np.add.reduce(terms, axis=1)
+        R[:, self.border] = sums if b is None else sums + b[:, None, None]
+
+    def _exact_dw(self, g: np.ndarray, patches: np.ndarray, dW: np.ndarray) -> None:
+        """dW's columns of kernel terms some positions lack, without those positions (an adjoint
+        is inf or nan)."""
+        for k, present in self.padded_terms:
+            dW[:, k] = np.einsum("cpb,pb->c", g[:, present], patches[k, present])
+
+    def __repr__(self) -> str:
+        return (f"conv x{self.m} ({self.C} kernels at {self.P} positions), {self.n} terms each "
+                "(matmul over patches, per sample)")

@@ -11,7 +11,8 @@ batch), *parameters* (shared by every sample, read from ``.data`` at each call) 
   going back, its derivative rule on arrays) on all their rows at once, so derivative rules come
   from the op table and a new op compiles with no edit here;
 - sums of products with a shared factor (``act = b; act = act + w_i * x_i``, as a Neuron builds
-  them) become one *linear* step, and neurons reading the same inputs one matrix product. This is
+  them) become one *linear* step, and neurons reading the same inputs one matrix product; the same
+  kernel of weights at many positions (a Conv2d's sums) one matrix product over patches. This is
   a fast path for ``add`` and ``mul`` only; ``compile(..., dots=False)`` turns it off, and the
   tests check one against the other.
 
@@ -26,8 +27,9 @@ records of ``program.py`` (:class:`Node`, :class:`Slot`, ...) and below (:class:
    linear node, and a per-sample sum added left to right (``sum()``) one chain node; every
    other op node that is not constant is a node of its own;
 4. levels (``_levels``): a node's depth among nodes of its own :class:`Dep`;
-5. group (``_group``): nodes of one op (told apart by identity, never by symbol text) or one
-   linear shape at one level become one step;
+5. group (``_group``, ``_split``): nodes of one op (told apart by identity, never by symbol text)
+   or one linear shape (a kernel's size) at one level become one step; sums of one kernel at many
+   positions (``steps.conv_plan``) one conv step;
 6. allocate (``_layout``, ``_allocate``): rows of ``S`` for parameters and constants, then
    consecutive rows of ``V`` or ``S`` for each group;
 7. emit (``_emit``): a step object per group (``steps.py``), then ``Tape._plan`` decides how
@@ -61,6 +63,7 @@ from .program import CONST, SAMPLE, SHARED, Dep, Layout, Node, Slot, Term
 from .scalars import is_real
 from .steps import (
     ChainStep,
+    ConvStep,
     LinearStep,
     OpStep,
     ReluStep,
@@ -68,6 +71,8 @@ from .steps import (
     Step,
     Write,
     as_index,
+    conv_plan,
+    weight_kernels,
 )
 from .traced import TracedNumber
 
@@ -571,8 +576,8 @@ def _is_chain(g: _Graph, i: int, summands: list[int], absorbed: set[int]) -> boo
 def _regroupable(g: _Graph, i: int, summands: list[int], absorbed: set[int]) -> bool:
     """May this sum be added in another order (a matrix product's)? Only when each of its terms
     of its own Dep is a product w * x with w shared (a weight: a parameter or computed from them),
-    as a Neuron's: then the tape differs from the scalar engine by rounding of the order only, at
-    most 2 n u sum(|w_i x_i|) for n terms (u = 2^-53). A term that is not a product with a weight
+    as a Neuron's or a convolution's: then the tape differs from the scalar engine by rounding of
+    the order only, at most 2 n u sum(|w_i x_i|) for n terms (u = 2^-53). A term that is not a product with a weight
     (x, or 3.0 * x) may cancel another exactly in the trace's order (x + c - x is 0, not c)."""
     for t in summands:
         if g.dep[t] is not g.dep[i]:
@@ -618,7 +623,15 @@ def _levels(nodes: dict[int, Node], dep: list[Dep]) -> None:
 
 def _group(nodes: dict[int, Node], dep: list[Dep]) -> list[list[int]]:
     """Nodes of one op (by identity) or one linear shape at one level of one Dep, together;
-    shared groups first, then by level."""
+    shared groups first, then by level. A per-sample linear node's shape is the size of its
+    kernel (``weight_kernels``), so a convolution's sums at the border, which lack the terms
+    that fall on padding, join those inside (``_split`` parts them again if they are no
+    convolution)."""
+    linear = [i for i, nd in nodes.items() if nd.op is None and not nd.summands and nd.dep is SAMPLE]
+    kernel = weight_kernels([nodes[i] for i in linear])
+    size: dict[int, int] = {}
+    for root in kernel.values():
+        size[root] = size.get(root, 0) + 1
     groups: dict[_GroupKey, list[int]] = {}
     for i in sorted(nodes, key=lambda j: (nodes[j].dep, nodes[j].level, j)):
         nd = nodes[i]
@@ -626,10 +639,32 @@ def _group(nodes: dict[int, Node], dep: list[Dep]) -> list[list[int]]:
             key = _GroupKey(nd.dep, nd.level, id(nd.op), tuple(dep[a] == SAMPLE for a in nd.args))
         elif nd.summands:
             key = _GroupKey(nd.dep, nd.level, None, ("chain", len(nd.summands)))
+        elif nd.dep is SAMPLE and nd.terms:
+            key = _GroupKey(nd.dep, nd.level, None, ("kernel", size[kernel[nd.terms[0].w]]))
         else:
             key = _GroupKey(nd.dep, nd.level, None, (len(nd.terms),))
         groups.setdefault(key, []).append(i)
-    return list(groups.values())
+    return [part for members in groups.values() for part in _split(members, nodes)]
+
+
+def _split(members: list[int], nodes: dict[int, Node]) -> list[list[int]]:
+    """A group of per-sample linear nodes stays one when its sums are of one length or are a
+    convolution (``conv_plan``); else it parts into groups of sums of one length."""
+    first = nodes[members[0]]
+    if first.op is not None or first.summands or first.dep is not SAMPLE:
+        return [members]
+    lengths: dict[int, list[int]] = {}
+    for i in members:
+        lengths.setdefault(len(nodes[i].terms), []).append(i)
+    if len(lengths) == 1 or _is_conv([nodes[i] for i in members]):
+        return [members]
+    return list(lengths.values())
+
+
+def _is_conv(members: list[Node]) -> bool:
+    """Are these per-sample linear nodes kernels applied at more than one position?"""
+    plan = conv_plan(members)
+    return plan is not None and len(plan.patches) > 1
 
 
 def _layout(g: _Graph, n_params: int) -> tuple[Layout, np.ndarray]:
@@ -676,12 +711,15 @@ def _emit(groups: list[_Group], g: _Graph, layout: Layout) -> list[Step]:
     steps: list[Step] = []
     for group in groups:
         first = group.members[0]
+        plan = conv_plan(group.members) if first.op is None and not first.summands and first.dep is SAMPLE else None
         if first.op is ops.relu and first.dep is SAMPLE and _consecutive(first, group.members, g.slots):
             steps.append(ReluStep(group.members, group.rows, g.slots, g.grad))
         elif first.op is not None:
             steps.append(OpStep(group.members, group.rows, g.slots, g.grad))
         elif first.summands:
             steps.append(ChainStep(group.members, group.rows, g.slots, g.grad))
+        elif plan is not None and len(plan.patches) > 1:  # (as _is_conv)
+            steps.append(ConvStep(group.members, group.rows, g.slots, g.grad, layout, plan))
         elif first.dep is SAMPLE:
             steps.append(LinearStep(group.members, group.rows, g.slots, g.grad, layout))
         else:
