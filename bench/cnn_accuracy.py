@@ -63,9 +63,27 @@ def split(validation: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     return X_train, X_test, y_train, y_test
 
 
+def shifted(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and their copies moved one pixel up, down, left and right (zeros shifted in): 5x the rows."""
+    images = X.reshape(-1, 8, 8)
+    copies = [images]
+    for axis in (1, 2):
+        for step in (-1, 1):
+            moved = np.roll(images, step, axis=axis)
+            edge = 0 if step == 1 else -1
+            if axis == 1:
+                moved[:, edge, :] = 0.0
+            else:
+                moved[:, :, edge] = 0.0
+            copies.append(moved)
+    return np.concatenate(copies).reshape(-1, 64), np.tile(y, len(copies))
+
+
 def accuracy(seed: int, args: argparse.Namespace, data: tuple[np.ndarray, ...]) -> float:
     """Train one seed with the setup of ``args``; the fraction of scored rows classified right."""
     X_train, X_score, y_train, y_score = data
+    if args.shift:
+        X_train, y_train = shifted(X_train, y_train)
     model = cnn(seed, tuple(args.channels))
     steps = args.epochs * -(-len(X_train) // args.batch)
     schedule: Schedule = (CosineAnnealing(args.lr, steps) if args.schedule == "cosine" else Constant(args.lr))
@@ -85,13 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
     parser.add_argument("--channels", type=int, nargs=2, default=[8, 16], metavar=("C1", "C2"))
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--shift", action="store_true",
+                        help="train on the images and their copies moved one pixel each way (5x the rows)")
     parser.add_argument("--validation", action="store_true",
                         help="score a fifth of the training rows held out, not the test images")
     args = parser.parse_args(argv)
     data = split(args.validation)
     scored = "validation" if args.validation else "test"
     print(f"channels {args.channels}, {args.epochs} epochs, AdamW lr {args.lr} ({args.schedule}), "
-          f"weight decay {args.weight_decay}, batch {args.batch}; {len(data[0])} training rows, "
+          f"weight decay {args.weight_decay}, batch {args.batch}{', shifted copies' if args.shift else ''}; {len(data[0])} training rows, "
           f"{len(data[1])} {scored} rows")
     results = []
     for seed in range(args.seeds):
