@@ -13,9 +13,12 @@ Run from the repository root:
 
     python bench/cnn_accuracy.py                    # the notebook's setup, seeds 0..4, test accuracy
     python bench/cnn_accuracy.py --validation       # the same, scored on a validation split
-    python bench/cnn_accuracy.py --epochs 15 --schedule constant --channels 8 16   # the old setup
+    python bench/cnn_accuracy.py --channels 8 16 --epochs 15 --schedule constant --weight-decay 0 --no-shift
 
-About 3 s a seed for 30 epochs on one core.
+The last is the notebook's first setup (Adam lr 0.01, 15 epochs). The defaults, the notebook's
+setup, were chosen on the validation split: channels 16 and 32, the training images with their
+one-pixel shifted copies, 10 epochs, AdamW (lr 0.01, weight decay 0.1) with the rate annealed to 0
+on a cosine. About 10 s a seed on one core (a minute for five).
 """
 
 from __future__ import annotations
@@ -96,14 +99,14 @@ def accuracy(seed: int, args: argparse.Namespace, data: tuple[np.ndarray, ...]) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. N-1 (default 5)")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
                         help="cosine: CosineAnnealing from lr to 0 over all steps")
-    parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
-    parser.add_argument("--channels", type=int, nargs=2, default=[8, 16], metavar=("C1", "C2"))
+    parser.add_argument("--weight-decay", type=float, default=0.1, help="AdamW's decoupled weight decay")
+    parser.add_argument("--channels", type=int, nargs=2, default=[16, 32], metavar=("C1", "C2"))
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--shift", action="store_true",
+    parser.add_argument("--shift", action=argparse.BooleanOptionalAction, default=True,
                         help="train on the images and their copies moved one pixel each way (5x the rows)")
     parser.add_argument("--validation", action="store_true",
                         help="score a fifth of the training rows held out, not the test images")
