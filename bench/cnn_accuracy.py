@@ -39,9 +39,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import micrograd
-from micrograd.data import train_test_split
+from micrograd.data import shifted_copies, train_test_split
 from micrograd.losses import cross_entropy
-from micrograd.nn import Activation, Conv2d, Flatten, Layer, MaxPool2d, Sequential, Unflatten
+from micrograd.nn import (
+    Activation,
+    Conv2d,
+    Flatten,
+    Layer,
+    MaxPool2d,
+    Sequential,
+    Unflatten,
+)
 from micrograd.optim import AdamW
 from micrograd.schedules import Constant, CosineAnnealing, Schedule
 from micrograd.train import fit
@@ -66,27 +74,11 @@ def split(validation: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     return X_train, X_test, y_train, y_test
 
 
-def shifted(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The rows and their copies moved one pixel up, down, left and right (zeros shifted in): 5x the rows."""
-    images = X.reshape(-1, 8, 8)
-    copies = [images]
-    for axis in (1, 2):
-        for step in (-1, 1):
-            moved = np.roll(images, step, axis=axis)
-            edge = 0 if step == 1 else -1
-            if axis == 1:
-                moved[:, edge, :] = 0.0
-            else:
-                moved[:, :, edge] = 0.0
-            copies.append(moved)
-    return np.concatenate(copies).reshape(-1, 64), np.tile(y, len(copies))
-
-
 def accuracy(seed: int, args: argparse.Namespace, data: tuple[np.ndarray, ...]) -> float:
     """Train one seed with the setup of ``args``; the fraction of scored rows classified right."""
     X_train, X_score, y_train, y_score = data
     if args.shift:
-        X_train, y_train = shifted(X_train, y_train)
+        X_train, y_train = shifted_copies(X_train, y_train, (8, 8))
     model = cnn(seed, tuple(args.channels))
     steps = args.epochs * -(-len(X_train) // args.batch)
     schedule: Schedule = (CosineAnnealing(args.lr, steps) if args.schedule == "cosine" else Constant(args.lr))

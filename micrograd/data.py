@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["make_blobs", "make_circles", "make_moons", "make_spiral", "train_test_split"]
+__all__ = ["make_blobs", "make_circles", "make_moons", "make_spiral", "shifted_copies", "train_test_split"]
 
 Seed = int | np.random.RandomState | None
 
@@ -180,3 +180,29 @@ def train_test_split(*arrays: np.ndarray, test_size: float | None = None,
     else:
         train, test = np.arange(n_train), np.arange(n_train, n_train + n_test)
     return [part for a in arrays_ for part in (a[train], a[test])]
+
+
+def shifted_copies(X: Any, y: Any, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of flattened ``shape`` images and their copies moved one pixel up, down, left and right,
+    zeros filling the vacated edge: ``(5n, h*w)`` images and their labels repeated (a digit moved by
+    a pixel is still the same digit, so a small convolutional net learns from five times the rows).
+    The originals come first, then the four shifts in that order."""
+    h, w = shape
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    if X.ndim != 2 or X.shape[1] != h * w:
+        raise ValueError(f"shifted_copies: X must be rows of {h}x{w} = {h * w} pixels, got shape {X.shape}")
+    if len(y) != len(X):
+        raise ValueError(f"shifted_copies: {len(X)} rows but {len(y)} labels")
+    images = X.reshape(-1, h, w)
+    copies = [images]
+    for axis in (1, 2):  # up, down; left, right
+        for step in (-1, 1):
+            moved = np.roll(images, step, axis=axis)
+            edge = 0 if step == 1 else -1  # the row or column np.roll wrapped around
+            if axis == 1:
+                moved[:, edge, :] = 0.0
+            else:
+                moved[:, :, edge] = 0.0
+            copies.append(moved)
+    return np.concatenate(copies).reshape(-1, h * w), np.tile(y, len(copies))

@@ -121,3 +121,21 @@ def test_train_test_split_matches_scikit_learn(kwargs):
 def test_bad_arguments_are_named(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_shifted_copies_move_each_image_one_pixel_with_zeros_at_the_edge():
+    from micrograd.data import shifted_copies
+    image = np.arange(1.0, 7.0).reshape(2, 3)  # [[1 2 3] [4 5 6]]
+    X, y = shifted_copies(image.reshape(1, 6), np.array([7]), (2, 3))
+    assert X.shape == (5, 6) and y.tolist() == [7] * 5
+    assert X.reshape(5, 2, 3).tolist() == [
+        [[1, 2, 3], [4, 5, 6]],
+        [[4, 5, 6], [0, 0, 0]],   # up
+        [[0, 0, 0], [1, 2, 3]],   # down
+        [[2, 3, 0], [5, 6, 0]],   # left
+        [[0, 1, 2], [0, 4, 5]],   # right
+    ]
+    with pytest.raises(ValueError, match="rows of 2x3 = 6 pixels"):
+        shifted_copies(np.zeros((1, 5)), [0], (2, 3))
+    with pytest.raises(ValueError, match="1 rows but 2 labels"):
+        shifted_copies(np.zeros((1, 6)), [0, 1], (2, 3))
