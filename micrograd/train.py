@@ -97,8 +97,8 @@ class ProgressBar:
 @dataclass
 class History:
     """Per epoch: mean training loss, training accuracy and the last learning rate used; with
-    ``validation_data``, the loss and accuracy on it at the end of the epoch. A regression (one
-    output, targets other than 0/1 or -1/+1 labels) has no accuracy: its lists stay empty."""
+    ``validation_data``, the loss and accuracy on it at the end of the epoch. A regression (targets
+    that are no labels or classes: see :func:`fit`) has no accuracy: its lists stay empty."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
@@ -221,11 +221,13 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
                  optimizer: Optimizer, penalty: Callable[[], Value] | None) -> _Runner:
     """A step in the scalar engine: a graph per sample, ``mean(loss) + penalty()``, backward."""
     rows, targets = X.tolist(), list(np.asarray(y).tolist())
-    labels = _are_labels(np.asarray(y))
-    several = False  # the model gives several outputs: known after the first forward pass
+    Y = np.asarray(y)
+    # does an accuracy mean something, for one output / several: which, the first forward pass says
+    labelled = {False: _are_labels(Y, several=False), True: _are_labels(Y, several=True)}
+    counts = False
 
     def step(idx: np.ndarray) -> tuple[float, int | None]:
-        nonlocal several
+        nonlocal counts
         # Inputs as fresh leaves, each shared by every neuron that reads it (a float would become
         # a new constant leaf at every use: 16x the input nodes in a 16-wide layer). All made
         # before the forward passes: allocations between them would wake the cycle collector
@@ -237,9 +239,8 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
         batch_loss: Value = sum(per_sample) * (1.0 / len(per_sample))
         if penalty is not None:
             batch_loss = batch_loss + penalty()
-        several = isinstance(_single(outputs[0]), (list, tuple))
-        correct = (sum(_is_correct(o, targets[i]) for o, i in zip(outputs, idx)) if labels or several
-                   else None)
+        counts = labelled[isinstance(_single(outputs[0]), (list, tuple))]
+        correct = sum(_is_correct(o, targets[i]) for o, i in zip(outputs, idx)) if counts else None
         optimizer.zero_grad()
         batch_loss.backward()
         return batch_loss.data, correct
@@ -253,7 +254,7 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
             total: Value = sum(per_sample) * (1.0 / len(per_sample))
             if penalty is not None:
                 total = total + penalty()
-        if not (labels or several):
+        if not counts:
             return total.data, None
         return total.data, sum(_is_correct(o, t) for o, t in zip(outputs, targets_other))
 
@@ -326,7 +327,7 @@ def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Cal
                         f"a row; class indices become one-hot rows) and must accept it: {exc}") from exc
     run = Training(f, optimizer)
 
-    counts = _are_labels(T) or bool(k and k[0] > 1)  # labels, or several outputs: an accuracy
+    counts = _are_labels(T, bool(k and k[0] > 1))  # labels or classes: an accuracy
 
     def step(idx: np.ndarray) -> tuple[float, int | None]:
         Tb = T[idx]
@@ -354,12 +355,17 @@ def _traced_targets(T: np.ndarray, k: tuple[int, ...]) -> np.ndarray:
     return T
 
 
-def _are_labels(T: np.ndarray) -> bool:
-    """Whether targets are labels that one output's sign can be right or wrong about: every one
-    0 or 1, or every one -1 or +1 (a column of them too), or rows of several (one per class)."""
+def _are_labels(T: np.ndarray, several: bool) -> bool:
+    """Whether an accuracy means something for these targets: with one output, labels its sign can
+    be right or wrong about (every one 0 or 1, or every one -1 or +1, a column of them too); with
+    several, class indices (whole numbers >= 0) or rows of class probabilities (each >= 0, summing
+    to 1: one-hot or soft). Anything else is a regression: no accuracy."""
     if T.ndim == 2 and T.shape[1] > 1:
-        return True
+        with np.errstate(all="ignore"):
+            return bool(np.all(T >= 0) and np.allclose(T.sum(axis=1), 1.0, rtol=0.0, atol=1e-9))
     values = set(np.unique(T).tolist())
+    if several:
+        return all(isinstance(v, (int, float)) and v >= 0 and float(v).is_integer() for v in values)
     return values <= {0.0, 1.0} or values <= {-1.0, 1.0}
 
 
@@ -399,8 +405,10 @@ def fit(model: Callable[[Any], Any], X: Any, y: Any, loss: Callable[[Any, Any], 
     ``zero_grad``, ``backward`` and ``optimizer.step()``; ``schedule(step)``, if given, sets the
     learning rate before each step. Accuracy counts ``argmax(output) == t`` for several outputs
     (``argmax(t)`` for a row of class probabilities, such as one-hot labels) and
-    ``(output > 0) == (t > 0.5)`` for one (labels 0/1 or -1/+1). One output with other targets is
-    a regression: no accuracy is counted, shown or kept (``history.accuracy`` stays empty).
+    ``(output > 0) == (t > 0.5)`` for one (labels 0/1 or -1/+1). Other targets (one output with
+    other numbers, several outputs with targets that are neither class indices nor rows of class
+    probabilities) are a regression: no accuracy is counted, shown or kept (``history.accuracy``
+    stays empty).
 
     ``compiled=True`` runs the same steps through :func:`micrograd.compile`: ``loss(model(x), t)
     + penalty()`` is traced once for one sample (the penalty, parameter-only, is computed once per

@@ -508,7 +508,6 @@ def test_a_regression_reports_no_accuracy(compiled):
     assert "accuracy" not in out.getvalue() and "loss" in out.getvalue()
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: several outputs count an accuracy for any targets")
 @pytest.mark.parametrize("compiled", [False, True])
 def test_a_regression_of_several_outputs_reports_no_accuracy(compiled):
     X = np.linspace(-1.0, 1.0, 12).reshape(-1, 1)
