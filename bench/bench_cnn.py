@@ -36,25 +36,21 @@ The goal (compiled no slower than torch per epoch) is printed for information, n
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # single thread, for numpy as for torch (set before numpy loads)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_compile  # first: it sets one BLAS thread before numpy loads
 
 import argparse
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import micrograd
-from micrograd.data import train_test_split
 from micrograd.interop import to_torch, torch_gradients
 from micrograd.losses import cross_entropy
 from micrograd.nn import Activation, Conv2d, Flatten, Layer, MaxPool2d, Sequential, Unflatten
@@ -69,14 +65,6 @@ def cnn(seed: int = SEED) -> Sequential:
     return Sequential(Unflatten(1, 8, 8), Conv2d(1, 16, 3, padding=1, rng=seed), Activation("relu"), MaxPool2d(2),
                       Conv2d(16, 32, 3, padding=1, rng=seed), Activation("relu"), MaxPool2d(2),
                       Flatten(), Layer(32 * 2 * 2, 10, activation="linear", rng=seed))
-
-
-def digits_train() -> tuple[np.ndarray, np.ndarray]:
-    """The 1,347 training images of notebooks/digits.ipynb (pixels / 16) and their labels."""
-    from sklearn.datasets import load_digits  # type: ignore[import-untyped]  # bundled: no download
-    data = load_digits()
-    X, _, y, _ = train_test_split(data.data / 16.0, data.target, test_size=0.25, random_state=0)
-    return X, y
 
 
 def torch_net(model: Sequential) -> Any:
@@ -154,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Python {sys.version.split()[0]}, numpy {np.__version__}, torch {torch.__version__}, "
           "float64, one thread")
     print(f"clock: {'CPU time of this thread' if args.cpu_time else 'wall time'}")
-    X, y = digits_train()
+    X, y = bench_compile.digits_train()
     print(f"model: {cnn()!r}, {len(cnn().parameters())} parameters".replace(", LinearNeuron(64)", ""))
     check_one_step(X, y)
     samples: dict[str, list[float]] = {"compiled": [], "torch": []}
@@ -169,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, secs in samples.items():
         print(f"  {name:9s} {statistics.median(secs) * 1e3:9.2f} ms/epoch  "
               f"({', '.join(f'{s * 1e3:.0f}' for s in secs)})")
-    ratio = statistics.median(c / t for c, t in zip(samples["compiled"], samples["torch"]))
+    ratio = bench_compile.ratio(samples, "compiled", "torch")
     print(f"  compiled / torch = {ratio:.2f}x per epoch (goal: <= 1x)")
     apart = np.abs(np.array(compiled_weights) - np.array(torch_weights)).max()
     print(f"after two epochs the weights are at most {apart:.1e} apart (rounding, grown by {2 * steps} Adam steps)")
