@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
           "float64, one thread")
     print(f"clock: {'CPU time of this thread' if args.cpu_time else 'wall time'}")
     X, y = bench_compile.digits_train()
-    print(f"model: {cnn()!r}, {len(cnn().parameters())} parameters".replace(", LinearNeuron(64)", ""))
+    print(f"model: {cnn()!r}, {len(cnn().parameters())} parameters")
     check_one_step(X, y)
     samples: dict[str, list[float]] = {"compiled": [], "torch": []}
     for _ in range(repeats):  # alternated within each repeat
