@@ -283,37 +283,29 @@ def _input_copies(calls: list[_Call]) -> dict[Value, Slot]:
     ``w[i] * x[i]`` with ``x[i]`` a plain number lifts it to a new constant at every use, one per
     neuron of the first layer. Each such copy (the constant multiplied by the neuron's ``w[i]``,
     equal to ``x[i]``) is mapped to (the call's inputs, i): the calls of one layer share them.
+    A convolution's position does the same for a plain-number image (its ``slots``).
     """
     copies: dict[Value, Slot] = {}
     for call in calls:
-        if call.slots:
-            copies.update(_window_copies(call))
+        slots = call.slots or _neuron_slots(call)
+        if not slots:
             continue
-        weights = getattr(call.module, "w", None) if call.kind == "neuron" else None
-        if not isinstance(weights, list) or len(weights) != len(call.inputs):
-            continue
-        slot = {w: i for i, w in enumerate(weights) if not isinstance(call.inputs[i], Value)}
         for v in call.region:
             if len(v._prev) != 2:
                 continue
             w, c = v._prev
-            i = slot.get(w)
-            if i is not None and c.op is CONSTANT and _same_number(c.data, call.inputs[i]):
-                copies[c] = (id(call.inputs), i)
+            slot = slots.get(w)
+            if slot is not None and c.op is CONSTANT and _same_number(c.data, call.inputs[slot[0]]):
+                copies[c] = (id(call.inputs), slot[1])
     return copies
 
 
-def _window_copies(call: _Call) -> dict[Value, Slot]:
-    """The constants a convolution's position lifted from a plain-number image: copy -> input."""
-    copies: dict[Value, Slot] = {}
-    for v in call.region:
-        if len(v._prev) != 2:
-            continue
-        w, c = v._prev
-        slot = call.slots.get(w)
-        if slot is not None and c.op is CONSTANT and _same_number(c.data, call.inputs[slot[0]]):
-            copies[c] = (id(call.inputs), slot[1])
-    return copies
+def _neuron_slots(call: _Call) -> dict[Value, tuple[int, int]]:
+    """Which plain-number input each weight of a neuron call reads: w[i] -> (i, i)."""
+    weights = getattr(call.module, "w", None) if call.kind == "neuron" else None
+    if not isinstance(weights, list) or len(weights) != len(call.inputs):
+        return {}
+    return {w: (i, i) for i, w in enumerate(weights) if not isinstance(call.inputs[i], Value)}
 
 
 def _same_number(data: float, x: Any) -> bool:
