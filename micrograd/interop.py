@@ -53,6 +53,7 @@ def _floats(tensor: Any) -> list[float]:
 
 
 def _set(values: list[Any], numbers: list[float]) -> None:
+    """Set each Value's ``.data`` to the matching number."""
     for v, x in zip(values, numbers):
         v.data = x
 
@@ -340,8 +341,7 @@ def layer_norm_from_torch(module: Any) -> LayerNorm:
         raise ValueError("a LayerNorm with a weight but no bias (bias=False) has no micrograd counterpart")
     norm = LayerNorm(module.normalized_shape[0], eps=module.eps, elementwise_affine=module.elementwise_affine)
     if norm.elementwise_affine:
-        for v, x in zip(norm.weight + norm.bias, _floats(module.weight) + _floats(module.bias)):
-            v.data = x
+        _set(norm.weight + norm.bias, _floats(module.weight) + _floats(module.bias))
     norm.train(module.training)
     return norm
 
@@ -374,8 +374,7 @@ def batch_norm_from_torch(module: Any) -> BatchNorm1d:
     norm = BatchNorm1d(module.num_features, eps=module.eps, momentum=module.momentum, affine=module.affine,
                        track_running_stats=bool(tracked))
     if norm.affine:
-        for v, x in zip(norm.weight + norm.bias, _floats(module.weight) + _floats(module.bias)):
-            v.data = x
+        _set(norm.weight + norm.bias, _floats(module.weight) + _floats(module.bias))
     if tracked:
         norm.running_mean = _floats(module.running_mean)
         norm.running_var = _floats(module.running_var)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from . import saving
@@ -76,21 +76,7 @@ class Module:
         A parameter shared by several places (the same layer twice in a Sequential) is listed once,
         under its first name, as torch's ``named_parameters()``: an optimiser must step it once.
         """
-        out: list[tuple[str, Value]] = []
-        seen: set[int] = set()
-        stack: list[tuple[str, Any]] = [("", self)]
-        while stack:  # depth-first, in attribute order, without recursion
-            prefix, obj = stack.pop()
-            if isinstance(obj, Value):
-                if id(obj) not in seen:
-                    seen.add(id(obj))
-                    out.append((prefix, obj))
-                continue
-            items = (vars(obj).items() if isinstance(obj, Module)
-                     else ((str(i), x) for i, x in enumerate(obj)))
-            children = [(f"{prefix}.{name}" if prefix else name, x) for name, x in items if _holds_parameters(x)]
-            stack.extend(reversed(children))
-        return out
+        return [(name, p) for name, p in _walk(self, _holds_parameters) if isinstance(p, Value)]
 
     def modules(self) -> Iterator[Module]:
         """This module and every module inside it, depth first."""
@@ -106,22 +92,7 @@ class Module:
     def named_modules(self) -> list[tuple[str, Module]]:
         """(dotted name, module) for this module ('') and every module inside it, each once, in
         the order and with the names of ``named_parameters()``."""
-        out: list[tuple[str, Module]] = []
-        seen: set[int] = set()
-        stack: list[tuple[str, Any]] = [("", self)]
-        while stack:  # depth-first, in attribute order, without recursion
-            prefix, obj = stack.pop()
-            if isinstance(obj, Module):
-                if id(obj) in seen:
-                    continue
-                seen.add(id(obj))
-                out.append((prefix, obj))
-                items: Any = vars(obj).items()
-            else:
-                items = ((str(i), x) for i, x in enumerate(obj))
-            children = [(f"{prefix}.{name}" if prefix else name, x) for name, x in items if _holds_modules(x)]
-            stack.extend(reversed(children))
-        return out
+        return [(name, m) for name, m in _walk(self, _holds_modules) if isinstance(m, Module)]
 
     def named_buffers(self) -> list[tuple[str, float]]:
         """(dotted name, number) for every buffer, e.g. ``('layers.1.running_mean.0', 0.0)``: a
@@ -237,6 +208,28 @@ def _count(x: Any, name: str) -> int:
     if not (math.isfinite(f) and f >= 0 and f == int(f)):
         raise ValueError(f"buffer {name!r} counts, so it must be a whole number >= 0, got {describe(x)}")
     return int(f)
+
+
+def _walk(root: Module, holds: Callable[[Any], bool]) -> Iterator[tuple[str, Any]]:
+    """(dotted name, object) for each Module and Value under ``root`` (itself named ''), each once
+    under its first name: depth first, in attribute order, without recursion, entering the
+    attributes and list items for which ``holds`` is true."""
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [("", root)]
+    while stack:
+        prefix, obj = stack.pop()
+        if isinstance(obj, (Module, Value)):
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            yield prefix, obj
+            if isinstance(obj, Value):
+                continue
+            items: Any = vars(obj).items()
+        else:
+            items = ((str(i), x) for i, x in enumerate(obj))
+        children = [(f"{prefix}.{name}" if prefix else name, x) for name, x in items if holds(x)]
+        stack.extend(reversed(children))
 
 
 def _holds_parameters(x: Any) -> bool:

@@ -198,7 +198,7 @@ def _validation(data: Any, features: int) -> tuple[np.ndarray, np.ndarray] | Non
 
 def _check_finite(array: np.ndarray, name: str, what: str) -> None:
     """Refuse nan and inf in training data: one would turn every weight into nan."""
-    bad = ~np.isfinite(array.astype(np.float64))
+    bad = ~np.isfinite(array)  # ints and bools: all finite
     if bad.any():
         where = np.argwhere(bad)[0]
         raise ValueError(f"{name} must be finite: {what} {where[0]} holds {float(array[tuple(where)])!r}")
