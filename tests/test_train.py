@@ -526,3 +526,15 @@ def test_a_regression_of_several_outputs_reports_no_accuracy(compiled):
         history = fit(classifier, X, y, cross_entropy, SGD(classifier, lr=0.01), epochs=1, progress=False,
                       compiled=compiled)
         assert len(history.accuracy) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="open bug: validation accuracy follows the training targets' kind")
+@pytest.mark.parametrize("compiled", [False, True])
+def test_validation_targets_that_are_no_labels_get_no_accuracy(compiled):
+    X = np.linspace(-1.0, 1.0, 12).reshape(-1, 1)
+    labels = (X[:, 0] > 0).astype(float)  # 0/1: the training rows count an accuracy
+    model = MLP(1, [4, 1], rng=0)
+    history = fit(model, X, labels, mse, SGD(model, lr=0.01), epochs=2, progress=False, compiled=compiled,
+                  validation_data=(X, 150.0 + 40.0 * X[:, 0]))  # a regression's targets: no accuracy
+    assert len(history.accuracy) == 2 and len(history.val_loss) == 2
+    assert history.val_accuracy == []
