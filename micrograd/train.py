@@ -254,7 +254,8 @@ def _scalar_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Calla
             total: Value = sum(per_sample) * (1.0 / len(per_sample))
             if penalty is not None:
                 total = total + penalty()
-        if not counts:
+        several = isinstance(_single(outputs[0]), (list, tuple))
+        if not (counts and _are_labels(np.asarray(y_other), several)):  # both kinds of targets
             return total.data, None
         return total.data, sum(_is_correct(o, t) for o, t in zip(outputs, targets_other))
 
@@ -339,7 +340,8 @@ def _compiled_step(model: Callable[[Any], Any], X: np.ndarray, y: Any, loss: Cal
         T_other = _traced_targets(np.asarray(y_other), k)
         with np.errstate(all="ignore"):
             out = f(X_other, T_other)  # (rows, 1 + outputs): the loss (+ penalty) first
-        return float(np.mean(out[:, 0])), _count_correct(out[:, 1:], T_other) if counts else None
+        counted = counts and _are_labels(T_other, bool(k and k[0] > 1))  # both kinds of targets
+        return float(np.mean(out[:, 0])), _count_correct(out[:, 1:], T_other) if counted else None
 
     return _Runner(step, run.update, run.sync, evaluate)
 

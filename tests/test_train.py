@@ -528,7 +528,6 @@ def test_a_regression_of_several_outputs_reports_no_accuracy(compiled):
         assert len(history.accuracy) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: validation accuracy follows the training targets' kind")
 @pytest.mark.parametrize("compiled", [False, True])
 def test_validation_targets_that_are_no_labels_get_no_accuracy(compiled):
     X = np.linspace(-1.0, 1.0, 12).reshape(-1, 1)
