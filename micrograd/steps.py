@@ -54,6 +54,16 @@ def _matrix_view(rows: np.ndarray, limit: int) -> tuple[int, int] | None:
     return None
 
 
+def _weights(S: np.ndarray, rows: np.ndarray, view: tuple[int, int] | None) -> np.ndarray:
+    """W[j, i] = S[rows[j, i]]: a view of S where ``view`` (from _matrix_view) lays the rows out,
+    else a gathered copy."""
+    if view is None:
+        return S[rows]
+    base, stride = view
+    m, n = rows.shape
+    return S[base:base + m * stride].reshape(m, stride)[:, :n]
+
+
 class Write(enum.Enum):
     """How a step writes adjoints into rows (see Tape._plan)."""
 
@@ -346,18 +356,12 @@ class LinearStep(Step):
     def reads(self) -> list[Index]:
         return [self.x_target.rows]
 
-    def _weights(self, S: np.ndarray) -> np.ndarray:
-        if self.w_view is None:
-            return S[self.w]
-        base, stride = self.w_view
-        return S[base:base + self.m * stride].reshape(self.m, stride)[:, :self.n]
-
     def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
              data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
         out, g = V[self.rows], G[self.rows]
         w_view = self.w_view is not None
-        W_fixed = self._weights(S) if w_view else None  # a view: read at each call, made once
-        gW = self._weights(gS) if w_view else None
+        W_fixed = _weights(S, self.w, self.w_view) if w_view else None  # a view: read at each call, made once
+        gW = _weights(gS, self.w, self.w_view) if w_view else None
         X_fixed = V[self.x] if isinstance(self.x, slice) and self.source is None else None
         source = self.source
         b = S[self.b][:, None] if isinstance(self.b, slice) else None
@@ -586,12 +590,6 @@ class ConvStep(Step):
     def reads(self) -> list[Index]:
         return [self.x_target.rows]
 
-    def _weights(self, S: np.ndarray) -> np.ndarray:
-        if self.w_view is None:
-            return S[self.w]
-        base, stride = self.w_view
-        return S[base:base + self.C * stride].reshape(self.C, stride)[:, :self.n]
-
     def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
              data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
         C, P, n, B = self.C, self.P, self.n, V.shape[1]
@@ -601,8 +599,8 @@ class ConvStep(Step):
         R = out.reshape(C, P, B) if cp is None else np.empty((C, P, B))  # out[c * P + p] in (c, p) order
         R2 = R.reshape(C, P * B)
         inverse = None if cp is None else np.argsort(cp)
-        W_fixed = self._weights(S) if self.w_view is not None else None
-        gW = self._weights(gS) if self.w_view is not None else None
+        W_fixed = _weights(S, self.w, self.w_view) if self.w_view is not None else None
+        gW = _weights(gS, self.w, self.w_view) if self.w_view is not None else None
         x, pad_k, pad_p = self.x, self.pad_at[0], self.pad_at[1]
         padded = pad_k.size > 0
         w_rows, b_rows, has_bias = self.w, self.b, self.has_bias
