@@ -54,11 +54,11 @@ def _matrix_view(rows: np.ndarray, limit: int) -> tuple[int, int] | None:
     return None
 
 
-def _weights(S: np.ndarray, rows: np.ndarray, view: tuple[int, int] | None) -> np.ndarray:
-    """W[j, i] = S[rows[j, i]]: a view of S where ``view`` (from _matrix_view) lays the rows out,
-    else a gathered copy."""
+def _weights(S: np.ndarray, rows: np.ndarray, view: tuple[int, int] | None) -> np.ndarray | None:
+    """W[j, i] = S[rows[j, i]] as a view of S where ``view`` (from _matrix_view) lays the rows
+    out, else None (the rows are gathered at each call)."""
     if view is None:
-        return S[rows]
+        return None
     base, stride = view
     m, n = rows.shape
     return S[base:base + m * stride].reshape(m, stride)[:, :n]
@@ -359,14 +359,13 @@ class LinearStep(Step):
     def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
              data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
         out, g = V[self.rows], G[self.rows]
-        w_view = self.w_view is not None
-        W_fixed = _weights(S, self.w, self.w_view) if w_view else None  # a view: read at each call, made once
-        gW = _weights(gS, self.w, self.w_view) if w_view else None
+        W_fixed = _weights(S, self.w, self.w_view)  # a view: read at each call, made once
+        gW = _weights(gS, self.w, self.w_view)
         X_fixed = V[self.x] if isinstance(self.x, slice) and self.source is None else None
         source = self.source
         b = S[self.b][:, None] if isinstance(self.b, slice) else None
         shared_x, has_bias, w, x, b_rows = self.shared_x, self.has_bias, self.w, self.x, self.b
-        write_w = None if w_view else _write(gS, self.w_flat, self.w_write)
+        write_w = None if self.w_view is not None else _write(gS, self.w_flat, self.w_write)
         write_x = _write(G, self.x_target.rows, self.x_target.write) if self.x_grad else None
         write_b = _write(gS, self.b, self.b_write) if self.b_grad else None
         into_x = (G[self.x] if self.x_grad and shared_x and isinstance(self.x, slice)
@@ -599,8 +598,8 @@ class ConvStep(Step):
         R = out.reshape(C, P, B) if cp is None else np.empty((C, P, B))  # out[c * P + p] in (c, p) order
         R2 = R.reshape(C, P * B)
         inverse = None if cp is None else np.argsort(cp)
-        W_fixed = _weights(S, self.w, self.w_view) if self.w_view is not None else None
-        gW = _weights(gS, self.w, self.w_view) if self.w_view is not None else None
+        W_fixed = _weights(S, self.w, self.w_view)
+        gW = _weights(gS, self.w, self.w_view)
         x, pad_k, pad_p = self.x, self.pad_at[0], self.pad_at[1]
         padded = pad_k.size > 0
         w_rows, b_rows, has_bias = self.w, self.b, self.has_bias
