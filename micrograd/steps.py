@@ -291,16 +291,16 @@ class ChainStep(Step):
         def forward() -> None:
             kernels.chain_sum(views if len(views) == len(summands) else V[summands], out)
 
-        def backward() -> None:
-            for write in writes:  # add's rule: (g, g)
-                write(g)
-
         block = self._fresh_block()
         if block is not None:  # every summand its own fresh row, one after another: one write
             rows = G[block]
 
             def backward() -> None:
                 rows[...] = g
+        else:
+            def backward() -> None:
+                for write in writes:  # add's rule: (g, g)
+                    write(g)
         return forward, backward
 
     def _fresh_block(self) -> slice | None:
