@@ -691,3 +691,19 @@ def test_a_one_input_network_reads_its_1d_batch_itself():
     x = np.linspace(-2.0, 2.0, 9)
     assert micrograd.compile(lambda v: model([v]), params=model.parameters()).tape(x).direct == [True]
     check_against_engine(lambda v: model([v]), model.parameters(), x)
+
+
+def test_a_layer_whose_inputs_other_nodes_also_read_adds_its_adjoints_to_theirs():
+    """Three neurons over the same inputs, which a later node reads too: backward adds the layer's
+    W^T g to the adjoints already there (no fresh block to write into)."""
+    w = [Value(0.1 * k - 0.4) for k in range(10)]
+
+    def fn(x):
+        h = [(x[k] + w[9]).tanh() for k in range(3)]
+        a = [w[3 * j] * h[0] + w[3 * j + 1] * h[1] + w[3 * j + 2] * h[2] for j in range(3)]
+        return (a[0] * a[1] * a[2]).tanh() * h[1]  # h[1] read after the layer: its adjoint comes first
+
+    X = np.random.default_rng(4).normal(size=(9, 3))
+    steps = [repr(s) for s in micrograd.compile(fn, params=w).tape(X).steps]
+    assert "linear x3, 3 terms each (matmul, per sample)" in steps
+    check_against_engine(fn, w, X)
