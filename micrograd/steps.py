@@ -54,6 +54,16 @@ def _matrix_view(rows: np.ndarray, limit: int) -> tuple[int, int] | None:
     return None
 
 
+def _weights(S: np.ndarray, rows: np.ndarray, view: tuple[int, int] | None) -> np.ndarray | None:
+    """W[j, i] = S[rows[j, i]] as a view of S where ``view`` (from _matrix_view) lays the rows
+    out, else None (the rows are gathered at each call)."""
+    if view is None:
+        return None
+    base, stride = view
+    m, n = rows.shape
+    return S[base:base + m * stride].reshape(m, stride)[:, :n]
+
+
 class Write(enum.Enum):
     """How a step writes adjoints into rows (see Tape._plan)."""
 
@@ -281,16 +291,16 @@ class ChainStep(Step):
         def forward() -> None:
             kernels.chain_sum(views if len(views) == len(summands) else V[summands], out)
 
-        def backward() -> None:
-            for write in writes:  # add's rule: (g, g)
-                write(g)
-
         block = self._fresh_block()
         if block is not None:  # every summand its own fresh row, one after another: one write
             rows = G[block]
 
             def backward() -> None:
                 rows[...] = g
+        else:
+            def backward() -> None:
+                for write in writes:  # add's rule: (g, g)
+                    write(g)
         return forward, backward
 
     def _fresh_block(self) -> slice | None:
@@ -346,23 +356,16 @@ class LinearStep(Step):
     def reads(self) -> list[Index]:
         return [self.x_target.rows]
 
-    def _weights(self, S: np.ndarray) -> np.ndarray:
-        if self.w_view is None:
-            return S[self.w]
-        base, stride = self.w_view
-        return S[base:base + self.m * stride].reshape(self.m, stride)[:, :self.n]
-
     def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
              data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
         out, g = V[self.rows], G[self.rows]
-        w_view = self.w_view is not None
-        W_fixed = self._weights(S) if w_view else None  # a view: read at each call, made once
-        gW = self._weights(gS) if w_view else None
+        W_fixed = _weights(S, self.w, self.w_view)  # a view: read at each call, made once
+        gW = _weights(gS, self.w, self.w_view)
         X_fixed = V[self.x] if isinstance(self.x, slice) and self.source is None else None
         source = self.source
         b = S[self.b][:, None] if isinstance(self.b, slice) else None
         shared_x, has_bias, w, x, b_rows = self.shared_x, self.has_bias, self.w, self.x, self.b
-        write_w = None if w_view else _write(gS, self.w_flat, self.w_write)
+        write_w = None if self.w_view is not None else _write(gS, self.w_flat, self.w_write)
         write_x = _write(G, self.x_target.rows, self.x_target.write) if self.x_grad else None
         write_b = _write(gS, self.b, self.b_write) if self.b_grad else None
         into_x = (G[self.x] if self.x_grad and shared_x and isinstance(self.x, slice)
@@ -586,12 +589,6 @@ class ConvStep(Step):
     def reads(self) -> list[Index]:
         return [self.x_target.rows]
 
-    def _weights(self, S: np.ndarray) -> np.ndarray:
-        if self.w_view is None:
-            return S[self.w]
-        base, stride = self.w_view
-        return S[base:base + self.C * stride].reshape(self.C, stride)[:, :self.n]
-
     def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
              data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
         C, P, n, B = self.C, self.P, self.n, V.shape[1]
@@ -601,8 +598,8 @@ class ConvStep(Step):
         R = out.reshape(C, P, B) if cp is None else np.empty((C, P, B))  # out[c * P + p] in (c, p) order
         R2 = R.reshape(C, P * B)
         inverse = None if cp is None else np.argsort(cp)
-        W_fixed = self._weights(S) if self.w_view is not None else None
-        gW = self._weights(gS) if self.w_view is not None else None
+        W_fixed = _weights(S, self.w, self.w_view)
+        gW = _weights(gS, self.w, self.w_view)
         x, pad_k, pad_p = self.x, self.pad_at[0], self.pad_at[1]
         padded = pad_k.size > 0
         w_rows, b_rows, has_bias = self.w, self.b, self.has_bias

@@ -133,7 +133,7 @@ class TracedNumber:
     def __hash__(self) -> int:
         return hash(_use(self, "hash()"))
 
-    # each operation of float, through _use
+    # each operation of float, after the check (_binary, _unary)
     __add__ = _binary("__add__", "+")
     __radd__ = _binary("__radd__", "+")
     __sub__ = _binary("__sub__", "-")

@@ -197,3 +197,24 @@ def test_adding_in_rounds_of_distinct_rows_is_np_add_at_bit_for_bit(rows, seed):
         got[index[r]] += values[r]
     assert sorted(np.concatenate(turns or [np.zeros(0, dtype=np.intp)]).tolist()) == list(range(len(rows)))
     assert np.array_equal(got.view(np.int64), want.view(np.int64))
+
+
+def test_kernels_without_bias_whose_weights_are_no_run_of_rows_agree_with_the_engine():
+    """Two kernels of a 1-d convolution, no bias, their parameters interleaved (k0[0], k1[0],
+    k0[1], k1[1]): no kernel is a view of the shared values, so the weights are gathered at each
+    call and their adjoints added back by index; inputs computed from a parameter need adjoints."""
+    k = [[Value(0.5), Value(-1.5)], [Value(2.0), Value(0.25)]]
+    params = [k[0][0], k[1][0], k[0][1], k[1][1], Value(0.5)]
+
+    def fn(x):
+        h = [(xi + params[4]).tanh() for xi in x]
+        outs = [kc[0] * h[p] + kc[1] * h[p + 1] for kc in k for p in range(4)]
+        return sum(o * o for o in outs)
+
+    X = np.random.default_rng(2).normal(size=(6, 5))
+    want_out, want_grad = engine(fn, params, X)
+    got_out, got_grad, tape = compiled(fn, params, X)
+    assert "conv x8 (2 kernels at 4 positions), 2 terms each (matmul over patches, per sample)" in [
+        repr(s) for s in tape.steps]
+    assert_close(got_out, want_out)
+    assert_close(got_grad, want_grad)

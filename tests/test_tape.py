@@ -169,7 +169,8 @@ def test_the_matmul_path_is_taken_and_agrees_with_the_generic_path():
 
 
 def test_linear_nodes_with_other_shapes_agree_with_the_generic_path():
-    """Sums over different inputs (a batched dot), repeated terms, weights used twice."""
+    """Sums with terms that are no weighted input (added in the trace's order), repeated terms,
+    weights used twice."""
     w = [Value(0.5), Value(-1.5), Value(2.0)]
 
     def fn(x):
@@ -180,6 +181,26 @@ def test_linear_nodes_with_other_shapes_agree_with_the_generic_path():
         return (a * b + c.tanh() + d).exp() * 0.01
 
     X = np.random.default_rng(1).normal(size=(7, 3))
+    check_against_engine(fn, w, X)
+
+
+@pytest.mark.parametrize("second", [(2, 3), (1, 0), (2, 0)], ids=["own inputs", "swapped", "one shared"])
+def test_sums_over_different_inputs_take_the_batched_dot_and_agree_with_the_engine(second):
+    """Two sums of weighted inputs reading different inputs (no kernel at many positions): one
+    batched dot forward, and backward adds each sum's adjoints into the inputs it read (rows read
+    by both sums get both)."""
+    w = [Value(0.5), Value(-1.5), Value(2.0), Value(0.25)]
+    i, j = second
+
+    def fn(x):
+        h = [(x[k] + w[k]).tanh() for k in range(4)]  # inputs that need adjoints
+        a = w[0] * h[0] + w[1] * h[1]
+        b = w[2] * h[i] + w[3] * h[j]
+        return (a * b).tanh() + a.exp() * 0.1
+
+    X = np.random.default_rng(1).normal(size=(7, 4))
+    steps = [repr(s) for s in micrograd.compile(fn, params=w).tape(X).steps]
+    assert "linear x2, 2 terms each (batched dot, per sample)" in steps
     check_against_engine(fn, w, X)
 
 
@@ -670,3 +691,19 @@ def test_a_one_input_network_reads_its_1d_batch_itself():
     x = np.linspace(-2.0, 2.0, 9)
     assert micrograd.compile(lambda v: model([v]), params=model.parameters()).tape(x).direct == [True]
     check_against_engine(lambda v: model([v]), model.parameters(), x)
+
+
+def test_a_layer_whose_inputs_other_nodes_also_read_adds_its_adjoints_to_theirs():
+    """Three neurons over the same inputs, which a later node reads too: backward adds the layer's
+    W^T g to the adjoints already there (no fresh block to write into)."""
+    w = [Value(0.1 * k - 0.4) for k in range(10)]
+
+    def fn(x):
+        h = [(x[k] + w[9]).tanh() for k in range(3)]
+        a = [w[3 * j] * h[0] + w[3 * j + 1] * h[1] + w[3 * j + 2] * h[2] for j in range(3)]
+        return (a[0] * a[1] * a[2]).tanh() * h[1]  # h[1] read after the layer: its adjoint comes first
+
+    X = np.random.default_rng(4).normal(size=(9, 3))
+    steps = [repr(s) for s in micrograd.compile(fn, params=w).tape(X).steps]
+    assert "linear x3, 3 terms each (matmul, per sample)" in steps
+    check_against_engine(fn, w, X)
