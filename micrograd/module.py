@@ -79,15 +79,10 @@ class Module:
         return [(name, p) for name, p in _walk(self, _holds_parameters) if isinstance(p, Value)]
 
     def modules(self) -> Iterator[Module]:
-        """This module and every module inside it, depth first."""
-        stack: list[Any] = [self]
-        while stack:
-            obj = stack.pop()
-            if isinstance(obj, Module):
-                yield obj
-                stack.extend(reversed([x for x in vars(obj).values() if _holds_modules(x)]))
-            else:
-                stack.extend(reversed([x for x in obj if _holds_modules(x)]))
+        """This module and every module inside it, each once (a shared one too, as torch lists
+        it), depth first: the modules of ``named_modules()``."""
+        for _, m in self.named_modules():
+            yield m
 
     def named_modules(self) -> list[tuple[str, Module]]:
         """(dotted name, module) for this module ('') and every module inside it, each once, in

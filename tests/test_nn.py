@@ -341,6 +341,15 @@ def test_train_and_eval_reach_every_module():
     assert len(net.parameters()) == 8 * 3 + 9
 
 
+def test_modules_lists_a_shared_module_once_as_torch_does():
+    """torch.nn.Module.modules() visits a module shared by two places once; so does ours."""
+    shared = Layer(2, 2, rng=0)
+    net = Sequential(shared, Layer(2, 2, rng=1), shared)
+    mods = list(net.modules())
+    assert [id(m) for m in mods] == [id(m) for _, m in net.named_modules()]
+    assert sum(m is shared for m in mods) == 1 and len(mods) == 1 + (1 + 2) + (1 + 2)
+
+
 # --- state dicts and files ----------------------------------------------------------------------
 
 def test_a_hidden_layer_of_one_neuron_feeds_the_next_and_inputs_may_be_tuples_or_arrays():
