@@ -39,21 +39,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from micrograd.data import train_test_split
+from bench_compile import digits_train as digits  # noqa: I001 (the digits notebook's training split)
+
 from micrograd.losses import cross_entropy
 from micrograd.nn import MLP
 from micrograd.optim import Adam
 from micrograd.train import fit
 
 BATCH = 32
-
-
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits  # type: ignore[import-untyped]  # bundled: no download
-    data = load_digits()
-    X_train, _, y_train, _ = train_test_split(data.data / 16.0, data.target, test_size=0.25, random_state=0)
-    return X_train, y_train
 
 
 def epoch_times(X: np.ndarray, y: np.ndarray, epochs: int, compiled: bool) -> tuple[list[float], MLP]:
