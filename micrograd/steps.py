@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -718,6 +719,8 @@ class LseStep(Step):
         def leaves_now() -> np.ndarray:
             return view if view is not None else V[leaves].reshape(n, k, B)
 
+        edge = [False]  # did the last forward meet a column that needs the tree (read by backward)?
+
         def forward() -> None:
             X = leaves_now()
             np.maximum.reduce(X, axis=0, out=m)
@@ -726,15 +729,16 @@ class LseStep(Step):
             np.add.reduce(E, axis=0, out=s)
             np.log(s, out=out)
             np.add(out, m, out=out)
-            if not np.isfinite(np.add.reduce(X, axis=None)):  # inf, nan or an overflow: the tree there
+            edge[0] = not math.isfinite(np.add.reduce(X, axis=None))  # an inf, a nan or an overflow
+            if edge[0]:
                 cols = np.nonzero(~np.isfinite(np.add.reduce(X, axis=0)))
                 out[cols] = self._tree_forward(X[:, cols[0], cols[1]])[-1]
 
         def backward() -> None:
-            X = leaves_now()
             np.divide(g, s, out=scale)
             np.multiply(E, scale, out=dX)
-            if not (np.isfinite(np.add.reduce(X, axis=None)) and np.isfinite(np.add.reduce(g, axis=None))):
+            if edge[0] or not math.isfinite(np.add.reduce(g, axis=None)):
+                X = leaves_now()
                 cols = np.nonzero(~(np.isfinite(np.add.reduce(X, axis=0)) & np.isfinite(g)))
                 dX[:, cols[0], cols[1]] = self._tree_backward(X[:, cols[0], cols[1]], g[cols])
             if write is not None:
