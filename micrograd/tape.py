@@ -523,8 +523,9 @@ def _weighted(args: tuple[int, ...], dep: list[Dep], target: Dep) -> Term | None
 def _find_sums(g: _Graph, dots: bool) -> dict[int, Node]:
     """The nodes to compute: one per op node that is not constant; with ``dots``, a tree of adds
     of products w * x is one linear node (and its adds and products none of their own), when
-    regrouping it is allowed (``_regroupable``), and a per-sample sum added left to right one
-    chain node, added in the trace's order (``_is_chain``)."""
+    regrouping it is allowed (``_regroupable``), a per-sample sum added left to right one
+    chain node, added in the trace's order (``_is_chain``), and a tree of ``logaddexp`` one
+    log-sum-exp node (``_lse_trees``)."""
     absorbed = _absorbed(g) if dots else set()
     nodes, fused = _lse_trees(g) if dots else ({}, set())
     for i, op in enumerate(g.op):
@@ -552,6 +553,8 @@ def _lse_trees(g: _Graph) -> tuple[dict[int, Node], set[int]]:
     fold), as one node of its root, the tree kept as pairs of positions (``Node.tree``); and the
     inner nodes it absorbs. Regrouped within the figure of ``steps.LseStep``."""
     lae, dep = ops.logaddexp, g.dep
+    if lae not in g.op:  # (a scan at C speed, most graphs having none; the loops below test identity)
+        return {}, set()
     uses, user = [0] * len(g.op), [-1] * len(g.op)
     for i, kids in enumerate(g.kids):
         for c in kids:
