@@ -622,6 +622,26 @@ def test_a_logsumexp_tree_is_one_step_unless_dots_is_off_or_a_node_is_read_elsew
     assert not any("logsumexp" in s for s in listing(two))  # a single logaddexp: no tree
 
 
+@pytest.mark.parametrize("fn", [
+    lambda x, w: micrograd.losses.logsumexp([v * w for v in x[:5]]) - micrograd.losses.logsumexp([v * w for v in x[5:]]),
+    lambda x, w: (lambda a: micrograd.losses.logsumexp([a, a, x[1], a, x[2]]))(x[0] * w),  # a node read 3 times
+    lambda x, w: micrograd.losses.logsumexp([x[9] * w, x[2], x[5] * w, x[0]]) * (x[2] * w),  # leaves out of order
+])
+def test_log_sum_exps_that_gather_their_leaves_or_share_a_step_agree_with_the_engine(fn):
+    """Two trees in one step (leaves interleaved), a leaf thrice (its adjoints added) and leaves in
+    no row order (gathered): moderate logits, nothing cancels, so 1e-12 relative (check_against_engine)."""
+    w = Value(0.7)
+    fn = functools.partial(fn, w=w)
+    X = np.random.default_rng(4).normal(size=(5, 10)) * 3.0
+    X[1, 0] = -np.inf  # a sample on the tree's own path
+    assert any("logsumexp" in str(s) for s in micrograd.compile(fn, params=[w]).tape(X).steps)
+    check_against_engine(fn, [w], X[[0, 2, 3, 4]])
+    want, got = engine(fn, [w], X), compiled(fn, [w], X)
+    _within(got[0], want[0], 1e-12 * np.abs(want[0][np.isfinite(want[0])]).max())
+    finite = want[2][np.isfinite(want[2])]
+    _within(got[2], want[2], 1e-12 * np.abs(finite).max(initial=0.0))  # nan where the engine's is (0 * inf)
+
+
 @settings(max_examples=150)
 @given(X=_logit_rows(), c=st.one_of(st.floats(-1e3, 1e3), st.sampled_from([1e300, math.inf, -math.inf, math.nan, 0.0])))
 def test_a_logsumexp_is_regrouped_within_the_stated_figure(X, c):
