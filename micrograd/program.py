@@ -49,6 +49,9 @@ class Node:
     summands: list[int] = field(default_factory=list)  # a chain: ((s0 + s1) + s2) + ..., in order
     bias: int | None = None     # linear: its shared part (a node number), if any
     level: int = 0              # depth among nodes of the same Dep
+    # a fused tree: ``op`` applied pairwise over ``args`` (its leaves, left to right), pair by pair
+    # as (left, right) positions: 0..n-1 the leaves, n + q the q-th pair's result (the last: this node)
+    tree: tuple[tuple[int, int], ...] = ()
 
     def reads(self) -> list[int]:
         """The nodes it reads (for a linear node: x's, then w's, then the bias)."""

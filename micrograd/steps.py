@@ -6,7 +6,9 @@ kernel) for all of them forward and one backward, on the tape's buffers.
 - ``LinearStep``: per-sample sums b + w1 x1 + ... (a layer of neurons), a matrix product;
 - ``ConvStep``: the same sums with one kernel's weights at many positions (a convolution), one
   matrix product over image patches (``conv_plan`` finds the kernels and the patches);
-- ``SharedLinearStep``: sums of shared values (an L2 term), once per call.
+- ``SharedLinearStep``: sums of shared values (an L2 term), once per call;
+- ``LseStep``: trees of ``logaddexp`` over n per-sample rows (``losses.logsumexp``), one
+  max-shifted log-sum-exp over the n rows, regrouped within the figure in its docstring.
 
 ``micrograd.tape`` lowers a traced graph to these; ``Tape._plan`` decides how each writes its
 adjoints (``Write``), and ``Tape._direct`` which input arrays a first layer reads itself.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +29,7 @@ from . import kernels
 from .program import SAMPLE, Layout, Node, Slot
 from .xp import ARRAYS
 
-__all__ = ["Arg", "ChainStep", "ConvPlan", "ConvStep", "Index", "LinearStep", "OpStep", "ReluStep",
+__all__ = ["Arg", "ChainStep", "ConvPlan", "ConvStep", "Index", "LinearStep", "LseStep", "OpStep", "ReluStep",
            "SharedLinearStep", "Step", "Target", "Write", "as_index", "conv_plan", "rounds", "weight_kernels"]
 
 
@@ -659,3 +662,106 @@ class ConvStep(Step):
     def __repr__(self) -> str:
         return (f"conv x{self.m} ({self.C} kernels at {self.P} positions), {self.n} terms each "
                 "(matmul over patches, per sample)")
+
+
+class LseStep(Step):
+    """k per-sample log-sum-exps, each a tree of ``logaddexp`` over n per-sample leaves x_i:
+    lse = m + log(s), s = sum_i e^(x_i - m), m = max_i x_i, over the n rows at once; backward
+    dx_i += g e^(x_i - m) / s (the softmax times the incoming adjoint g).
+
+    This regroups the tree, as a matrix product regroups a sum. Against the scalar engine (u =
+    2^-53, |lse| the result's size), for the value and for each gradient per unit of g:
+
+        |d lse| <= 4 n u (|lse| + 2),    |d dx_i| <= 8 n u (|lse| + 2) |g|.
+
+    Both differ from the exact log-sum-exp L. The tree rounds each node (u |node|, and 2 ulps of
+    libm's exp and log1p), and a node's error reaches the root scaled by e^(node - L) <= 1, the
+    weights of one level summing to 1: at most D u (|L| + 3) over D = ceil(log2 n) levels. The
+    step's n - 1 additions of terms in [0, 1] to a sum >= 1, n exps and one log, plus the final
+    rounding, give at most (2n + 1) u + u |L|. The engine's gradient is g times D rounded
+    sigmoids of differences of such nodes, relatively within 2 D^2 u (|L| + 3); the step's
+    e^(x_i - m) / s is within (n + 2) u relatively; both are at most 1 before g. The bound is
+    absolute: a loss lse - x_target can cancel to far below it.
+
+    Where a column has a leaf that is inf or nan, leaves whose sum overflows, or (backward) an
+    adjoint that is not finite, the step runs the tree itself there (the op's forward and rule on
+    arrays, as unfused steps do), so those columns are the unfused tape's numbers exactly."""
+
+    def __init__(self, members: list[Node], rows: slice, slots: dict[int, Slot], grad: list[bool]) -> None:
+        op = members[0].op
+        assert op is not None
+        self.op, self.rows, self.sample = op, rows, True
+        self.grad = any(m.grad for m in members)
+        self.tree = members[0].tree
+        self.n, self.k = len(members[0].args), len(members)
+        at = [slots[m.args[j]].row for j in range(self.n) for m in members]  # leaf j of member i: j * k + i
+        self.leaves = np.array(at, dtype=np.intp)
+        self.target = Target(as_index(at), _adding(at))
+
+    def targets(self) -> list[Target]:
+        return [self.target] if self.grad else []
+
+    def reads(self) -> list[Index]:
+        return [self.target.rows]
+
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+        n, k, B = self.n, self.k, V.shape[1]
+        out, g = V[self.rows], G[self.rows]  # (k, B)
+        ix, leaves = self.target.rows, self.leaves
+        view = V[ix].reshape(n, k, B) if isinstance(ix, slice) and ix.step == 1 else None
+        E, m, s = np.empty((n, k, B)), np.empty((k, B)), np.empty((k, B))  # e^(x - m), m, s
+        direct = isinstance(ix, slice) and ix.step == 1 and self.target.write is Write.ASSIGN
+        dX = G[ix].reshape(n, k, B) if direct else np.empty((n, k, B))
+        write = None if direct else _write(G, ix, self.target.write)
+        scale = np.empty((k, B))
+
+        def leaves_now() -> np.ndarray:
+            return view if view is not None else V[leaves].reshape(n, k, B)
+
+        edge = [False]  # did the last forward meet a column that needs the tree (read by backward)?
+
+        def forward() -> None:
+            X = leaves_now()
+            np.maximum.reduce(X, axis=0, out=m)
+            np.subtract(X, m, out=E)
+            np.exp(E, out=E)
+            np.add.reduce(E, axis=0, out=s)
+            np.log(s, out=out)
+            np.add(out, m, out=out)
+            edge[0] = not math.isfinite(np.add.reduce(X, axis=None))  # an inf, a nan or an overflow
+            if edge[0]:
+                cols = np.nonzero(~np.isfinite(np.add.reduce(X, axis=0)))
+                out[cols] = self._tree_forward(X[:, cols[0], cols[1]])[-1]
+
+        def backward() -> None:
+            np.divide(g, s, out=scale)
+            np.multiply(E, scale, out=dX)
+            if edge[0] or not math.isfinite(np.add.reduce(g, axis=None)):
+                X = leaves_now()
+                cols = np.nonzero(~(np.isfinite(np.add.reduce(X, axis=0)) & np.isfinite(g)))
+                dX[:, cols[0], cols[1]] = self._tree_backward(X[:, cols[0], cols[1]], g[cols])
+            if write is not None:
+                write(dX.reshape(n * k, B))
+
+        return forward, backward
+
+    def _tree_forward(self, X: np.ndarray) -> list[np.ndarray]:
+        """Every node of the tree on some columns (leaves ``X``, (n, c)): the leaves, then each pair."""
+        values = list(X)
+        for a, b in self.tree:
+            values.append(self.op.forward(ARRAYS, values[a], values[b]))
+        return values
+
+    def _tree_backward(self, X: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """The leaves' adjoints on some columns by the tree's rule, pair by pair from the root."""
+        values = self._tree_forward(X)
+        adj: list[Any] = [None] * len(values)
+        adj[-1] = g
+        for q in range(len(self.tree) - 1, -1, -1):
+            a, b = self.tree[q]
+            adj[a], adj[b] = self.op.rule(ARRAYS, adj[self.n + q], values[self.n + q], values[a], values[b])
+        return np.array(adj[:self.n])
+
+    def __repr__(self) -> str:
+        return f"logsumexp x{self.k}, {self.n} leaves each (max-shifted, per sample)"

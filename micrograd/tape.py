@@ -14,7 +14,10 @@ batch), *parameters* (shared by every sample, read from ``.data`` at each call) 
   them) become one *linear* step, and neurons reading the same inputs one matrix product; the same
   kernel of weights at many positions (a Conv2d's sums) one matrix product over patches. This is
   a fast path for ``add`` and ``mul`` only; ``compile(..., dots=False)`` turns it off, and the
-  tests check one against the other.
+  tests check one against the other;
+- with ``dots`` too, a per-sample tree of ``logaddexp`` over n per-sample leaves (``logsumexp``,
+  softmax cross-entropy) becomes one *log-sum-exp* step, m + log(sum e^(x_i - m)) over all n rows
+  at once (``steps.LseStep``), which regroups the tree's roundings (the figure: its docstring).
 
 Lowering a pair of traces to steps is a sequence of passes, each a small function over the
 records of ``program.py`` (:class:`Node`, :class:`Slot`, ...) and below (:class:`_Graph`, :class:`_Group`):
@@ -24,8 +27,9 @@ records of ``program.py`` (:class:`Node`, :class:`Slot`, ...) and below (:class:
 2. fold (``_fold``): each op node depends on what its arguments do (:class:`Dep`); one that
    depends on nothing is a constant, the value the engine computed for it while tracing;
 3. find sums (``_find_sums``): with ``dots``, each tree of adds of products w * x becomes one
-   linear node, and a per-sample sum added left to right (``sum()``) one chain node; every
-   other op node that is not constant is a node of its own;
+   linear node, a per-sample sum added left to right (``sum()``) one chain node, and a tree of
+   ``logaddexp`` over per-sample leaves one log-sum-exp node (``_lse_trees``); every other op
+   node that is not constant is a node of its own;
 4. levels (``_levels``): a node's depth among nodes of its own :class:`Dep`;
 5. group (``_group``, ``_split``): nodes of one op (told apart by identity, never by symbol text)
    or one linear shape (a kernel's size) at one level become one step; sums of one kernel at many
@@ -39,7 +43,8 @@ Tracing is honest: a Python ``if``, comparison, ``float()`` or ``detach()`` on a
 and any use of its number outside the engine (``x.data``: a ``traced.TracedNumber`` while tracing),
 raise :class:`TracingError` naming the line. The function is traced twice, at two different
 samples, so a graph built from other changing numbers (random draws) is refused too. The fast
-path regroups only sums of products with shared weights (``_regroupable``).
+path regroups only sums of products with shared weights (``_regroupable``) and log-sum-exp trees
+(``_lse_trees``), each within a stated figure (docs/tour/compile.md).
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ from .steps import (
     ChainStep,
     ConvStep,
     LinearStep,
+    LseStep,
     OpStep,
     ReluStep,
     SharedLinearStep,
@@ -90,7 +96,8 @@ def compile(fn: Callable[..., Any], *, params: Sequence[Value], dots: bool = Tru
     and returns a Value or a list of Values. ``params`` are the Values that get gradients; they
     and any other Value that outlives a call (the same object at every trace) are read from
     ``.data`` at each call. Every other leaf is a constant, baked in. ``dots=False`` turns off
-    the matrix-product fast path (every node then runs by its op's own rule), for checking it.
+    the regrouping fast paths, the matrix products and the fused log-sum-exp (every node then
+    runs by its op's own rule), for checking them.
 
     >>> import numpy as np
     >>> w = Value(2.0)
@@ -516,12 +523,13 @@ def _weighted(args: tuple[int, ...], dep: list[Dep], target: Dep) -> Term | None
 def _find_sums(g: _Graph, dots: bool) -> dict[int, Node]:
     """The nodes to compute: one per op node that is not constant; with ``dots``, a tree of adds
     of products w * x is one linear node (and its adds and products none of their own), when
-    regrouping it is allowed (``_regroupable``), and a per-sample sum added left to right one
-    chain node, added in the trace's order (``_is_chain``)."""
+    regrouping it is allowed (``_regroupable``), a per-sample sum added left to right one
+    chain node, added in the trace's order (``_is_chain``), and a tree of ``logaddexp`` one
+    log-sum-exp node (``_lse_trees``)."""
     absorbed = _absorbed(g) if dots else set()
-    nodes: dict[int, Node] = {}
+    nodes, fused = _lse_trees(g) if dots else ({}, set())
     for i, op in enumerate(g.op):
-        if g.dep[i] is CONST or not g.kids[i] or i in absorbed:
+        if g.dep[i] is CONST or not g.kids[i] or i in absorbed or i in fused or i in nodes:
             continue
         if dots and op is ops.add:
             summands, inner = _sum_terms(g, i, absorbed)
@@ -537,6 +545,63 @@ def _find_sums(g: _Graph, dots: bool) -> dict[int, Node]:
                 continue
         nodes[i] = Node(g.dep[i], g.grad[i], op, g.kids[i])
     return nodes
+
+
+def _lse_trees(g: _Graph) -> tuple[dict[int, Node], set[int]]:
+    """Log-sum-exp nodes: each per-sample tree of ``logaddexp`` (by identity) over 3 or more
+    per-sample leaves whose inner nodes have no other reader (``losses.logsumexp``'s pairwise
+    fold), as one node of its root, the tree kept as pairs of positions (``Node.tree``); and the
+    inner nodes it absorbs. Regrouped within the figure of ``steps.LseStep``."""
+    lae, dep = ops.logaddexp, g.dep
+    if lae not in g.op:  # (a scan at C speed, most graphs having none; the loops below test identity)
+        return {}, set()
+    uses, user = [0] * len(g.op), [-1] * len(g.op)
+    for i, kids in enumerate(g.kids):
+        for c in kids:
+            uses[c] += 1
+            user[c] = i
+    for o in g.outputs:
+        uses[o] += 2  # an output is always materialised
+    inner = {i for i, op in enumerate(g.op) if op is lae and dep[i] is SAMPLE and uses[i] == 1
+             and g.op[user[i]] is lae and dep[user[i]] is SAMPLE}
+    nodes: dict[int, Node] = {}
+    fused: set[int] = set()
+    for i, op in enumerate(g.op):
+        if op is not lae or dep[i] is not SAMPLE or i in inner or not inner.intersection(g.kids[i]):
+            continue
+        leaves, pairs, absorbed = _lse_tree(g, i, inner)
+        if all(dep[x] is SAMPLE for x in leaves):
+            nodes[i] = Node(SAMPLE, g.grad[i], lae, tuple(leaves), tree=pairs)
+            fused.update(absorbed)
+    return nodes, fused
+
+
+def _lse_tree(g: _Graph, root: int, inner: set[int]) -> tuple[list[int], tuple[tuple[int, int], ...], list[int]]:
+    """The leaves of the tree under ``root`` through ``inner`` nodes, left to right (a node read
+    twice is two leaves); its pairs, children before parents, as positions (leaves 0..n-1, then
+    pair q at n + q); the inner nodes."""
+    leaves: list[int] = []
+    pairs: list[tuple[bool, int, bool, int]] = []  # (is a pair, index) of the left and the right
+    absorbed: list[int] = []
+    done: list[tuple[bool, int]] = []  # the results of finished subtrees, left to right
+    stack: list[tuple[int, bool]] = [(root, False)]
+    while stack:
+        j, ready = stack.pop()
+        if ready:
+            right, left = done.pop(), done.pop()
+            pairs.append((*left, *right))
+            done.append((True, len(pairs) - 1))
+        elif j == root or j in inner:
+            if j != root:
+                absorbed.append(j)
+            a, b = g.kids[j]
+            stack += [(j, True), (b, False), (a, False)]
+        else:
+            leaves.append(j)
+            done.append((False, len(leaves) - 1))
+    n = len(leaves)
+    at = [(n + ia if pa else ia, n + ib if pb else ib) for pa, ia, pb, ib in pairs]
+    return leaves, tuple(at), absorbed
 
 
 def _sum_terms(g: _Graph, i: int, absorbed: set[int]) -> tuple[list[int], list[int]]:
@@ -635,7 +700,9 @@ def _group(nodes: dict[int, Node], dep: list[Dep]) -> list[list[int]]:
     groups: dict[_GroupKey, list[int]] = {}
     for i in sorted(nodes, key=lambda j: (nodes[j].dep, nodes[j].level, j)):
         nd = nodes[i]
-        if nd.op is not None:
+        if nd.tree:
+            key = _GroupKey(nd.dep, nd.level, id(nd.op), ("tree", nd.tree))
+        elif nd.op is not None:
             key = _GroupKey(nd.dep, nd.level, id(nd.op), tuple(dep[a] == SAMPLE for a in nd.args))
         elif nd.summands:
             key = _GroupKey(nd.dep, nd.level, None, ("chain", len(nd.summands)))
@@ -712,7 +779,9 @@ def _emit(groups: list[_Group], g: _Graph, layout: Layout) -> list[Step]:
     for group in groups:
         first = group.members[0]
         plan = conv_plan(group.members) if first.op is None and not first.summands and first.dep is SAMPLE else None
-        if first.op is ops.relu and first.dep is SAMPLE and _consecutive(first, group.members, g.slots):
+        if first.tree:
+            steps.append(LseStep(group.members, group.rows, g.slots, g.grad))
+        elif first.op is ops.relu and first.dep is SAMPLE and _consecutive(first, group.members, g.slots):
             steps.append(ReluStep(group.members, group.rows, g.slots, g.grad))
         elif first.op is not None:
             steps.append(OpStep(group.members, group.rows, g.slots, g.grad))

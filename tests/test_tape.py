@@ -577,6 +577,133 @@ def test_a_neurons_sum_is_regrouped_within_the_stated_figure(w, b, scale):
     assert np.all(np.abs(got - want) <= bound)
 
 
+U = 2.0 ** -53
+_EDGES = [0.0, -0.0, 1.0, 5e-324, -5e-324, 1e-300, 1e300, -1e300, 1.7e308, -1.7e308, math.inf, -math.inf, math.nan]
+_LOGITS = st.one_of(st.floats(-50.0, 50.0), st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(_EDGES))
+
+
+@st.composite
+def _logit_rows(draw):
+    """Rows of n >= 3 logits: moderate, huge, tiny (subnormal), inf, nan, and rows of equal ones
+    (a row repeating its first ``period`` logits)."""
+    n = draw(st.integers(3, 12))
+    rows = []
+    for _ in range(draw(st.integers(1, 4))):
+        row = draw(st.lists(_LOGITS, min_size=n, max_size=n))
+        period = draw(st.integers(1, n))
+        rows.append([row[j % period] for j in range(n)])
+    return np.array(rows)
+
+
+def _within(got, want, bound):
+    """Equal where ``want`` is nan or infinite (nan where nan, the same infinity); elsewhere within
+    ``bound`` (0 where the engine's log-sum-exp itself is not finite: then equal)."""
+    got, want = np.asarray(got, float), np.asarray(want, float)
+    assert np.array_equal(np.isnan(got), np.isnan(want)), (got, want)
+    inf = np.isinf(want)
+    assert np.array_equal(got[inf], want[inf]), (got, want)
+    finite = np.isfinite(want)
+    assert np.all(np.abs(got[finite] - want[finite]) <= bound), (got, want, bound)
+
+
+def test_a_logsumexp_tree_is_one_step_unless_dots_is_off_or_a_node_is_read_elsewhere():
+    xs = np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [0.5, -1.0, 7.0, 2.0, 2.0]])
+    w = Value(1.5)
+    listing = lambda fn, dots=True: [str(s) for s in micrograd.compile(fn, params=[w], dots=dots).tape(xs).steps]
+    lse = lambda x: micrograd.losses.logsumexp([v * w for v in x])
+    assert "logsumexp x1, 5 leaves each (max-shifted, per sample)" in listing(lse)
+    assert not any("logaddexp" in s for s in listing(lse))
+    assert sum("logaddexp" in s for s in listing(lse, dots=False)) == 3  # levels of the pairwise tree
+    inner = lambda x: lse(x) + x[0].logaddexp(x[1]) * 0.0 + (x[2] * w).logaddexp(x[3] * w)
+    assert any("logaddexp" in s for s in listing(inner))  # (x2 w) lae (x3 w) is read twice: no tree
+    shared = lambda x: micrograd.losses.logsumexp([x[0], w, x[1]])
+    assert not any("logsumexp" in s for s in listing(shared))  # a shared leaf: the tree as it is
+    two = lambda x: x[0].logaddexp(x[1])
+    assert not any("logsumexp" in s for s in listing(two))  # a single logaddexp: no tree
+
+
+def _thrice(a, x):
+    return micrograd.losses.logsumexp([a, a, x[1], a, x[2]])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x, w: micrograd.losses.logsumexp([v * w for v in x[:5]]) - micrograd.losses.logsumexp([v * w for v in x[5:]]),
+    lambda x, w: _thrice(x[0] * w, x),  # a node read 3 times
+    lambda x, w: micrograd.losses.logsumexp([x[9] * w, x[2], x[5] * w, x[0]]) * (x[2] * w),  # leaves out of order
+])
+def test_log_sum_exps_that_gather_their_leaves_or_share_a_step_agree_with_the_engine(fn):
+    """Two trees in one step (leaves interleaved), a leaf thrice (its adjoints added) and leaves in
+    no row order (gathered): moderate logits, nothing cancels, so 1e-12 relative (check_against_engine)."""
+    w = Value(0.7)
+    fn = functools.partial(fn, w=w)
+    X = np.random.default_rng(4).normal(size=(5, 10)) * 3.0
+    X[1, 0] = -np.inf  # a sample on the tree's own path
+    assert any("logsumexp" in str(s) for s in micrograd.compile(fn, params=[w]).tape(X).steps)
+    check_against_engine(fn, [w], X[[0, 2, 3, 4]])
+    want, got = engine(fn, [w], X), compiled(fn, [w], X)
+    _within(got[0], want[0], 1e-12 * np.abs(want[0][np.isfinite(want[0])]).max())
+    finite = want[2][np.isfinite(want[2])]
+    _within(got[2], want[2], 1e-12 * np.abs(finite).max(initial=0.0))  # nan where the engine's is (0 * inf)
+
+
+@settings(max_examples=150)
+@given(X=_logit_rows(), c=st.one_of(st.floats(-1e3, 1e3), st.sampled_from([1e300, math.inf, -math.inf, math.nan, 0.0])))
+def test_a_logsumexp_is_regrouped_within_the_stated_figure(X, c):
+    """The fused log-sum-exp of n logits against the scalar engine's tree (steps.LseStep's
+    docstring, docs/tour/compile.md): |d lse| <= 4 n u (|lse| + 2) and, per unit of incoming
+    gradient, |d dx_i| <= 8 n u (|lse| + 2), u = 2^-53; those sizes are the derivation's (D u
+    (|lse| + 3) for the tree's D = ceil(log2 n) levels, (2n + 1) u + u |lse| for the step; 2 D^2 u
+    (|lse| + 3) and (n + 2) u relatively for the softmax), with room: at n = 3, |lse| = 1 the value's
+    is 1.6e-15, so a step off by one ulp of each term or missing its shift fails. Where a logit is
+    inf or nan, or the engine's result is not finite, the numbers are the unfused tape's: equal
+    infinities and nans, and the figure for the finite ones."""
+    n = X.shape[1]
+    ps, cv = [Value(0.0) for _ in range(n)], Value(c)
+    fn = lambda x: micrograd.losses.logsumexp([xi + p for xi, p in zip(x, ps)]) * cv
+    f = micrograd.compile(fn, params=ps + [cv])
+    assert any("logsumexp" in str(s) for s in f.tape(X).steps)
+    values = f(X)  # the whole batch: rows with and without edge logits side by side
+    for row, value in zip(X, values):
+        p0 = [Value(0.0) for _ in range(n)]
+        want = (micrograd.losses.logsumexp([Value(x) + p for x, p in zip(row.tolist(), p0)]) * c).data
+        lse = want / c if c != 0.0 and math.isfinite(c) else None
+        size = 4 * n * U * (abs(lse) + 2) * abs(c) if lse is not None and math.isfinite(lse) else 0.0
+        _within(value, want, size + U * abs(want))  # (the product * c rounds once more)
+    for row in X:  # gradients sample by sample (a batch's mean would mix them)
+        for p in ps + [cv]:
+            p.grad = 0.0
+        f.backward(row[None])
+        q = [Value(0.0) for _ in range(n)]
+        root = micrograd.losses.logsumexp([Value(x) + p for x, p in zip(row.tolist(), q)])
+        (root * c).backward()
+        size = 8 * n * U * (abs(root.data) + 2) * abs(c) if math.isfinite(root.data) else 0.0
+        _within([p.grad for p in ps], [p.grad for p in q], size)
+
+
+@settings(max_examples=100)
+@given(X=_logit_rows().filter(lambda X: np.isfinite(X).all() and np.abs(X).max() < 1e100),
+       target=st.integers(0, 2))
+def test_cross_entropy_per_sample_is_within_the_absolute_figure_where_it_cancels(X, target):
+    """A per-sample loss lse - x_target can cancel to far below the log-sum-exp's rounding, so the
+    compiled loss is held to the absolute figure of the log-sum-exp (plus one rounding of the
+    difference, u |loss|), not to a relative one; the mean over the batch and the gradients
+    stay within the figures too (a mean divides each sample's by the batch)."""
+    w = Value(1.0)
+    fn = lambda x: micrograd.losses.cross_entropy([v * w for v in x], target)
+    want, mean, grad = engine(fn, [w], X)
+    got, got_mean, got_grad = compiled(fn, [w], X)
+    n = X.shape[1]
+    lse = want + X[:, target]
+    size = 4 * n * U * (np.abs(lse) + 2) + U * np.abs(want)
+    assert np.all(np.abs(got - want) <= size)
+    assert abs(got_mean - mean) <= size.mean() + len(X) * U * np.abs(want).mean()  # (and the mean's sum)
+    # dw = mean over samples of sum_i (p_i - [i = t]) x_i: each p_i within the figure, times |x_i|,
+    # and the n products (each at most |x_i|) added in another order; then the batch's sum
+    size_x = np.abs(X).sum(axis=1)
+    dsize = np.mean(8 * n * U * (np.abs(lse) + 2) * size_x + 4 * n * U * size_x) + len(X) * U * size_x.mean()
+    assert abs(got_grad[0] - grad[0]) <= dsize
+
+
 @settings(max_examples=200)
 @given(x=st.floats(-40.0, 40.0))
 def test_saturated_tanh_gradients_differ_by_the_stated_absolute_figure(x):
