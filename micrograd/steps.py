@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import kernels
+from . import kernels, ops
 from .program import SAMPLE, Layout, Node, Slot
 from .xp import ARRAYS
 
@@ -211,6 +211,8 @@ class OpStep(Step):
                 gathers.append((k, src, ix, widen))
             dst = G if arg.per_sample else gS
             writes.append((_write(dst, ix, arg.target.write), widen) if arg.grad else None)
+        if not gathers and (op is ops.add or op is ops.mul):
+            return self._bind_arithmetic(out, g, args, G, gS)
 
         def arguments() -> list[Any]:
             if not gathers:
@@ -236,10 +238,67 @@ class OpStep(Step):
 
         return forward, backward
 
+    def _bind_arithmetic(self, out: np.ndarray, g: np.ndarray, args: list[Any], G: np.ndarray,
+                         gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+        """add and mul, whose rules are (g, g) and (g b, g a), as ufuncs into the rows themselves:
+        a + b (a b) straight into ``out``; backward computes only the adjoints some argument needs,
+        each g (g b, g a) as the rule has it, assigned into rows nothing was written to yet with no
+        temporary, else added (a shared argument's summed over the batch first)."""
+        ufunc = np.add if self.op is ops.add else np.multiply
+        a, b = args
+        parts: list[Callable[[], None]] = []
+        for k, arg in enumerate(self.args):
+            if not arg.grad:
+                continue
+            other = None if ufunc is np.add else args[1 - k]  # the adjoint is g, or g * the other
+            ix, write, dst = arg.target.rows, arg.target.write, G if arg.per_sample else gS
+            if arg.per_sample or not self.sample:  # the adjoint has g's shape
+                if write is Write.ASSIGN and isinstance(ix, slice):
+                    parts.append(_assign_part(dst[ix], g, other))
+                else:
+                    parts.append(_add_part(_write(dst, ix, write), g, other, False))
+            else:  # a shared argument of a per-sample step: summed over the batch
+                parts.append(_add_part(_write(dst, ix, write), g, other, True))
+
+        def forward() -> None:
+            ufunc(a, b, out=out)
+
+        if len(parts) == 1:
+            return forward, parts[0]
+
+        def backward() -> None:
+            for part in parts:
+                part()
+        return forward, backward
+
     def __repr__(self) -> str:
         where = "per sample" if self.sample else "shared"
         param = "" if self.op.param is None else f"[{self.op.param:g}]"
         return f"{self.op.name}{param} x{self.rows.stop - self.rows.start} ({where})"
+
+
+def _assign_part(dst: np.ndarray, g: np.ndarray, other: np.ndarray | None) -> Callable[[], None]:
+    """dst = g (add's rule) or dst = g * other (mul's), with no temporary."""
+    if other is None:
+        def copy() -> None:
+            np.copyto(dst, g)
+        return copy
+
+    def product() -> None:
+        np.multiply(g, other, out=dst)
+    return product
+
+
+def _add_part(add: Callable[[Any], None], g: np.ndarray, other: np.ndarray | None,
+              summed: bool) -> Callable[[], None]:
+    """add(g) or add(g * other), each summed over the batch first if ``summed``."""
+    if other is None:
+        if summed:
+            return lambda: add(np.add.reduce(g, axis=1))
+        return lambda: add(g)
+    if summed:
+        return lambda: add(np.add.reduce(g * other, axis=1))
+    return lambda: add(g * other)
 
 
 class ReluStep(OpStep):

@@ -707,3 +707,30 @@ def test_a_layer_whose_inputs_other_nodes_also_read_adds_its_adjoints_to_theirs(
     steps = [repr(s) for s in micrograd.compile(fn, params=w).tape(X).steps]
     assert "linear x3, 3 terms each (matmul, per sample)" in steps
     check_against_engine(fn, w, X)
+
+
+def test_add_and_mul_steps_write_every_kind_of_adjoint_as_the_engine():
+    """add and mul run as ufuncs into their rows; backward computes only the adjoints an argument
+    needs and assigns or adds them (a parameter's summed over the batch first); rows gathered
+    at each call (repeated, or out of order) take the op's own rule."""
+    w = [Value(0.5), Value(-1.25), Value(2.0)]
+
+    def fn(x):
+        h, k = x[0] + w[0], x[1] + w[1]
+        a, b = h * w[1], h * w[2]                  # h twice in one step: its rows repeat
+        c = k * k                                  # one row as both arguments
+        d = (w[2] * w[2]) * x[2]                   # a shared step, then a parameter's column
+        e = (a + b) * 3.0 + c * (h + 1.5)          # a constant argument needs no adjoint
+        return (e + d) * (k + w[2])
+
+    X = np.random.default_rng(7).normal(size=(5, 3))
+    steps = [repr(s) for s in micrograd.compile(fn, params=w, dots=False).tape(X).steps]
+    assert "mul x2 (per sample)" in steps and "mul x1 (shared)" in steps
+    check_against_engine(fn, w, X)
+
+    def later(x):
+        k = x[0] + w[0]
+        p = k + x[1]                               # k's adjoint added to: the product assigned it
+        return (p * k) * w[1]
+
+    check_against_engine(later, w, X)
