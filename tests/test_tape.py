@@ -645,8 +645,11 @@ def _bits(a):
 @pytest.mark.parametrize("fn, steps", [
     (lambda xs, w: sum((x * x * w for x in xs), xs[0]), ["sum x1, 5 summands"]),  # sum() of products
     (lambda xs, w: xs[0] + xs[1] + xs[0] * w + xs[1] + xs[0], ["sum x1, 5 summands"]),  # repeats
+    (lambda xs, w: xs[3] + xs[0] + xs[2] + xs[0] * w + xs[1], ["sum x1, 5 summands"]),  # rows gathered
     (lambda xs, w: xs[0] + (xs[1] + (xs[2] + xs[3] * w)), []),  # right-deep: not in the trace's order
     (lambda xs, w: [xs[0] + xs[1] + xs[2] * w, xs[1] + xs[2] + xs[3] * w][0] * 2.0, ["sum x1, 3"]),
+    (lambda xs, w: (xs[0].exp() + xs[1].exp() + xs[2].exp() + xs[3].exp())  # two sums, rows a view
+     * (xs[0].tanh() + xs[1].tanh() + xs[2].tanh() + xs[3].tanh()) * w, ["sum x2, 4 summands"]),
 ])
 def test_left_to_right_sums_are_one_step_bit_for_bit_the_engines(fn, steps):
     w = Value(0.75)
