@@ -194,8 +194,13 @@ def _block(refs: list[Slot]) -> slice | None:
     return rows if isinstance(rows, slice) else None
 
 
+_FLOAT64 = np.dtype(np.float64)
+
+
 def _as_batch(a: Any, i: int) -> np.ndarray:
     """A float64 array with a batch axis, or a clear error."""
+    if type(a) is np.ndarray and a.dtype is _FLOAT64 and a.ndim in (1, 2):
+        return a  # (already one: as below, at a quarter of the cost)
     arr = np.asarray(a)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"argument {i} has dtype {arr.dtype}: compiled functions take arrays of real "
@@ -833,7 +838,7 @@ class Tape:
             if self.direct[j]:
                 self._local.data[j] = a  # read by the step that reads it (_direct)
             else:
-                V[r:r + k] = a.T
+                np.copyto(V[r:r + k], a.T)
             r += k
         if params is None:
             S[:len(self.leaves)] = [p.data for p in self.leaves]  # read now: no stale copies
