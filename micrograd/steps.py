@@ -54,6 +54,21 @@ def _matrix_view(rows: np.ndarray, limit: int) -> tuple[int, int] | None:
     return None
 
 
+def _rows_view(V: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
+    """V[rows] for an (n, k) array of row numbers as a read-only view, shape (n, k, batch), when
+    rows[j, i] = base + j * a + i * b (a, b >= 0), else None."""
+    n, k = rows.shape
+    base = int(rows[0, 0])
+    a = int(rows[1, 0]) - base if n > 1 else 0
+    b = int(rows[0, 1]) - base if k > 1 else 0
+    expected = base + a * np.arange(n)[:, None] + b * np.arange(k)[None, :]
+    if a < 0 or b < 0 or not np.array_equal(rows, expected) or int(expected.max()) >= V.shape[0]:
+        return None
+    step = V.strides[0]
+    return np.lib.stride_tricks.as_strided(V[base:], shape=(n, k, V.shape[1]),
+                                           strides=(a * step, b * step, V.strides[1]), writeable=False)
+
+
 def _weights(S: np.ndarray, rows: np.ndarray, view: tuple[int, int] | None) -> np.ndarray | None:
     """W[j, i] = S[rows[j, i]] as a view of S where ``view`` (from _matrix_view) lays the rows
     out, else None (the rows are gathered at each call)."""
@@ -322,6 +337,12 @@ class ReluStep(OpStep):
         return relu.forward, backward
 
 
+#: a sum of this many summands or more, over batches of at most this many samples, runs as one
+#: np.add.accumulate (and a copy) rather than n - 1 calls of np.add (measured: 2.5 against 3.6 us
+#: for 10 summands at batch 32; on larger batches numpy's accumulate costs more per number)
+_ACCUMULATE_FROM, _ACCUMULATE_UP_TO = 6, 32
+
+
 class ChainStep(Step):
     """k per-sample sums s0 + s1 + ... + s(n-1) of per-sample rows, added left to right as the
     trace adds them (kernels.chain_sum); backward passes each summand the sum's adjoint."""
@@ -346,9 +367,11 @@ class ChainStep(Step):
         out, g, summands = V[self.rows], G[self.rows], self.summands
         writes = [_write(G, t.rows, t.write) for t, gr in zip(self.positions, self.position_grad) if gr]
         views = [V[t.rows] for t in self.positions if isinstance(t.rows, slice)]
-
-        def forward() -> None:
-            kernels.chain_sum(views if len(views) == len(summands) else V[summands], out)
+        if self.n >= _ACCUMULATE_FROM and V.shape[1] <= _ACCUMULATE_UP_TO:
+            forward = self._accumulating(V, out)
+        else:
+            def forward() -> None:
+                kernels.chain_sum(views if len(views) == len(summands) else V[summands], out)
 
         block = self._fresh_block()
         if block is not None:  # every summand its own fresh row, one after another: one write
@@ -361,6 +384,29 @@ class ChainStep(Step):
                 for write in writes:  # add's rule: (g, g)
                     write(g)
         return forward, backward
+
+    def _accumulating(self, V: np.ndarray, out: np.ndarray) -> Callable[[], None]:
+        """The forward as one np.add.accumulate along the summands: running sums r[j] = r[j - 1]
+        + s[j], left to right by definition (chain_sum's order, where a reduction may pair terms
+        otherwise), each sample's contiguous (its summands transposed); the last is the sum. The
+        summands are a view of V when their rows are evenly laid out, else gathered at each call."""
+        n, k = self.summands.shape
+        running = np.empty((k, V.shape[1], n))  # (member, sample, position)
+        last = running[:, :, -1]
+        block = _rows_view(V, self.summands)
+        if block is not None:
+            summands_last = block.transpose(1, 2, 0)
+
+            def forward() -> None:
+                np.add.accumulate(summands_last, axis=2, out=running)
+                np.copyto(out, last)
+            return forward
+        summands = self.summands
+
+        def gathered() -> None:
+            np.add.accumulate(V[summands].transpose(1, 2, 0), axis=2, out=running)
+            np.copyto(out, last)
+        return gathered
 
     def _fresh_block(self) -> slice | None:
         """The rows of a one-member sum's summands when they are consecutive, distinct, all need

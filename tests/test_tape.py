@@ -737,3 +737,21 @@ def test_add_and_mul_steps_write_every_kind_of_adjoint_as_the_engine():
         return (p * k) * w[1]
 
     check_against_engine(later, w, X)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda xs, w: sum(xs[1:], xs[0]) * w,                                        # rows in order: a view
+    lambda xs, w: sum((x.exp() for x in xs[1:]), xs[0].exp()) * sum((x.tanh() for x in xs[1:]), xs[0].tanh()) * w,
+    lambda xs, w: sum([xs[4], xs[0], xs[2], xs[5], xs[1]], xs[3] * w),           # out of order: gathered
+    lambda xs, w: sum([xs[1], xs[0], xs[1], xs[0], xs[5]], xs[0] * w),           # repeats
+])
+def test_long_sums_on_small_batches_run_as_running_sums_bit_for_bit_the_engines(fn):
+    """Six summands at batch 5: one np.add.accumulate, left to right as the trace adds."""
+    w = Value(0.75)
+    fn = functools.partial(fn, w=w)
+    X = np.array([[1e308, 1e308, -1e308, 1.0, -1e308, 0.5], [-0.0] * 6, [1.0, 1e-16, -1.0, 3.0, -1e-16, 7.0],
+                  [np.inf, -np.inf, 2.0, np.nan, 1.0, 0.0], [0.5, 2.0, -3.0, 1e-300, 4.0, -2.5]])
+    assert any(str(s).startswith("sum x") and "6 summands" in str(s) for s in micrograd.compile(fn, params=[w]).tape(X).steps)
+    assert _bits(compiled(fn, [w], X)[0]) == _bits(engine(fn, [w], X)[0])
+    fine = X[[2, 4]]
+    assert_exact(compiled(fn, [w], fine)[2], engine(fn, [w], fine)[2])
