@@ -1,8 +1,10 @@
 """The steps a compiled tape runs: nodes of one kind at one depth, one numpy call (or an exact
 kernel) for all of them forward and one backward, on the tape's buffers.
 
-- ``OpStep``: k nodes of one primitive, by the op table's forward and rule on arrays;
-- ``ReluStep``, ``ChainStep``: relus and left-to-right sums by the exact kernels of ``kernels.py``;
+- ``OpStep``: k nodes of one primitive, by the op table's forward and rule on arrays (add and mul,
+  whose rules are g and g times the other argument, as ufuncs writing into the rows themselves);
+- ``ReluStep``, ``ChainStep``: relus and left-to-right sums by the exact kernels of ``kernels.py``
+  (a long sum over a small batch: one ``np.add.accumulate``, running sums in the same order);
 - ``LinearStep``: per-sample sums b + w1 x1 + ... (a layer of neurons), a matrix product;
 - ``ConvStep``: the same sums with one kernel's weights at many positions (a convolution), one
   matrix product over image patches (``conv_plan`` finds the kernels and the patches);
