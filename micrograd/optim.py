@@ -44,6 +44,17 @@ def _lerp(start: Any, end: Any, weight: float, fused: bool = False) -> Any:
     return fma_arrays(start - end, 1.0 - weight, end) if fused else end - (end - start) * (1.0 - weight)
 
 
+def _lerp_into(out: np.ndarray, start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray) -> None:
+    """out = _lerp(start, end, weight) on arrays (unfused), into ``out``, ``work`` its scratch."""
+    np.subtract(end, start, out=work)
+    if abs(weight) < 0.5:
+        np.multiply(weight, work, out=work)
+        np.add(start, work, out=out)
+    else:
+        np.multiply(work, 1.0 - weight, out=work)
+        np.subtract(end, work, out=out)
+
+
 def _check(x: Any, what: str, name: str, upper: float | None = None) -> float:
     """x as a float: any real number (int, float, Fraction, Decimal, numpy's float32 ...: the rule
     of scalars.py) that is >= 0 (< upper); beyond the float range, a ValueError naming it."""
@@ -219,20 +230,33 @@ class Adam(Optimizer):
         self.weight_decay = _check(weight_decay, "weight_decay value", "weight_decay")
         self.amsgrad = bool(amsgrad)
         self.exp_avgs, self.exp_avg_sqs, self.max_exp_avg_sqs = self._state(), self._state(), self._state()
+        # the arrays the next step computes m and v into (then swapped with the state), and its
+        # scratch: a step allocates nothing
+        self._next_m, self._next_v, self._work = self._state(), self._state(), self._state()
 
     def _rule(self, data: np.ndarray, grad: np.ndarray) -> None:
         lr, (beta1, beta2), eps, wd, t = self.lr, self.betas, self.eps, self.weight_decay, self.steps + 1
         step_size = lr / (1 - beta1 ** t)
         bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
         g = grad + wd * data if wd != 0 and not self.decoupled else grad
-        m = _lerp(self.exp_avgs, g, 1 - beta1)
-        v = self.exp_avg_sqs * beta2 + (1 - beta2) * g * g
+        m, v, work = self._next_m, self._next_v, self._work
+        _lerp_into(m, self.exp_avgs, g, 1 - beta1, work)
+        np.multiply(self.exp_avg_sqs, beta2, out=v)  # v = exp_avg_sq * beta2 + ((1 - beta2) * g) * g
+        np.multiply(1 - beta2, g, out=work)
+        np.multiply(work, g, out=work)
+        np.add(v, work, out=v)
+        self._next_m, self._next_v = self.exp_avgs, self.exp_avg_sqs
         self.exp_avgs, self.exp_avg_sqs = m, v
         if self.amsgrad:
             v = self.max_exp_avg_sqs = np.maximum(self.max_exp_avg_sqs, v)  # nan from either, as torch
         if self.decoupled and wd != 0:
             data *= 1 - lr * wd
-        data -= step_size * (m / (np.sqrt(v) / bias_correction2_sqrt + eps))
+        np.sqrt(v, out=work)  # data -= step_size * (m / (sqrt(v) / bias_correction2_sqrt + eps))
+        np.divide(work, bias_correction2_sqrt, out=work)
+        np.add(work, eps, out=work)
+        np.divide(m, work, out=work)
+        np.multiply(step_size, work, out=work)
+        data -= work
 
 
 class AdamW(Adam):

@@ -1,8 +1,10 @@
 """The steps a compiled tape runs: nodes of one kind at one depth, one numpy call (or an exact
 kernel) for all of them forward and one backward, on the tape's buffers.
 
-- ``OpStep``: k nodes of one primitive, by the op table's forward and rule on arrays;
-- ``ReluStep``, ``ChainStep``: relus and left-to-right sums by the exact kernels of ``kernels.py``;
+- ``OpStep``: k nodes of one primitive, by the op table's forward and rule on arrays (add and mul,
+  whose rules are g and g times the other argument, as ufuncs writing into the rows themselves);
+- ``ReluStep``, ``ChainStep``: relus and left-to-right sums by the exact kernels of ``kernels.py``
+  (a long sum over a small batch: one ``np.add.accumulate``, running sums in the same order);
 - ``LinearStep``: per-sample sums b + w1 x1 + ... (a layer of neurons), a matrix product;
 - ``ConvStep``: the same sums with one kernel's weights at many positions (a convolution), one
   matrix product over image patches (``conv_plan`` finds the kernels and the patches);
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import kernels
+from . import kernels, ops
 from .program import SAMPLE, Layout, Node, Slot
 from .xp import ARRAYS
 
@@ -55,6 +57,21 @@ def _matrix_view(rows: np.ndarray, limit: int) -> tuple[int, int] | None:
     if stride >= n and base + m * stride <= limit and np.array_equal(rows, expected):
         return base, stride
     return None
+
+
+def _rows_view(V: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
+    """V[rows] for an (n, k) array of row numbers as a read-only view, shape (n, k, batch), when
+    rows[j, i] = base + j * a + i * b (a, b >= 0), else None."""
+    n, k = rows.shape
+    base = int(rows[0, 0])
+    a = int(rows[1, 0]) - base if n > 1 else 0
+    b = int(rows[0, 1]) - base if k > 1 else 0
+    expected = base + a * np.arange(n)[:, None] + b * np.arange(k)[None, :]
+    if a < 0 or b < 0 or not np.array_equal(rows, expected) or int(expected.max()) >= V.shape[0]:
+        return None
+    step = V.strides[0]
+    return np.lib.stride_tricks.as_strided(V[base:], shape=(n, k, V.shape[1]),
+                                           strides=(a * step, b * step, V.strides[1]), writeable=False)
 
 
 def _weights(S: np.ndarray, rows: np.ndarray, view: tuple[int, int] | None) -> np.ndarray | None:
@@ -214,6 +231,8 @@ class OpStep(Step):
                 gathers.append((k, src, ix, widen))
             dst = G if arg.per_sample else gS
             writes.append((_write(dst, ix, arg.target.write), widen) if arg.grad else None)
+        if not gathers and (op is ops.add or op is ops.mul):
+            return self._bind_arithmetic(out, g, args, G, gS)
 
         def arguments() -> list[Any]:
             if not gathers:
@@ -239,10 +258,67 @@ class OpStep(Step):
 
         return forward, backward
 
+    def _bind_arithmetic(self, out: np.ndarray, g: np.ndarray, args: list[Any], G: np.ndarray,
+                         gS: np.ndarray) -> tuple[Callable[[], None], Callable[[], None]]:
+        """add and mul, whose rules are (g, g) and (g b, g a), as ufuncs into the rows themselves:
+        a + b (a b) straight into ``out``; backward computes only the adjoints some argument needs,
+        each g (g b, g a) as the rule has it, assigned into rows nothing was written to yet with no
+        temporary, else added (a shared argument's summed over the batch first)."""
+        ufunc = np.add if self.op is ops.add else np.multiply
+        a, b = args
+        parts: list[Callable[[], None]] = []
+        for k, arg in enumerate(self.args):
+            if not arg.grad:
+                continue
+            other = None if ufunc is np.add else args[1 - k]  # the adjoint is g, or g * the other
+            ix, write, dst = arg.target.rows, arg.target.write, G if arg.per_sample else gS
+            if arg.per_sample or not self.sample:  # the adjoint has g's shape
+                if write is Write.ASSIGN and isinstance(ix, slice):
+                    parts.append(_assign_part(dst[ix], g, other))
+                else:
+                    parts.append(_add_part(_write(dst, ix, write), g, other, False))
+            else:  # a shared argument of a per-sample step: summed over the batch
+                parts.append(_add_part(_write(dst, ix, write), g, other, True))
+
+        def forward() -> None:
+            ufunc(a, b, out=out)
+
+        if len(parts) == 1:
+            return forward, parts[0]
+
+        def backward() -> None:
+            for part in parts:
+                part()
+        return forward, backward
+
     def __repr__(self) -> str:
         where = "per sample" if self.sample else "shared"
         param = "" if self.op.param is None else f"[{self.op.param:g}]"
         return f"{self.op.name}{param} x{self.rows.stop - self.rows.start} ({where})"
+
+
+def _assign_part(dst: np.ndarray, g: np.ndarray, other: np.ndarray | None) -> Callable[[], None]:
+    """dst = g (add's rule) or dst = g * other (mul's), with no temporary."""
+    if other is None:
+        def copy() -> None:
+            np.copyto(dst, g)
+        return copy
+
+    def product() -> None:
+        np.multiply(g, other, out=dst)
+    return product
+
+
+def _add_part(add: Callable[[Any], None], g: np.ndarray, other: np.ndarray | None,
+              summed: bool) -> Callable[[], None]:
+    """add(g) or add(g * other), each summed over the batch first if ``summed``."""
+    if other is None:
+        if summed:
+            return lambda: add(np.add.reduce(g, axis=1))
+        return lambda: add(g)
+    if summed:
+        return lambda: add(np.add.reduce(g * other, axis=1))
+    return lambda: add(g * other)
 
 
 class ReluStep(OpStep):
@@ -264,6 +340,12 @@ class ReluStep(OpStep):
             np.add(dst, scratch, out=dst)
 
         return relu.forward, backward
+
+
+#: a sum of this many summands or more, over batches of at most this many samples, runs as one
+#: np.add.accumulate (and a copy) rather than n - 1 calls of np.add (measured: 2.5 against 3.6 us
+#: for 10 summands at batch 32; on larger batches numpy's accumulate costs more per number)
+_ACCUMULATE_FROM, _ACCUMULATE_UP_TO = 6, 32
 
 
 class ChainStep(Step):
@@ -290,9 +372,11 @@ class ChainStep(Step):
         out, g, summands = V[self.rows], G[self.rows], self.summands
         writes = [_write(G, t.rows, t.write) for t, gr in zip(self.positions, self.position_grad) if gr]
         views = [V[t.rows] for t in self.positions if isinstance(t.rows, slice)]
-
-        def forward() -> None:
-            kernels.chain_sum(views if len(views) == len(summands) else V[summands], out)
+        if self.n >= _ACCUMULATE_FROM and V.shape[1] <= _ACCUMULATE_UP_TO:
+            forward = self._accumulating(V, out)
+        else:
+            def forward() -> None:
+                kernels.chain_sum(views if len(views) == len(summands) else V[summands], out)
 
         block = self._fresh_block()
         if block is not None:  # every summand its own fresh row, one after another: one write
@@ -305,6 +389,29 @@ class ChainStep(Step):
                 for write in writes:  # add's rule: (g, g)
                     write(g)
         return forward, backward
+
+    def _accumulating(self, V: np.ndarray, out: np.ndarray) -> Callable[[], None]:
+        """The forward as one np.add.accumulate along the summands: running sums r[j] = r[j - 1]
+        + s[j], left to right by definition (chain_sum's order, where a reduction may pair terms
+        otherwise), each sample's contiguous (its summands transposed); the last is the sum. The
+        summands are a view of V when their rows are evenly laid out, else gathered at each call."""
+        n, k = self.summands.shape
+        running = np.empty((k, V.shape[1], n))  # (member, sample, position)
+        last = running[:, :, -1]
+        block = _rows_view(V, self.summands)
+        if block is not None:
+            summands_last = block.transpose(1, 2, 0)
+
+            def forward() -> None:
+                np.add.accumulate(summands_last, axis=2, out=running)
+                np.copyto(out, last)
+            return forward
+        summands = self.summands
+
+        def gathered() -> None:
+            np.add.accumulate(V[summands].transpose(1, 2, 0), axis=2, out=running)
+            np.copyto(out, last)
+        return gathered
 
     def _fresh_block(self) -> slice | None:
         """The rows of a one-member sum's summands when they are consecutive, distinct, all need

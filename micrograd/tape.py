@@ -172,9 +172,9 @@ class Compiled:
             V, S = tape.forward(data, batch, params)
             gS = tape.backward(V, S, batch)
             mean = tape.mean(V, S)
-            outputs = tape.outputs(V, S, batch)
+            extras = tape.outputs(V, S, batch, first=1)
         grad[...] = gS[:len(self.params)]
-        return mean, (outputs[:, 1:] if outputs.ndim == 2 else outputs[:, None][:, :0])
+        return mean, extras
 
     def _prepare(self, arrays: Sequence[Any]) -> tuple[Tape, list[np.ndarray], int]:
         data = [_as_batch(a, i) for i, a in enumerate(arrays)]
@@ -192,8 +192,22 @@ class Compiled:
         return tape, data, batch
 
 
+def _block(refs: list[Slot]) -> slice | None:
+    """The rows of V these outputs are, as one slice, when they are per-sample rows evenly spaced
+    (increasing), else None."""
+    if not refs or not all(o.per_sample for o in refs):
+        return None
+    rows = as_index([o.row for o in refs])
+    return rows if isinstance(rows, slice) else None
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
 def _as_batch(a: Any, i: int) -> np.ndarray:
     """A float64 array with a batch axis, or a clear error."""
+    if type(a) is np.ndarray and a.dtype is _FLOAT64 and a.ndim in (1, 2):
+        return a  # (already one: as below, at a quarter of the cost)
     arr = np.asarray(a)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"argument {i} has dtype {arr.dtype}: compiled functions take arrays of real "
@@ -834,7 +848,8 @@ class Tape:
 
     def _plan(self) -> None:
         """Decide how backward writes per-sample adjoints: a block nothing was written to yet is
-        assigned (no zeroing, no read); rows read or added to before any write are zeroed first."""
+        assigned (no zeroing, no read); rows read or added to before any write are zeroed first.
+        Also, where ``outputs`` reads them."""
         written = np.zeros(self.n_v, dtype=bool)
         zero: set[int] = set()
         all_rows = np.arange(self.n_v)
@@ -855,6 +870,9 @@ class Tape:
                     zero.update(rows[fresh].tolist())
                 written[rows] = True
         self._zero = as_index(sorted(zero)) if zero else None
+        # and where outputs() reads the outputs from the first and from the second on: one block
+        # of V when they are per-sample rows evenly spaced (a transposed copy), else None
+        self._out_rows = [_block(self.out_refs[first:]) for first in (0, 1)]
 
     def _direct(self, widths: list[int]) -> None:
         """Inputs whose rows only one layer reads, all of them as its X (a network's first layer):
@@ -889,7 +907,7 @@ class Tape:
             if self.direct[j]:
                 self._local.data[j] = a  # read by the step that reads it (_direct)
             else:
-                V[r:r + k] = a.T
+                np.copyto(V[r:r + k], a.T)
             r += k
         if params is None:
             S[:len(self.leaves)] = [p.data for p in self.leaves]  # read now: no stale copies
@@ -920,13 +938,18 @@ class Tape:
     def mean(self, V: np.ndarray, S: np.ndarray) -> float:
         """The batch mean of a scalar output (of the first, for a list)."""
         out = self.out_refs[0]
-        return float(np.add.reduce(V[out.row]) * (1.0 / V.shape[1])) if out.per_sample else float(S[out.row])
+        return float(np.add.reduce(V[out.row])) * (1.0 / V.shape[1]) if out.per_sample else float(S[out.row])
 
-    def outputs(self, V: np.ndarray, S: np.ndarray, batch: int) -> np.ndarray:
-        """The function's outputs: (batch,) for a Value, (batch, k) for a list."""
-        cols = [V[o.row] if o.per_sample else np.full(batch, S[o.row]) for o in self.out_refs]
-        if self.scalar:
-            return cols[0].copy()
+    def outputs(self, V: np.ndarray, S: np.ndarray, batch: int, first: int = 0) -> np.ndarray:
+        """The function's outputs: (batch,) for a Value, (batch, k) for a list; with ``first=1``,
+        those after the first (a loss's model outputs), (batch, k - 1)."""
+        if self.scalar and first == 0:
+            out = self.out_refs[0]
+            return V[out.row].copy() if out.per_sample else np.full(batch, S[out.row])
+        rows = self._out_rows[first]
+        if rows is not None:
+            return V[rows].T.copy()
+        cols = [V[o.row] if o.per_sample else np.full(batch, S[o.row]) for o in self.out_refs[first:]]
         return np.stack(cols, axis=1) if cols else np.empty((batch, 0))
 
     def backward(self, V: np.ndarray, S: np.ndarray, batch: int) -> np.ndarray:

@@ -772,8 +772,11 @@ def _bits(a):
 @pytest.mark.parametrize("fn, steps", [
     (lambda xs, w: sum((x * x * w for x in xs), xs[0]), ["sum x1, 5 summands"]),  # sum() of products
     (lambda xs, w: xs[0] + xs[1] + xs[0] * w + xs[1] + xs[0], ["sum x1, 5 summands"]),  # repeats
+    (lambda xs, w: xs[3] + xs[0] + xs[2] + xs[0] * w + xs[1], ["sum x1, 5 summands"]),  # rows gathered
     (lambda xs, w: xs[0] + (xs[1] + (xs[2] + xs[3] * w)), []),  # right-deep: not in the trace's order
     (lambda xs, w: [xs[0] + xs[1] + xs[2] * w, xs[1] + xs[2] + xs[3] * w][0] * 2.0, ["sum x1, 3"]),
+    (lambda xs, w: (xs[0].exp() + xs[1].exp() + xs[2].exp() + xs[3].exp())  # two sums, rows a view
+     * (xs[0].tanh() + xs[1].tanh() + xs[2].tanh() + xs[3].tanh()) * w, ["sum x2, 4 summands"]),
 ])
 def test_left_to_right_sums_are_one_step_bit_for_bit_the_engines(fn, steps):
     w = Value(0.75)
@@ -834,3 +837,48 @@ def test_a_layer_whose_inputs_other_nodes_also_read_adds_its_adjoints_to_theirs(
     steps = [repr(s) for s in micrograd.compile(fn, params=w).tape(X).steps]
     assert "linear x3, 3 terms each (matmul, per sample)" in steps
     check_against_engine(fn, w, X)
+
+
+def test_add_and_mul_steps_write_every_kind_of_adjoint_as_the_engine():
+    """add and mul run as ufuncs into their rows; backward computes only the adjoints an argument
+    needs and assigns or adds them (a parameter's summed over the batch first); rows gathered
+    at each call (repeated, or out of order) take the op's own rule."""
+    w = [Value(0.5), Value(-1.25), Value(2.0)]
+
+    def fn(x):
+        h, k = x[0] + w[0], x[1] + w[1]
+        a, b = h * w[1], h * w[2]                  # h twice in one step: its rows repeat
+        c = k * k                                  # one row as both arguments
+        d = (w[2] * w[2]) * x[2]                   # a shared step, then a parameter's column
+        e = (a + b) * 3.0 + c * (h + 1.5)          # a constant argument needs no adjoint
+        return (e + d) * (k + w[2])
+
+    X = np.random.default_rng(7).normal(size=(5, 3))
+    steps = [repr(s) for s in micrograd.compile(fn, params=w, dots=False).tape(X).steps]
+    assert "mul x2 (per sample)" in steps and "mul x1 (shared)" in steps
+    check_against_engine(fn, w, X)
+
+    def later(x):
+        k = x[0] + w[0]
+        p = k + x[1]                               # k's adjoint added to: the product assigned it
+        return (p * k) * w[1]
+
+    check_against_engine(later, w, X)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda xs, w: sum(xs[1:], xs[0]) * w,                                        # rows in order: a view
+    lambda xs, w: sum((x.exp() for x in xs[1:]), xs[0].exp()) * sum((x.tanh() for x in xs[1:]), xs[0].tanh()) * w,
+    lambda xs, w: sum([xs[4], xs[0], xs[2], xs[5], xs[1]], xs[3] * w),           # out of order: gathered
+    lambda xs, w: sum([xs[1], xs[0], xs[1], xs[0], xs[5]], xs[0] * w),           # repeats
+])
+def test_long_sums_on_small_batches_run_as_running_sums_bit_for_bit_the_engines(fn):
+    """Six summands at batch 5: one np.add.accumulate, left to right as the trace adds."""
+    w = Value(0.75)
+    fn = functools.partial(fn, w=w)
+    X = np.array([[1e308, 1e308, -1e308, 1.0, -1e308, 0.5], [-0.0] * 6, [1.0, 1e-16, -1.0, 3.0, -1e-16, 7.0],
+                  [np.inf, -np.inf, 2.0, np.nan, 1.0, 0.0], [0.5, 2.0, -3.0, 1e-300, 4.0, -2.5]])
+    assert any(str(s).startswith("sum x") and "6 summands" in str(s) for s in micrograd.compile(fn, params=[w]).tape(X).steps)
+    assert _bits(compiled(fn, [w], X)[0]) == _bits(engine(fn, [w], X)[0])
+    fine = X[[2, 4]]
+    assert_exact(compiled(fn, [w], fine)[2], engine(fn, [w], fine)[2])
