@@ -369,7 +369,9 @@ def _elsewhere(first: np.ndarray, last: np.ndarray) -> np.ndarray:
     """The second tracing point: ``last``, with every number equal to ``first``'s moved away from
     it, so that a graph reading any input's ``.data`` differs between the two traces."""
     same = (first == last) | (np.isnan(first) & np.isnan(last))
-    moved = first + 0.5 * np.abs(first) + 1.0  # > first for every finite number (no fixed point)
+    with np.errstate(over="ignore", invalid="ignore"):  # a huge or infinite input is no warning
+        moved = first + 0.5 * np.abs(first) + 1.0  # > first for every finite number (no fixed point)
+    moved = np.where(np.isfinite(moved), moved, 0.0)  # inf, nan or overflowed: 0 differs from them
     return np.where(same, moved, last)
 
 

@@ -5,6 +5,7 @@ import math
 import random
 import sys
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -882,3 +883,16 @@ def test_long_sums_on_small_batches_run_as_running_sums_bit_for_bit_the_engines(
     assert _bits(compiled(fn, [w], X)[0]) == _bits(engine(fn, [w], X)[0])
     fine = X[[2, 4]]
     assert_exact(compiled(fn, [w], fine)[2], engine(fn, [w], fine)[2])
+
+
+@pytest.mark.parametrize("x", [np.inf, -np.inf, np.nan, 1e308, -1.7e308])
+def test_tracing_at_a_huge_or_non_finite_sample_warns_nothing(x):
+    """The second trace's sample is moved away from the first's: x + |x| / 2 + 1 overflowed with a
+    RuntimeWarning at a huge x (and is x again at inf or nan: such a point moves to 0 now)."""
+    X = np.array([[x, 1.0], [x, 1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = micrograd.compile(lambda v: v[0] * 2.0 + v[1], params=[])
+        got = f(X)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(got, np.array([x, x]) * 2.0 + 1.0)
