@@ -407,8 +407,9 @@ class LinearStep(Step):
                 else:
                     write_w(dW.ravel())  # type: ignore[misc]
             if into_x is not None:  # nothing written there yet: no temporary
-                if m == 1:
-                    np.multiply(W.T, g, out=into_x)  # one neuron: the outer product w_i g, as the engine's
+                if m == 1:  # one neuron: the outer product w_i g, as the engine's, by rows of g first
+                    np.copyto(into_x, g)  # (a broadcast product writes a (n, batch) block 1.4x slower)
+                    np.multiply(W.T, into_x, out=into_x)
                 else:
                     np.matmul(W.T, g, out=into_x)
             elif write_x is not None:
