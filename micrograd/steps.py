@@ -407,11 +407,7 @@ class LinearStep(Step):
                 else:
                     write_w(dW.ravel())  # type: ignore[misc]
             if into_x is not None:  # nothing written there yet: no temporary
-                if m == 1:  # one neuron: the outer product w_i g, as the engine's, by rows of g first
-                    np.copyto(into_x, g)  # (a broadcast product writes a (n, batch) block 1.4x slower)
-                    np.multiply(W.T, into_x, out=into_x)
-                else:
-                    np.matmul(W.T, g, out=into_x)
+                _transposed_product(W, g, into_x)
             elif write_x is not None:
                 write_x(W.T @ g if shared_x else (W[:, :, None] * g[:, None, :]).reshape(m * n, -1))
             if write_b is not None:
@@ -425,7 +421,7 @@ class LinearStep(Step):
         [x; 1] copied into a buffer of this step by forward (backward reads the buffers of the
         forward before it, as the tape runs them). The product adds b among the w_i x_i in its own
         order: within the figure of any summation order, 2 n u (sum |w_i x_i| + |b|)."""
-        out, g, n, m = V[self.rows], G[self.rows], self.n, self.m
+        out, g, n = V[self.rows], G[self.rows], self.n
         WB = _weights(S, self.wb, self.wb_view)
         gWB = _weights(gS, self.wb, self.wb_view)
         assert WB is not None and gWB is not None
@@ -449,7 +445,7 @@ class LinearStep(Step):
             if w_grad:
                 np.add(gWB, g @ X1.T, out=gWB)
             if into_x is not None:  # nothing written there yet: no temporary
-                np.matmul(W.T, g, out=into_x)
+                _transposed_product(W, g, into_x)
             elif write_x is not None:
                 write_x(W.T @ g)
 
@@ -458,6 +454,18 @@ class LinearStep(Step):
     def __repr__(self) -> str:
         kind = "matmul" if self.shared_x else "batched dot"
         return f"linear x{self.m}, {self.n} terms each ({kind}, per sample)"
+
+
+def _transposed_product(W: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
+    """out = W^T g, a layer's x adjoints; for one neuron the outer product w_i g, each entry the
+    engine's product w_i * g (a matrix product would add it to a 0.0, turning -0.0 into 0.0),
+    written as a copy of g's row then an in-place product (1.4x faster than numpy's broadcast
+    product into a (n, batch) block)."""
+    if W.shape[0] == 1:
+        np.copyto(out, g)
+        np.multiply(W.T, out, out=out)
+    else:
+        np.matmul(W.T, g, out=out)
 
 
 def _x_of(V: np.ndarray, x: Index, data: list[Any], source: int | None) -> np.ndarray:
