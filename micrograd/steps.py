@@ -355,10 +355,11 @@ class LinearStep(Step):
     def _bias_column(self, members: list[Node], layout: Layout) -> tuple[int, int] | None:
         """(base, stride) of [W | b] as one view of S when each neuron's bias follows its weights (a
         Layer's parameters), so that W x + b is one matrix product [W | b] [x; 1] and b's adjoint
-        comes with W's; None where that does not pay (copying x into [x; 1] costs about as much
-        as a pass over n rows, the bias's add and its adjoints' sum each one over m rows, so it
-        is taken for n <= 2 m) or the bias is laid out elsewhere."""
-        if not (self.shared_x and self.n <= 2 * self.m and self.w_grad == self.b_grad
+        comes with W's; None where that does not pay (copying x into [x; 1] is a pass over n
+        rows, against the bias's add and its adjoints' sum over m rows: measured to pay for
+        n <= m, as 2-64-64-1's hidden layers, and not clearly at 64 -> 32 on digits) or where the
+        bias is laid out elsewhere."""
+        if not (self.shared_x and self.n <= self.m and self.w_grad == self.b_grad
                 and all(m.bias is not None for m in members)):
             return None
         return _matrix_view(self.wb, layout.constants.stop)
