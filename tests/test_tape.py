@@ -705,6 +705,64 @@ def test_cross_entropy_per_sample_is_within_the_absolute_figure_where_it_cancels
     assert abs(got_grad[0] - grad[0]) <= dsize
 
 
+def _layer(w, b):
+    """Neurons sum((w_i x_i), b) with each bias after its weights, as a Layer's parameters lie
+    (the matrix product then reads [W | b] as one view); (params, fn returning the k sums)."""
+    ws, bs = [[Value(v) for v in row] for row in w], [Value(v) for v in b]
+    params = [p for row, bias in zip(ws, bs) for p in row + [bias]]
+    return params, lambda x: [sum((wi * xi for wi, xi in zip(row, x)), bias) for row, bias in zip(ws, bs)]
+
+
+def _bias_folded(f, *arrays):
+    """Does the tape add some layer's bias inside its matrix product?"""
+    return any(getattr(s, "wb_view", None) is not None for s in f.tape(*arrays).steps)
+
+
+@settings(max_examples=30)
+@given(w=st.lists(st.floats(-1e3, 1e3), min_size=6, max_size=6), b=st.lists(st.floats(-1e3, 1e3), min_size=3, max_size=3),
+       scale=st.sampled_from([1.0, 1e8, 1e16]))
+def test_a_layers_bias_added_in_the_matrix_product_is_within_the_stated_figure(w, b, scale):
+    """[W | b] [x; 1] adds the bias among the w_i x_i in the product's order: at most
+    2 n u (sum |w_i x_i| + |b|) from the scalar engine's order, n = 2 terms (docs/tour/compile.md)."""
+    W = np.array(w).reshape(3, 2)
+    params, fn = _layer(W, b)
+    X = np.array([[1.0, -1.0], [1.0 + 2.0 ** -40, -1.0], [3.0, 2.0], [-1.0, 0.5]]) * scale
+    f = micrograd.compile(fn, params=params)
+    assert _bias_folded(f, X)
+    got = f(X)
+    want = np.array([[v.data for v in fn([Value(x) for x in row])] for row in X.tolist()])
+    bound = 2 * 2 * (np.abs(X) @ np.abs(W).T + np.abs(np.array(b))) * 2.0 ** -53
+    assert np.all(np.abs(got - want) <= bound)
+
+
+def test_a_layers_bias_in_the_matrix_product_takes_infs_and_nans_as_the_scalar_engine():
+    """inf and nan in a bias, a weight or an input: inf + -inf and 0 * inf are nan in the product as
+    in the scalar engine's sums, and the adjoints of W and b carry them the same way."""
+    W = np.array([[1.0, 2.0], [np.inf, 1.0], [1.0, -1.0], [0.5, np.nan]])
+    b = [np.inf, -np.inf, np.nan, 0.0]
+    params, fn = _layer(W, b)
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [np.inf, 1.0], [-np.inf, 2.0], [np.nan, 1.0], [1.0, 3.0]])
+    f = micrograd.compile(fn, params=params)
+    assert _bias_folded(f, X)
+    check_against_engine(fn, params, X)
+    params, fn = _layer(W[:2], [0.5, np.inf])
+    loss = lambda x: (lambda o: o[0].relu() * 0.5 + o[1].relu())(fn(x))  # noqa: E731 (adjoints inf * g, nan)
+    assert _bias_folded(micrograd.compile(loss, params=params), X)
+    check_against_engine(loss, params, X)
+
+
+def test_a_layer_whose_bias_lies_elsewhere_adds_it_after_the_product():
+    """Biases that do not follow their weights in the parameters (another order) are added after
+    the product, as before; the values agree with the scalar engine either way."""
+    W, b = np.array([[0.5, -1.0], [2.0, 0.25]]), [0.125, -3.0]
+    params, fn = _layer(W, b)
+    X = np.random.default_rng(5).normal(size=(7, 2))
+    weights_first = params[0:2] + params[3:5] + [params[2], params[5]]
+    f = micrograd.compile(fn, params=weights_first)
+    assert not _bias_folded(f, X)
+    check_against_engine(fn, weights_first, X)
+
+
 @settings(max_examples=200)
 @given(x=st.floats(-40.0, 40.0))
 def test_saturated_tanh_gradients_differ_by_the_stated_absolute_figure(x):
