@@ -15,13 +15,16 @@ graph of all its samples that the collector first sees after the loop, once.
 
 Even that once is most of the collector's work on a training step: the young generation then holds
 the whole graph, and the first run after the pause walks every node of it (a fifth of a moons demo
-step). So when the last pause closes, :func:`resume` moves every object the collector tracks into
-its oldest generation without examining them, ``gc.freeze()`` then ``gc.unfreeze()`` (documented:
-freeze moves every tracked object to the permanent generation, unfreeze moves those back into the
-oldest one; neither allocates), and then turns the collector back on. Nothing stays frozen. What
-the graph holds is freed by reference counting when the graph is dropped, as always; cyclic garbage
-that happened to be young at that moment (made during the pause, or just before it) is found by
-the next full collection instead of the next young one. This is skipped while the program has
+step). So when the last pause closes on a young generation past the collector's first threshold,
+:func:`resume` moves every object the collector tracks into its oldest generation unexamined,
+``gc.freeze()`` then ``gc.unfreeze()`` (documented: freeze moves every tracked object to the
+permanent generation, unfreeze moves them back into the oldest one), and then turns the collector
+back on. Nothing stays frozen. Reference counting frees the graph when it is dropped, as always.
+Cyclic garbage moved along with it (made during the pause, or young just before it) waits for a
+full collection, and as freeze also zeroes the collector's counts, a loop of pauses could put
+every full collection off: so once the objects moved this way since the last full collection
+pass :data:`FULL_COLLECTION_AFTER`, :func:`resume` runs a full collection instead (every 15 or so
+moons demo steps, a few per cent of their time). All this is skipped while the program has
 objects frozen itself (``gc.get_freeze_count()``): unfreeze would release them.
 """
 
@@ -31,11 +34,15 @@ import contextlib
 import gc
 import threading
 
-__all__ = ["gc_paused", "pause", "resume"]
+__all__ = ["FULL_COLLECTION_AFTER", "gc_paused", "pause", "resume"]
+
+#: Objects moved past the young scan (see the module note) after which resume() runs a full collection.
+FULL_COLLECTION_AFTER = 1_000_000
 
 _lock = threading.Lock()
 _depth = 0          # how many pauses are open, across threads
 _resume = False     # whether the collector was enabled when the first one opened
+_moved = 0          # objects moved to the oldest generation unexamined since the last full collection
 
 
 def pause() -> None:
@@ -59,12 +66,27 @@ def resume() -> None:
     try:
         _depth -= 1
         if _depth == 0 and _resume:
-            if not gc.get_freeze_count():  # (the module note says why: the graph skips the young scan)
-                gc.freeze()
-                gc.unfreeze()
+            _spare_the_young_scan()
             gc.enable()
     finally:
         _lock.release()
+
+
+def _spare_the_young_scan() -> None:
+    """Move a young generation past the collector's threshold to the oldest one unexamined, or run
+    a full collection once :data:`FULL_COLLECTION_AFTER` objects were moved (the module note).
+    Called with the collector off: the tuples read here trigger nothing, and are moved or collected."""
+    global _moved
+    young = gc.get_count()[0]
+    if young <= gc.get_threshold()[0] or gc.get_freeze_count():
+        return
+    _moved += young
+    if _moved > FULL_COLLECTION_AFTER:
+        _moved = 0
+        gc.collect()
+    else:
+        gc.freeze()
+        gc.unfreeze()
 
 
 class gc_paused(contextlib.ContextDecorator):

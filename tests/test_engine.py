@@ -703,6 +703,52 @@ def test_cyclic_garbage_made_during_a_pause_is_still_collected():
     assert alive() is None
 
 
+def test_cyclic_garbage_moved_by_resume_is_collected_once_enough_was_moved():
+    # resume() moves the young generation to the oldest one unexamined, zeroing the collector's
+    # counts: in a loop of pauses no full collection would come by itself, so resume() runs one
+    # itself after FULL_COLLECTION_AFTER objects moved. Nothing calls gc.collect() here.
+    import weakref
+
+    from micrograd.gc_pause import FULL_COLLECTION_AFTER
+
+    class Node:
+        pass
+
+    full = []
+    def note(phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            full.append(1)
+    batch = 10 * gc.get_threshold()[0]  # young past the threshold at every resume
+    rounds = FULL_COLLECTION_AFTER // batch + 2
+    gc.callbacks.append(note)
+    try:
+        for _ in range(rounds):  # up to a full collection: the count of moved objects starts at 0
+            keep = None  # (freed here: freed inside the pause it would cancel the new ones' count)
+            with gc_paused():
+                keep = [[] for _ in range(batch)]
+            if full:
+                break
+        assert full, "no full collection in a loop of pauses"
+        keep = None
+        with gc_paused():
+            keep = [[] for _ in range(batch)]
+            a, b = Node(), Node()
+            a.other, b.other = b, a
+            alive = weakref.ref(a)
+            del a, b
+        collections = len(full)
+        assert alive() is not None  # moved unexamined: not collected yet
+        for _ in range(rounds):
+            keep = None  # (freed here: freed inside the pause it would cancel the new ones' count)
+            with gc_paused():
+                keep = [[] for _ in range(batch)]
+            if alive() is None:
+                break
+    finally:
+        gc.callbacks.remove(note)
+    assert alive() is None and len(full) == collections + 1 and len(keep) == batch
+
+
 def test_mlp_forward_pauses_the_collector_and_restores_it():
     from micrograd.nn import MLP
     seen = []
