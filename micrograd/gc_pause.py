@@ -62,31 +62,34 @@ def resume() -> None:
     """Close a :func:`pause`; the collector comes back, if it was on, when the last one closes,
     with what is young moved to its oldest generation unexamined (see the module note)."""
     global _depth
+    collect = False
     _lock.acquire()
     try:
         _depth -= 1
         if _depth == 0 and _resume:
-            _spare_the_young_scan()
+            collect = _spare_the_young_scan()
             gc.enable()
     finally:
         _lock.release()
+    if collect:  # outside the lock: a finalizer the collection runs may open a pause of its own
+        gc.collect()
 
 
-def _spare_the_young_scan() -> None:
-    """Move a young generation past the collector's threshold to the oldest one unexamined, or run
-    a full collection once :data:`FULL_COLLECTION_AFTER` objects were moved (the module note).
-    Called with the collector off: the tuples read here trigger nothing, and are moved or collected."""
+def _spare_the_young_scan() -> bool:
+    """Move a young generation past the collector's threshold to the oldest one unexamined; or,
+    once :data:`FULL_COLLECTION_AFTER` objects were moved so, return True: a full collection is
+    due (the module note). Called with the collector off: the tuples read here trigger nothing."""
     global _moved
     young = gc.get_count()[0]
     if young <= gc.get_threshold()[0] or gc.get_freeze_count():
-        return
+        return False
     _moved += young
     if _moved > FULL_COLLECTION_AFTER:
         _moved = 0
-        gc.collect()
-    else:
-        gc.freeze()
-        gc.unfreeze()
+        return True
+    gc.freeze()
+    gc.unfreeze()
+    return False
 
 
 class gc_paused(contextlib.ContextDecorator):

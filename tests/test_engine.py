@@ -688,8 +688,6 @@ def test_resume_leaves_what_the_program_froze_frozen():
 
 
 def test_cyclic_garbage_made_during_a_pause_is_still_collected():
-    import weakref
-
     class Node:
         pass
 
@@ -706,13 +704,17 @@ def test_cyclic_garbage_made_during_a_pause_is_still_collected():
 def test_cyclic_garbage_moved_by_resume_is_collected_once_enough_was_moved():
     # resume() moves the young generation to the oldest one unexamined, zeroing the collector's
     # counts: in a loop of pauses no full collection would come by itself, so resume() runs one
-    # itself after FULL_COLLECTION_AFTER objects moved. Nothing calls gc.collect() here.
-    import weakref
-
+    # itself after FULL_COLLECTION_AFTER objects moved. Nothing calls gc.collect() here. The
+    # garbage's finalizer opens a pause of its own while resume() collects (a deadlock if resume
+    # collected holding its lock: hence the thread and the timeout).
     from micrograd.gc_pause import FULL_COLLECTION_AFTER
 
+    finalized = []
+
     class Node:
-        pass
+        def __del__(self):
+            with gc_paused():
+                finalized.append(1)
 
     full = []
     def note(phase, info):
@@ -720,15 +722,17 @@ def test_cyclic_garbage_moved_by_resume_is_collected_once_enough_was_moved():
             full.append(1)
     batch = 10 * gc.get_threshold()[0]  # young past the threshold at every resume
     rounds = FULL_COLLECTION_AFTER // batch + 2
-    gc.callbacks.append(note)
-    try:
+    seen = {}
+
+    def loop():
+        keep = None
         for _ in range(rounds):  # up to a full collection: the count of moved objects starts at 0
             keep = None  # (freed here: freed inside the pause it would cancel the new ones' count)
             with gc_paused():
                 keep = [[] for _ in range(batch)]
             if full:
                 break
-        assert full, "no full collection in a loop of pauses"
+        seen["first"] = bool(full)
         keep = None
         with gc_paused():
             keep = [[] for _ in range(batch)]
@@ -736,17 +740,27 @@ def test_cyclic_garbage_moved_by_resume_is_collected_once_enough_was_moved():
             a.other, b.other = b, a
             alive = weakref.ref(a)
             del a, b
-        collections = len(full)
-        assert alive() is not None  # moved unexamined: not collected yet
+        seen["collections"] = len(full)
+        seen["moved, not collected"] = alive() is not None
         for _ in range(rounds):
-            keep = None  # (freed here: freed inside the pause it would cancel the new ones' count)
+            keep = None
             with gc_paused():
                 keep = [[] for _ in range(batch)]
             if alive() is None:
                 break
+        seen["collected"] = alive() is None and len(full) == seen["collections"] + 1 and len(keep) == batch
+
+    gc.callbacks.append(note)
+    try:
+        worker = threading.Thread(target=loop, daemon=True)
+        worker.start()
+        worker.join(timeout=120)
     finally:
         gc.callbacks.remove(note)
-    assert alive() is None and len(full) == collections + 1 and len(keep) == batch
+    assert not worker.is_alive(), "resume() deadlocked on a finalizer that pauses"
+    assert seen == {"first": True, "collections": seen.get("collections"), "moved, not collected": True,
+                    "collected": True}
+    assert finalized == [1, 1] and gc.isenabled()
 
 
 def test_mlp_forward_pauses_the_collector_and_restores_it():
