@@ -640,11 +640,127 @@ def test_pause_and_resume_nest_with_gc_paused_and_allocate_nothing():
         pause()
         resume()
         quiet = len(runs)  # (an int: a list here would itself allocate)
+        gc.disable()
+        more = [[] for _ in range(2 * gc.get_threshold()[0])]  # past it again (resume moved the young on)
+        gc.enable()
         with gc_paused():
             pass
     finally:
         gc.callbacks.remove(note)
-    assert quiet == 0 and runs == ["start", "stop"] and len(junk) > 0
+    assert quiet == 0 and runs == ["start", "stop"] and len(junk) == len(more) > 0
+
+
+def test_resume_moves_the_graph_out_of_the_young_generation_and_freezes_nothing():
+    # The first collection after a pause would walk the whole young generation, the graph built
+    # in it: resume() moves it to the oldest generation unexamined, so the next allocations run
+    # no collection, and nothing is left frozen.
+    runs = []
+    def note(phase, info):
+        runs.append(info["generation"])
+    gc.collect()
+    with gc_paused():
+        y = Value(1.0)
+        for _ in range(5 * gc.get_threshold()[0]):  # the count far past the threshold
+            y = y * 1.0
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert not any(o is y for o in gc.get_objects(generation=0))
+    assert any(o is y for o in gc.get_objects(generation=2))
+    gc.callbacks.append(note)
+    try:
+        z = [[] for _ in range(gc.get_threshold()[0] // 2)]  # fewer allocations than the threshold
+    finally:
+        gc.callbacks.remove(note)
+    assert runs == [] and len(z) > 0 and y.data == 1.0
+
+
+def test_resume_leaves_what_the_program_froze_frozen():
+    gc.collect()
+    kept = [object()]
+    gc.freeze()
+    try:
+        with gc_paused():
+            y = Value(1.0) * 2.0
+        assert gc.get_freeze_count() > 0 and gc.isenabled()
+        assert not any(o is kept for o in gc.get_objects())  # still in the permanent generation
+    finally:
+        gc.unfreeze()
+    assert any(o is kept for o in gc.get_objects()) and y.data == 2.0
+
+
+def test_cyclic_garbage_made_during_a_pause_is_still_collected():
+    class Node:
+        pass
+
+    with gc_paused():
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a reference cycle, garbage once the names are gone
+        alive = weakref.ref(a)
+        del a, b
+    assert alive() is not None  # reference counting cannot free a cycle
+    gc.collect()
+    assert alive() is None
+
+
+def test_cyclic_garbage_moved_by_resume_is_collected_once_enough_was_moved():
+    # resume() moves the young generation to the oldest one unexamined, zeroing the collector's
+    # counts: in a loop of pauses no full collection would come by itself, so resume() runs one
+    # itself after FULL_COLLECTION_AFTER objects moved. Nothing calls gc.collect() here. The
+    # garbage's finalizer opens a pause of its own while resume() collects (a deadlock if resume
+    # collected holding its lock: hence the thread and the timeout).
+    from micrograd.gc_pause import FULL_COLLECTION_AFTER
+
+    finalized = []
+
+    class Node:
+        def __del__(self):
+            with gc_paused():
+                finalized.append(1)
+
+    full = []
+    def note(phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            full.append(1)
+    batch = 10 * gc.get_threshold()[0]  # young past the threshold at every resume
+    rounds = FULL_COLLECTION_AFTER // batch + 2
+    seen = {}
+
+    def loop():
+        keep = None
+        for _ in range(rounds):  # up to a full collection: the count of moved objects starts at 0
+            keep = None  # (freed here: freed inside the pause it would cancel the new ones' count)
+            with gc_paused():
+                keep = [[] for _ in range(batch)]
+            if full:
+                break
+        seen["first"] = bool(full)
+        keep = None
+        with gc_paused():
+            keep = [[] for _ in range(batch)]
+            a, b = Node(), Node()
+            a.other, b.other = b, a
+            alive = weakref.ref(a)
+            del a, b
+        seen["collections"] = len(full)
+        seen["moved, not collected"] = alive() is not None
+        for _ in range(rounds):
+            keep = None
+            with gc_paused():
+                keep = [[] for _ in range(batch)]
+            if alive() is None:
+                break
+        seen["collected"] = alive() is None and len(full) == seen["collections"] + 1 and len(keep) == batch
+
+    gc.callbacks.append(note)
+    try:
+        worker = threading.Thread(target=loop, daemon=True)
+        worker.start()
+        worker.join(timeout=120)
+    finally:
+        gc.callbacks.remove(note)
+    assert not worker.is_alive(), "resume() deadlocked on a finalizer that pauses"
+    assert seen == {"first": True, "collections": seen.get("collections"), "moved, not collected": True,
+                    "collected": True}
+    assert finalized == [1, 1] and gc.isenabled()
 
 
 def test_mlp_forward_pauses_the_collector_and_restores_it():
