@@ -103,11 +103,8 @@ def float_pass(root: Any, seed: float) -> None:
     if root._a is None:  # a leaf: d(root)/d(root) = 1
         root.grad += seed
         return
-    nodes, holding = _interior_order(root)
     # Each pass propagates its own gradients; what earlier passes left is added back at the end.
-    stale = [(v, v.grad) for v in holding]
-    for v in holding:
-        v.grad = 0.0
+    nodes, stale = _interior_order(root)  # (every node it lists or meets now holds 0.0)
     root.grad = seed
     xp, add, mul = FLOATS, ops.add, ops.mul
     for v in reversed(nodes):
@@ -142,65 +139,111 @@ def float_pass(root: Any, seed: float) -> None:
         v.grad += old
 
 
-def _interior_order(root: Any) -> tuple[list[Any], list[Any]]:
-    """(the nodes reachable from ``root`` that have arguments, children first; every node the
-    pass reaches whose ``.grad`` is not 0, each once): all that the float pass walks.
+class _Mark:
+    """What a node's ``.grad`` holds while :func:`_interior_order` searches the graph."""
 
-    :func:`order` without the leaves, which the pass only adds into: a depth-first search with
-    an explicit stack, a node going back on the stack under a marker while its children are
-    pending. Leaves (``_a`` is None) are never pushed, and the child searched next is searched
-    at once rather than pushed and popped (a chain goes down without touching the stack but for
-    the markers); the order is :func:`order`'s. A node holding an earlier pass's gradient is
-    listed as the search meets it, so that the pass can set it aside and add it back.
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"<node {self.state} by the backward search>"
+
+
+_WAITING = _Mark("waiting for its children")  # on the search's stack, to be listed after them
+_LISTED = _Mark("listed")                     # in the search's output
+
+
+def _interior_order(root: Any) -> tuple[list[Any], list[tuple[Any, Any]]]:
+    """(the nodes reachable from ``root`` that have arguments, children first; (node, its
+    ``.grad``) for every node the pass reaches whose ``.grad`` is not 0): all the float pass walks.
+    On return every listed node's ``.grad``, and every such leaf's, is 0.0.
+
+    :func:`order`'s order without the leaves (which the pass only adds into), found by the same
+    depth-first search with an explicit stack, but keeping its state in the nodes' ``.grad``
+    slots rather than in a set: a node whose children are still to be searched goes on the stack
+    with ``.grad`` set to ``_WAITING`` and is listed when it comes off again; a listed node's
+    ``.grad`` is ``_LISTED`` until the search ends (then 0.0). Leaves are never pushed nor
+    marked, and the child searched next is searched at once rather than pushed and popped. The
+    gradient a node holds from an earlier pass is kept aside as the search meets it (an
+    interior node holding -0.0 starts from 0.0 like any other: its gradient's sign can differ
+    only when every contribution is -0.0). While it runs, another thread's pass through the
+    same nodes would see the marks: two passes through one graph at once were never
+    supported (both add into the same ``.grad``).
     """
     out: list[Any] = []
-    stale: list[Any] = []
-    seen: set[Any] = set()
+    stale: list[tuple[Any, Any]] = []
+    try:
+        _search(root, out, stale)
+    except BaseException:
+        _unmark(root, stale)
+        raise
+    for v in out:
+        v.grad = 0.0
+    return out, stale
+
+
+def _search(root: Any, out: list[Any], stale: list[tuple[Any, Any]]) -> None:
+    """:func:`_interior_order`'s search (its docstring says how the marks work)."""
+    WAITING, LISTED = _WAITING, _LISTED
     stack: list[Any] = [root]
-    push, pop, emit, mark = stack.append, stack.pop, out.append, seen.add
+    push, pop, emit, keep = stack.append, stack.pop, out.append, stale.append
     while stack:
         v = pop()
-        if v is _EMIT:
-            emit(pop())
+        g = v.grad
+        if g is WAITING:  # its children are listed: list it
+            emit(v)
+            v.grad = LISTED
             continue
-        if v in seen:
+        if g is LISTED:  # met again through another parent
             continue
         while True:  # search v; then its pending child (b before a), if it has one
-            mark(v)
-            if v.grad:
-                stale.append(v)
+            if g:
+                if g is WAITING:
+                    raise RuntimeError("the graph has a cycle: a node is its own descendant")
+                keep((v, g))
             a = v._a
             b = v._b
-            if a._a is None:  # a leaf: never pushed; listed if it holds a gradient
-                wait_a = False
-                if a.grad and a not in seen:
-                    mark(a)
-                    stale.append(a)
-            else:
-                wait_a = a not in seen
-            if b is None:
-                wait_b = False
-            elif b._a is None:
-                wait_b = False
-                if b.grad and b not in seen:
-                    mark(b)
-                    stale.append(b)
-            else:
-                wait_b = b not in seen
-            if wait_b:
+            if a._a is None:  # a leaf: never pushed; kept aside if it holds a gradient
+                g = a.grad
+                if g:
+                    keep((a, g))
+                    a.grad = 0.0
+                a = None
+            elif a.grad is LISTED:
+                a = None
+            if b is not None:
+                if b._a is None:
+                    g = b.grad
+                    if g:
+                        keep((b, g))
+                        b.grad = 0.0
+                    b = None
+                elif b.grad is LISTED:
+                    b = None
+            if b is not None:
+                v.grad = WAITING
                 push(v)
-                push(_EMIT)
-                if wait_a:
+                if a is not None:
                     push(a)
                 v = b
-            elif wait_a:
+            elif a is not None:
+                v.grad = WAITING
                 push(v)
-                push(_EMIT)
                 v = a
             else:
                 emit(v)
+                v.grad = LISTED
                 break
-    return out, stale
+            g = v.grad
+
+
+def _unmark(root: Any, stale: list[tuple[Any, Any]]) -> None:
+    """Undo an interrupted :func:`_search`: marks back to 0.0, then the kept gradients back."""
+    for v in order(root):
+        if v.grad is _WAITING or v.grad is _LISTED:
+            v.grad = 0.0
+    for v, g in stale:
+        v.grad = g
 
 
 def propagate(v: Any) -> None:

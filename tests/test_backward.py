@@ -44,3 +44,72 @@ def test_float_pass_equals_general_pass_with_earlier_gradients(program, earlier)
         run(out, 1.5)
         results.append([v.grad for v in nodes])
     assert all(same(x, y) for x, y in zip(*results)), results
+
+
+def reference_pass(out, seed):
+    """The float pass written plainly: every node from 0.0, rules in reversed order(), per-node
+    propagate()."""
+    from micrograd.backward import propagate
+
+    nodes = order(out)
+    for v in nodes:
+        v.grad = 0.0
+    out.grad = seed
+    for v in reversed(nodes):
+        if v._a is not None:
+            propagate(v)
+    return [v.grad for v in nodes]
+
+
+@given(expressions(), st.floats(-4, 4))
+def test_float_pass_adds_in_the_order_of_order_to_the_last_bit(program, seed):
+    # nodes feeding several others get their contributions in one order, so their bits (the sign
+    # of a zero included) agree only if both passes visit the parents alike
+    results = []
+    for run in (float_pass, reference_pass):
+        out = program.values([Value(x) for x in program.point])[-1]
+        run(out, seed)
+        results.append([v.grad.hex() for v in order(out)])
+    assert results[0] == results[1]
+
+
+class Refuses:
+    """A gradient left in a node whose truth value cannot be told."""
+
+    def __bool__(self):
+        raise ValueError("no truth value")
+
+
+def test_an_interrupted_pass_leaves_every_gradient_as_it_was():
+    # the search keeps its state in the nodes' .grad slots; an error midway must undo it
+    x, w = Value(2.0), Value(3.0)
+    inner = x * w + 1.0
+    out = (inner * x).relu() + w * 2.0
+    nodes = order(out)
+    before = {v: v.grad for v in nodes}
+    x.grad = 5.0
+    before[x] = 5.0
+    inner.grad = odd = Refuses()
+    before[inner] = odd
+    try:
+        float_pass(out, 1.0)
+    except ValueError as error:
+        assert "no truth value" in str(error)
+    else:
+        raise AssertionError("the pass read the odd gradient's truth value and went on")
+    assert all(v.grad is before[v] or v.grad == before[v] for v in nodes)
+
+
+def test_a_graph_with_a_cycle_is_refused_and_left_as_it_was():
+    # no operator can make one, but a hand-edited slot can: an error, not a pass that never ends
+    x = Value(1.5)
+    a = x * 2.0
+    b = a * 3.0
+    a._b = b  # a now reads b, which reads a
+    try:
+        float_pass(b, 1.0)
+    except RuntimeError as error:
+        assert "cycle" in str(error)
+    else:
+        raise AssertionError("a cycle went unnoticed")
+    assert a.grad == 0.0 and b.grad == 0.0 and x.grad == 0.0
