@@ -149,8 +149,8 @@ class _Mark:
         return f"<node {self.state} by the backward search>"
 
 
-_WAITING = _Mark("waiting for its children")  # on the search's stack, to be listed after them
-_LISTED = _Mark("listed")                     # in the search's output
+_WAITING = _Mark("waiting on the stack for both its children")  # listed when it comes off again
+_REACHED = _Mark("reached")  # listed, or on the way down to its one pending child
 
 
 def _interior_order(root: Any) -> tuple[list[Any], list[tuple[Any, Any]]]:
@@ -159,16 +159,12 @@ def _interior_order(root: Any) -> tuple[list[Any], list[tuple[Any, Any]]]:
     On return every listed node's ``.grad``, and every such leaf's, is 0.0.
 
     :func:`order`'s order without the leaves (which the pass only adds into), found by the same
-    depth-first search with an explicit stack, but keeping its state in the nodes' ``.grad``
-    slots rather than in a set: a node whose children are still to be searched goes on the stack
-    with ``.grad`` set to ``_WAITING`` and is listed when it comes off again; a listed node's
-    ``.grad`` is ``_LISTED`` until the search ends (then 0.0). Leaves are never pushed nor
-    marked, and the child searched next is searched at once rather than pushed and popped. The
-    gradient a node holds from an earlier pass is kept aside as the search meets it (an
-    interior node holding -0.0 starts from 0.0 like any other: its gradient's sign can differ
-    only when every contribution is -0.0). While it runs, another thread's pass through the
-    same nodes would see the marks: two passes through one graph at once were never
-    supported (both add into the same ``.grad``).
+    depth-first search (``b``'s side before ``a``'s), its state kept in the nodes' ``.grad``
+    slots rather than in a set (:func:`_search`). The gradient a node holds from an earlier pass
+    is kept aside as the search meets it (an interior node holding -0.0 starts from 0.0 like any
+    other: its gradient's sign can differ only when every contribution is -0.0). While it runs,
+    another thread's pass through the same nodes would see the marks: two passes through one
+    graph at once were never supported (both add into the same ``.grad``).
     """
     out: list[Any] = []
     stale: list[tuple[Any, Any]] = []
@@ -183,33 +179,53 @@ def _interior_order(root: Any) -> tuple[list[Any], list[tuple[Any, Any]]]:
 
 
 def _search(root: Any, out: list[Any], stale: list[tuple[Any, Any]]) -> None:
-    """:func:`_interior_order`'s search (its docstring says how the marks work)."""
-    WAITING, LISTED = _WAITING, _LISTED
-    stack: list[Any] = [root]
-    push, pop, emit, keep = stack.append, stack.pop, out.append, stale.append
+    """List the interior nodes under ``root`` in ``out``, children first; keep (node, gradient)
+    in ``stale`` for every node met that holds a gradient (a leaf's is set to 0.0 at once).
+
+    A node is searched when first met, and its children that are interior and not yet
+    ``_REACHED`` are pending. Then:
+
+    - none pending: it is listed;
+    - one pending: it goes on ``path``, the way down, and the search goes on with that child
+      (when a node is listed, the nodes on the way down to it are listed after it, last first);
+    - both pending: if ``b``'s own children are leaves or reached, ``b`` is listed at once and
+      this is the case above (a neuron's ``act + w * x``); otherwise the way down so far goes on
+      the stack as a list, the node goes on the stack as ``_WAITING``, ``a`` above it, and the
+      search goes on with ``b``.
+
+    A node on the way down is marked ``_REACHED`` before it is listed: only its own subtree is
+    searched before then, and in a graph without cycles that never meets it. One function, no
+    calls per node: a call costs as much as searching a node.
+    """
+    WAITING, REACHED = _WAITING, _REACHED
+    stack: list[Any] = [root]  # nodes to search, _WAITING nodes to list, ways down to list
+    path: list[Any] = []
+    push, pop, emit, keep, extend, down = stack.append, stack.pop, out.append, stale.append, out.extend, path.append
     while stack:
         v = pop()
+        if type(v) is list:  # a way down whose last node is listed
+            v.reverse()
+            extend(v)
+            continue
         g = v.grad
-        if g is WAITING:  # its children are listed: list it
+        if g is WAITING:  # both its children are listed
             emit(v)
-            v.grad = LISTED
+            v.grad = REACHED
             continue
-        if g is LISTED:  # met again through another parent
+        if g is REACHED:  # met again through another parent
             continue
-        while True:  # search v; then its pending child (b before a), if it has one
+        while True:  # search v
             if g:
-                if g is WAITING:
-                    raise RuntimeError("the graph has a cycle: a node is its own descendant")
                 keep((v, g))
             a = v._a
             b = v._b
-            if a._a is None:  # a leaf: never pushed; kept aside if it holds a gradient
+            if a._a is None:  # a leaf: never searched; kept aside if it holds a gradient
                 g = a.grad
                 if g:
                     keep((a, g))
                     a.grad = 0.0
                 a = None
-            elif a.grad is LISTED:
+            elif a.grad is REACHED:
                 a = None
             if b is not None:
                 if b._a is None:
@@ -218,29 +234,62 @@ def _search(root: Any, out: list[Any], stale: list[tuple[Any, Any]]) -> None:
                         keep((b, g))
                         b.grad = 0.0
                     b = None
-                elif b.grad is LISTED:
+                elif b.grad is REACHED:
                     b = None
-            if b is not None:
-                v.grad = WAITING
-                push(v)
-                if a is not None:
-                    push(a)
+                elif a is not None:  # both pending: is b ready to be listed?
+                    c = b._a
+                    d = b._b
+                    if (c._a is None or c.grad is REACHED) and (d is None or d._a is None or d.grad is REACHED):
+                        g = b.grad
+                        if g:
+                            keep((b, g))
+                        if c._a is None:
+                            g = c.grad
+                            if g:
+                                keep((c, g))
+                                c.grad = 0.0
+                        if d is not None and d._a is None:
+                            g = d.grad
+                            if g:
+                                keep((d, g))
+                                d.grad = 0.0
+                        emit(b)
+                        b.grad = REACHED
+                        if a is b:  # (x * x)
+                            a = None
+                        b = None
+            if a is None:
+                if b is None:  # none pending: list v, then the way down to it
+                    emit(v)
+                    v.grad = REACHED
+                    if path:
+                        path.reverse()
+                        extend(path)
+                        path.clear()
+                    break
+                v.grad = REACHED
+                down(v)
                 v = b
-            elif a is not None:
+            elif b is None:
+                v.grad = REACHED
+                down(v)
+                v = a
+            else:  # both pending: b's side, then a's, then v
+                if path:
+                    push(path)
+                    path = []
+                    down = path.append
                 v.grad = WAITING
                 push(v)
-                v = a
-            else:
-                emit(v)
-                v.grad = LISTED
-                break
+                push(a)
+                v = b
             g = v.grad
 
 
 def _unmark(root: Any, stale: list[tuple[Any, Any]]) -> None:
     """Undo an interrupted :func:`_search`: marks back to 0.0, then the kept gradients back."""
     for v in order(root):
-        if v.grad is _WAITING or v.grad is _LISTED:
+        if v.grad is _WAITING or v.grad is _REACHED:
             v.grad = 0.0
     for v, g in stale:
         v.grad = g
