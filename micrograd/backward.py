@@ -106,28 +106,33 @@ def float_pass(root: Any, seed: float) -> None:
     # Each pass propagates its own gradients; what earlier passes left is added back at the end.
     nodes, stale = _interior_order(root)  # (every node it lists or meets now holds 0.0)
     root.grad = seed
-    xp, add, mul = FLOATS, ops.add, ops.mul
+    xp, add, mul, relu = FLOATS, ops.add, ops.mul, ops.relu
     for v in reversed(nodes):
-        a = v._a
-        b = v._b
         op = v.op
-        # add's and mul's rules written out, as engine.py writes out their forwards: on floats
-        # they never raise, and a call costs as much as the rest of the step (tests/test_backward
-        # checks them against the table's rules).
-        if op is add:
-            g = v.grad
-            a.grad += g
-            b.grad += g
-            continue
+        # mul's, add's and relu's rules written out, as engine.py writes out add's and mul's
+        # forwards: on floats they never raise, and a call costs as much as the rest of the step
+        # (tests/test_backward checks them against the table's rules). Nearly every node of a
+        # network is one of them.
         if op is mul:
             g = v.grad
+            a = v._a
+            b = v._b
             a.grad += g * b.data
             b.grad += g * a.data
             continue
+        if op is add:
+            g = v.grad
+            v._a.grad += g
+            v._b.grad += g
+            continue
         # The other common cases inline (this loop is the hot path); propagate() handles the
         # rest: IEEE special values, hand-built nodes and glue (whose op has no rule).
+        a = v._a
+        b = v._b
         try:
-            if b is None:
+            if op is relu:
+                a.grad += 0.0 if v.data <= 0 else v.grad  # relu'(0) = 0 and relu(nan) = nan passes g
+            elif b is None:
                 a.grad += op.rule(xp, v.grad, v.data, a.data)
             else:
                 ga, gb = op.rule(xp, v.grad, v.data, a.data, b.data)

@@ -30,6 +30,17 @@ def test_add_and_mul_written_out_equal_their_rules(x, y, g):
         assert same(a.grad, ga) and same(b.grad, gb), (op, a.grad, ga, b.grad, gb)
 
 
+
+@given(st.floats(), numbers)
+def test_relu_written_out_equals_its_rule(x, g):
+    # the float pass writes relu's rule out too; nan in, 0 and -0 included
+    a = Value(x)
+    out = a.relu()
+    assert out.op is ops.relu
+    out.backward(g)
+    assert same(a.grad, 0.0 + ops.relu.rule(FLOATS, g, out.data, x)), (x, g, a.grad)
+
+
 @given(expressions(), st.lists(st.floats(-10, 10), min_size=4, max_size=4))
 def test_float_pass_equals_general_pass_with_earlier_gradients(program, earlier):
     # leaves and nodes holding gradients from earlier passes: both passes set them aside and add
