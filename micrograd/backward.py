@@ -165,9 +165,9 @@ def _interior_order(root: Any) -> tuple[list[Any], list[tuple[Any, Any]]]:
 
     :func:`order`'s order without the leaves (which the pass only adds into), found by the same
     depth-first search (``b``'s side before ``a``'s), its state kept in the nodes' ``.grad``
-    slots rather than in a set (:func:`_search`). The gradient a node holds from an earlier pass
-    is kept aside as the search meets it (an interior node holding -0.0 starts from 0.0 like any
-    other: its gradient's sign can differ only when every contribution is -0.0). While it runs,
+    slots rather than in a set (:func:`_search`). A gradient that is not 0 left by an earlier
+    pass is kept aside as the search meets it (an interior node holding -0.0 starts again from
+    0.0, like one holding 0.0: -0.0 + x and 0.0 + x differ only for x = -0.0). While it runs,
     another thread's pass through the same nodes would see the marks: two passes through one
     graph at once were never supported (both add into the same ``.grad``).
     """
