@@ -103,34 +103,36 @@ def float_pass(root: Any, seed: float) -> None:
     if root._a is None:  # a leaf: d(root)/d(root) = 1
         root.grad += seed
         return
-    nodes, holding = _interior_order(root)
     # Each pass propagates its own gradients; what earlier passes left is added back at the end.
-    stale = [(v, v.grad) for v in holding]
-    for v in holding:
-        v.grad = 0.0
+    nodes, stale = _interior_order(root)  # (every node it lists or meets now holds 0.0)
     root.grad = seed
-    xp, add, mul = FLOATS, ops.add, ops.mul
+    xp, add, mul, relu = FLOATS, ops.add, ops.mul, ops.relu
     for v in reversed(nodes):
-        a = v._a
-        b = v._b
         op = v.op
-        # add's and mul's rules written out, as engine.py writes out their forwards: on floats
-        # they never raise, and a call costs as much as the rest of the step (tests/test_backward
-        # checks them against the table's rules).
-        if op is add:
-            g = v.grad
-            a.grad += g
-            b.grad += g
-            continue
+        # mul's, add's and relu's rules written out, as engine.py writes out add's and mul's
+        # forwards: on floats they never raise, and a call costs as much as the rest of the step
+        # (tests/test_backward checks them against the table's rules). Nearly every node of a
+        # network is one of them.
         if op is mul:
             g = v.grad
+            a = v._a
+            b = v._b
             a.grad += g * b.data
             b.grad += g * a.data
             continue
+        if op is add:
+            g = v.grad
+            v._a.grad += g
+            v._b.grad += g
+            continue
         # The other common cases inline (this loop is the hot path); propagate() handles the
         # rest: IEEE special values, hand-built nodes and glue (whose op has no rule).
+        a = v._a
+        b = v._b
         try:
-            if b is None:
+            if op is relu:
+                a.grad += 0.0 if v.data <= 0 else v.grad  # relu'(0) = 0 and relu(nan) = nan passes g
+            elif b is None:
                 a.grad += op.rule(xp, v.grad, v.data, a.data)
             else:
                 ga, gb = op.rule(xp, v.grad, v.data, a.data, b.data)
@@ -142,65 +144,160 @@ def float_pass(root: Any, seed: float) -> None:
         v.grad += old
 
 
-def _interior_order(root: Any) -> tuple[list[Any], list[Any]]:
-    """(the nodes reachable from ``root`` that have arguments, children first; every node the
-    pass reaches whose ``.grad`` is not 0, each once): all that the float pass walks.
+class _Mark:
+    """What a node's ``.grad`` holds while :func:`_interior_order` searches the graph."""
 
-    :func:`order` without the leaves, which the pass only adds into: a depth-first search with
-    an explicit stack, a node going back on the stack under a marker while its children are
-    pending. Leaves (``_a`` is None) are never pushed, and the child searched next is searched
-    at once rather than pushed and popped (a chain goes down without touching the stack but for
-    the markers); the order is :func:`order`'s. A node holding an earlier pass's gradient is
-    listed as the search meets it, so that the pass can set it aside and add it back.
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"<node {self.state} by the backward search>"
+
+
+_WAITING = _Mark("waiting on the stack for both its children")  # listed when it comes off again
+_REACHED = _Mark("reached")  # listed, or on the way down to its one pending child
+
+
+def _interior_order(root: Any) -> tuple[list[Any], list[tuple[Any, Any]]]:
+    """(the nodes reachable from ``root`` that have arguments, children first; (node, its
+    ``.grad``) for every node the pass reaches whose ``.grad`` is not 0): all the float pass walks.
+    On return every listed node's ``.grad``, and every such leaf's, is 0.0.
+
+    :func:`order`'s order without the leaves (which the pass only adds into), found by the same
+    depth-first search (``b``'s side before ``a``'s), its state kept in the nodes' ``.grad``
+    slots rather than in a set (:func:`_search`). A gradient that is not 0 left by an earlier
+    pass is kept aside as the search meets it (an interior node holding -0.0 starts again from
+    0.0, like one holding 0.0: -0.0 + x and 0.0 + x differ only for x = -0.0). While it runs,
+    another thread's pass through the same nodes would see the marks: two passes through one
+    graph at once were never supported (both add into the same ``.grad``).
     """
     out: list[Any] = []
-    stale: list[Any] = []
-    seen: set[Any] = set()
-    stack: list[Any] = [root]
-    push, pop, emit, mark = stack.append, stack.pop, out.append, seen.add
+    stale: list[tuple[Any, Any]] = []
+    try:
+        _search(root, out, stale)
+    except BaseException:
+        _unmark(root, stale)
+        raise
+    for v in out:
+        v.grad = 0.0
+    return out, stale
+
+
+def _search(root: Any, out: list[Any], stale: list[tuple[Any, Any]]) -> None:
+    """List the interior nodes under ``root`` in ``out``, children first; keep (node, gradient)
+    in ``stale`` for every node met that holds a gradient (a leaf's is set to 0.0 at once).
+
+    A node is searched when first met, and its children that are interior and not yet
+    ``_REACHED`` are pending. Then:
+
+    - none pending: it is listed;
+    - one pending: it goes on ``path``, the way down, and the search goes on with that child
+      (when a node is listed, the nodes on the way down to it are listed after it, last first);
+    - both pending: if ``b``'s own children are leaves or reached, ``b`` is listed at once and
+      this is the case above (a neuron's ``act + w * x``); otherwise the way down so far goes on
+      the stack as a list, the node goes on the stack as ``_WAITING``, ``a`` above it, and the
+      search goes on with ``b``.
+
+    A node on the way down is marked ``_REACHED`` before it is listed: only its own subtree is
+    searched before then, and in a graph without cycles that never meets it. One function, no
+    calls per node: a call costs as much as searching a node.
+    """
+    WAITING, REACHED = _WAITING, _REACHED
+    stack: list[Any] = [root]  # nodes to search, _WAITING nodes to list, ways down to list
+    path: list[Any] = []
+    push, pop, emit, keep, extend, down = stack.append, stack.pop, out.append, stale.append, out.extend, path.append
     while stack:
         v = pop()
-        if v is _EMIT:
-            emit(pop())
+        if type(v) is list:  # a way down whose last node is listed
+            v.reverse()
+            extend(v)
             continue
-        if v in seen:
+        g = v.grad
+        if g is WAITING:  # both its children are listed
+            emit(v)
+            v.grad = REACHED
             continue
-        while True:  # search v; then its pending child (b before a), if it has one
-            mark(v)
-            if v.grad:
-                stale.append(v)
+        if g is REACHED:  # met again through another parent
+            continue
+        while True:  # search v
+            if g:
+                keep((v, g))
             a = v._a
             b = v._b
-            if a._a is None:  # a leaf: never pushed; listed if it holds a gradient
-                wait_a = False
-                if a.grad and a not in seen:
-                    mark(a)
-                    stale.append(a)
-            else:
-                wait_a = a not in seen
-            if b is None:
-                wait_b = False
-            elif b._a is None:
-                wait_b = False
-                if b.grad and b not in seen:
-                    mark(b)
-                    stale.append(b)
-            else:
-                wait_b = b not in seen
-            if wait_b:
-                push(v)
-                push(_EMIT)
-                if wait_a:
-                    push(a)
+            if a._a is None:  # a leaf: never searched; kept aside if it holds a gradient
+                g = a.grad
+                if g:
+                    keep((a, g))
+                    a.grad = 0.0
+                a = None
+            elif a.grad is REACHED:
+                a = None
+            if b is not None:
+                if b._a is None:
+                    g = b.grad
+                    if g:
+                        keep((b, g))
+                        b.grad = 0.0
+                    b = None
+                elif b.grad is REACHED:
+                    b = None
+                elif a is not None:  # both pending: is b ready to be listed?
+                    c = b._a
+                    d = b._b
+                    if (c._a is None or c.grad is REACHED) and (d is None or d._a is None or d.grad is REACHED):
+                        g = b.grad
+                        if g:
+                            keep((b, g))
+                        if c._a is None:
+                            g = c.grad
+                            if g:
+                                keep((c, g))
+                                c.grad = 0.0
+                        if d is not None and d._a is None:
+                            g = d.grad
+                            if g:
+                                keep((d, g))
+                                d.grad = 0.0
+                        emit(b)
+                        b.grad = REACHED
+                        if a is b:  # (x * x)
+                            a = None
+                        b = None
+            if a is None:
+                if b is None:  # none pending: list v, then the way down to it
+                    emit(v)
+                    v.grad = REACHED
+                    if path:
+                        path.reverse()
+                        extend(path)
+                        path.clear()
+                    break
+                v.grad = REACHED
+                down(v)
                 v = b
-            elif wait_a:
-                push(v)
-                push(_EMIT)
+            elif b is None:
+                v.grad = REACHED
+                down(v)
                 v = a
-            else:
-                emit(v)
-                break
-    return out, stale
+            else:  # both pending: b's side, then a's, then v
+                if path:
+                    push(path)
+                    path = []
+                    down = path.append
+                v.grad = WAITING
+                push(v)
+                push(a)
+                v = b
+            g = v.grad
+
+
+def _unmark(root: Any, stale: list[tuple[Any, Any]]) -> None:
+    """Undo an interrupted :func:`_search`: marks back to 0.0, then the kept gradients back."""
+    for v in order(root):
+        if v.grad is _WAITING or v.grad is _REACHED:
+            v.grad = 0.0
+    for v, g in stale:
+        v.grad = g
 
 
 def propagate(v: Any) -> None:

@@ -30,6 +30,17 @@ def test_add_and_mul_written_out_equal_their_rules(x, y, g):
         assert same(a.grad, ga) and same(b.grad, gb), (op, a.grad, ga, b.grad, gb)
 
 
+
+@given(st.floats(), numbers)
+def test_relu_written_out_equals_its_rule(x, g):
+    # the float pass writes relu's rule out too; nan in, 0 and -0 included
+    a = Value(x)
+    out = a.relu()
+    assert out.op is ops.relu
+    out.backward(g)
+    assert same(a.grad, 0.0 + ops.relu.rule(FLOATS, g, out.data, x)), (x, g, a.grad)
+
+
 @given(expressions(), st.lists(st.floats(-10, 10), min_size=4, max_size=4))
 def test_float_pass_equals_general_pass_with_earlier_gradients(program, earlier):
     # leaves and nodes holding gradients from earlier passes: both passes set them aside and add
@@ -44,3 +55,78 @@ def test_float_pass_equals_general_pass_with_earlier_gradients(program, earlier)
         run(out, 1.5)
         results.append([v.grad for v in nodes])
     assert all(same(x, y) for x, y in zip(*results)), results
+
+
+def reference_pass(out, seed):
+    """The float pass written plainly: every node from 0.0, rules in reversed order(), per-node
+    propagate()."""
+    from micrograd.backward import propagate
+
+    nodes = order(out)
+    for v in nodes:
+        v.grad = 0.0
+    out.grad = seed
+    for v in reversed(nodes):
+        if v._a is not None:
+            propagate(v)
+    return [v.grad for v in nodes]
+
+
+@given(expressions(), st.floats(-4, 4))
+def test_float_pass_adds_in_the_order_of_order_to_the_last_bit(program, seed):
+    # nodes feeding several others get their contributions in one order, so their bits (the sign
+    # of a zero included) agree only if both passes visit the parents alike
+    results = []
+    for run in (float_pass, reference_pass):
+        out = program.values([Value(x) for x in program.point])[-1]
+        run(out, seed)
+        results.append([v.grad.hex() for v in order(out)])
+    assert results[0] == results[1]
+
+
+class Refuses:
+    """A gradient left in a node whose truth value cannot be told."""
+
+    def __bool__(self):
+        raise ValueError("no truth value")
+
+
+def test_an_interrupted_pass_leaves_every_gradient_as_it_was():
+    # the search keeps its state in the nodes' .grad slots; an error midway must undo it
+    x, w = Value(2.0), Value(3.0)
+    inner = x * w + 1.0
+    out = (inner * x).relu() + w * 2.0
+    nodes = order(out)
+    before = {v: v.grad for v in nodes}
+    x.grad = 5.0
+    before[x] = 5.0
+    inner.grad = odd = Refuses()
+    before[inner] = odd
+    try:
+        float_pass(out, 1.0)
+    except ValueError as error:
+        assert "no truth value" in str(error)
+    else:
+        raise AssertionError("the pass read the odd gradient's truth value and went on")
+    assert all(v.grad is before[v] or v.grad == before[v] for v in nodes)
+
+
+
+def test_float_pass_on_a_network_adds_in_the_order_of_order_to_the_last_bit():
+    # the search's shortcuts (a neuron's act + w * x listed without a stack entry, long ways
+    # down, x * x, nodes shared by many parents) must give order()'s order on a real graph too
+    import random
+
+    from micrograd.nn import MLP
+
+    random.seed(7)
+    model = MLP(2, [4, 4, 1])
+    points = [(0.5, -1.25), (-0.75, 2.0), (1.5, 0.25)]
+    results = []
+    for run in (float_pass, reference_pass):
+        model.zero_grad()
+        scores = [model([Value(x), Value(y)]) for x, y in points]
+        loss = sum((1 + -s).relu() for s in scores) * (1.0 / 3) + sum(p * p for p in model.parameters())
+        run(loss, 1.0)
+        results.append([v.grad.hex() for v in order(loss)])
+    assert results[0] == results[1]
