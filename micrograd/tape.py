@@ -497,17 +497,24 @@ def _fold(g: _Graph, order: list[Value]) -> None:
     g.one, g.zero = g.add(CONST, False), g.add(CONST, False)
 
 
-def _absorbed(g: _Graph) -> set[int]:
-    """Nodes that get no node of their own in the fast path: an add, or a product w * x, used
-    once, by an add of the same Dep (its user's linear node sums it)."""
-    n, add, mul, dep = len(g.op), ops.add, ops.mul, g.dep
-    uses, user = [0] * n, [-1] * n
+def _readers(g: _Graph) -> tuple[list[int], list[int]]:
+    """For each node, how many times it is read (an output counts twice: it is always
+    materialised) and by which node (the last reader)."""
+    uses, user = [0] * len(g.op), [-1] * len(g.op)
     for i, kids in enumerate(g.kids):
         for c in kids:
             uses[c] += 1
             user[c] = i
     for o in g.outputs:
-        uses[o] += 2  # an output is always materialised
+        uses[o] += 2
+    return uses, user
+
+
+def _absorbed(g: _Graph) -> set[int]:
+    """Nodes that get no node of their own in the fast path: an add, or a product w * x, used
+    once, by an add of the same Dep (its user's linear node sums it)."""
+    add, mul, dep = ops.add, ops.mul, g.dep
+    uses, user = _readers(g)
     out: set[int] = set()
     for i, op in enumerate(g.op):
         if op is not add and op is not mul or uses[i] != 1:
@@ -571,13 +578,7 @@ def _lse_trees(g: _Graph) -> tuple[dict[int, Node], set[int]]:
     lae, dep = ops.logaddexp, g.dep
     if lae not in g.op:  # (a scan at C speed, most graphs having none; the loops below test identity)
         return {}, set()
-    uses, user = [0] * len(g.op), [-1] * len(g.op)
-    for i, kids in enumerate(g.kids):
-        for c in kids:
-            uses[c] += 1
-            user[c] = i
-    for o in g.outputs:
-        uses[o] += 2  # an output is always materialised
+    uses, user = _readers(g)
     inner = {i for i, op in enumerate(g.op) if op is lae and dep[i] is SAMPLE and uses[i] == 1
              and g.op[user[i]] is lae and dep[user[i]] is SAMPLE}
     nodes: dict[int, Node] = {}
