@@ -678,8 +678,11 @@ def test_resume_leaves_what_the_program_froze_frozen():
     kept = [object()]
     gc.freeze()
     try:
-        with gc_paused():
-            y = Value(1.0) * 2.0
+        with gc_paused():  # a young generation past the threshold: resume() would move it
+            y = Value(1.0)
+            for _ in range(2 * gc.get_threshold()[0]):
+                y = y * 1.0
+            y = y * 2.0
         assert gc.get_freeze_count() > 0 and gc.isenabled()
         assert not any(o is kept for o in gc.get_objects())  # still in the permanent generation
     finally:
