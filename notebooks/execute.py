@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-TIME_LIMIT = 120.0  # seconds per notebook, kernel start included; notebooks/README.md states it
+TIME_LIMIT = 600.0  # seconds per cell: a hang guard, not a speed target (a loaded machine took 125 s
+# for a notebook that runs in 8 s alone); notebooks/README.md states it
 
 # What changes from run to run without the code changing: compared as a placeholder.
 VOLATILE = [

@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import time
 import warnings
 from pathlib import Path
 
@@ -99,10 +98,7 @@ def test_notebook_runs_and_prints_what_is_committed(path: Path, tmp_path: Path) 
     _require(path, running=True)
     import nbformat
 
-    start = time.perf_counter()
-    fresh = execute.execute(path, tmp_path)  # files it writes land in tmp
-    elapsed = time.perf_counter() - start
-    assert elapsed < execute.TIME_LIMIT, f"{path.name} took {elapsed:.0f} s (limit {execute.TIME_LIMIT:.0f} s)"
+    fresh = execute.execute(path, tmp_path)  # files it writes land in tmp (a cell past TIME_LIMIT fails it)
     committed = execute.comparable(nbformat.read(path, as_version=4))
     now = execute.comparable(fresh)
     assert len(now) == len(committed)
