@@ -52,6 +52,9 @@ class Node:
     # a fused tree: ``op`` applied pairwise over ``args`` (its leaves, left to right), pair by pair
     # as (left, right) positions: 0..n-1 the leaves, n + q the q-th pair's result (the last: this node)
     tree: tuple[tuple[int, int], ...] = ()
+    # a linear node followed by an op of one argument on its sums (relu), which the linear node's
+    # step applies in place: the op's node, when the sums have no other reader (tape._fuse_relus)
+    activation: Op | None = None
 
     def reads(self) -> list[int]:
         """The nodes it reads (for a linear node: x's, then w's, then the bias)."""

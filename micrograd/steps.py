@@ -8,6 +8,7 @@ kernel) for all of them forward and one backward, on the tape's buffers.
 - ``LinearStep``: per-sample sums b + w1 x1 + ... (a layer of neurons), a matrix product;
 - ``ConvStep``: the same sums with one kernel's weights at many positions (a convolution), one
   matrix product over image patches (``conv_plan`` finds the kernels and the patches);
+- ``ActivatedStep``: one of those two, then relu in place on its rows (a layer and its activation);
 - ``SharedLinearStep``: sums of shared values (an L2 term), once per call;
 - ``LseStep``: trees of ``logaddexp`` over n per-sample rows (``losses.logsumexp``), one
   max-shifted log-sum-exp over the n rows, regrouped within the figure in its docstring.
@@ -31,7 +32,7 @@ from . import kernels, ops
 from .program import SAMPLE, Layout, Node, Slot
 from .xp import ARRAYS
 
-__all__ = ["Arg", "ChainStep", "ConvPlan", "ConvStep", "Index", "LinearStep", "LseStep", "OpStep", "ReluStep",
+__all__ = ["ActivatedStep", "Arg", "ChainStep", "ConvPlan", "ConvStep", "Index", "LinearStep", "LseStep", "OpStep", "ReluStep",
            "SharedLinearStep", "Step", "Target", "Write", "as_index", "conv_plan", "rounds", "weight_kernels"]
 
 
@@ -340,6 +341,44 @@ class ReluStep(OpStep):
             np.add(dst, scratch, out=dst)
 
         return relu.forward, backward
+
+
+class ActivatedStep(Step):
+    """A per-sample step (a layer's matrix product, a convolution) whose rows then go through
+    relu in place: ``inner``'s forward, then relu's kernel on its rows; backward, relu's rule on
+    their adjoints in place, then ``inner``'s backward. The numbers of the two steps, bit for bit
+    (the same kernels, ``kernels.Relu``), without a block of V and G for the sums before relu;
+    tape._fuse_relus makes one where the sums have no other reader."""
+
+    def __init__(self, inner: Step, activation: ops.Op) -> None:
+        if activation is not ops.relu or not inner.sample:
+            raise ValueError(f"only relu after a per-sample step runs in place, not {activation.name}")
+        self.inner, self.rows, self.sample, self.grad = inner, inner.rows, True, inner.grad
+
+    def targets(self) -> list[Target]:
+        return self.inner.targets()
+
+    def reads(self) -> list[Index]:
+        return self.inner.reads()
+
+    def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
+             data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+        inner_forward, inner_backward = self.inner.bind(V, S, G, gS, data)
+        out, g = V[self.rows], G[self.rows]
+        relu = kernels.Relu(out, out, g, g)  # in place: its forward reads out, its rule g
+
+        def forward() -> None:
+            inner_forward()
+            relu.forward()
+
+        def backward() -> None:
+            relu.backward()
+            inner_backward()
+
+        return forward, backward
+
+    def __repr__(self) -> str:
+        return f"{self.inner!r}, then relu in place"
 
 
 #: a sum of this many summands or more, over batches of at most this many samples, runs as one

@@ -55,7 +55,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -67,6 +67,7 @@ from .ops import Op
 from .program import CONST, SAMPLE, SHARED, Dep, Layout, Node, Slot, Term
 from .scalars import is_real
 from .steps import (
+    ActivatedStep,
     ChainStep,
     ConvStep,
     LinearStep,
@@ -567,7 +568,26 @@ def _find_sums(g: _Graph, dots: bool) -> dict[int, Node]:
                 nodes[i] = Node(SAMPLE, g.grad[i], summands=summands)
                 continue
         nodes[i] = Node(g.dep[i], g.grad[i], op, g.kids[i])
+    if dots:
+        _fuse_relus(g, nodes)
     return nodes
+
+
+def _fuse_relus(g: _Graph, nodes: dict[int, Node]) -> None:
+    """A per-sample relu of a per-sample linear node that nothing else reads (a layer's
+    activation) becomes that linear node with ``activation`` relu, under the relu's number: its
+    step applies relu's kernels in place on its own rows (``steps.ActivatedStep``), the same
+    numbers as two steps, without a block of V and G for the sums before relu."""
+    uses, _ = _readers(g)
+    for i, nd in list(nodes.items()):
+        if nd.op is not ops.relu or nd.dep is not SAMPLE:
+            continue
+        (a,) = nd.args
+        lin = nodes.get(a)
+        if (lin is not None and uses[a] == 1 and lin.dep is SAMPLE and lin.op is None and lin.terms
+                and not lin.summands):
+            nodes[i] = replace(lin, grad=nd.grad, activation=ops.relu)
+            del nodes[a]
 
 
 def _lse_trees(g: _Graph) -> tuple[dict[int, Node], set[int]]:
@@ -724,7 +744,8 @@ def _group(nodes: dict[int, Node], dep: list[Dep]) -> list[list[int]]:
         elif nd.summands:
             key = _GroupKey(nd.dep, nd.level, None, ("chain", len(nd.summands)))
         elif nd.dep is SAMPLE and nd.terms:
-            key = _GroupKey(nd.dep, nd.level, None, ("kernel", size[kernel[nd.terms[0].w]]))
+            key = _GroupKey(nd.dep, nd.level, None, ("kernel", size[kernel[nd.terms[0].w]],
+                                                     id(nd.activation)))
         else:
             key = _GroupKey(nd.dep, nd.level, None, (len(nd.terms),))
         groups.setdefault(key, []).append(i)
@@ -810,6 +831,8 @@ def _emit(groups: list[_Group], g: _Graph, layout: Layout) -> list[Step]:
             steps.append(LinearStep(group.members, group.rows, g.slots, g.grad, layout))
         else:
             steps.append(SharedLinearStep(group.members, group.rows, g.slots))
+        if first.activation is not None:
+            steps[-1] = ActivatedStep(steps[-1], first.activation)
     return steps
 
 
@@ -893,6 +916,8 @@ class Tape:
             block = range(start, start + width)
             users = set().union(*(readers.get(r, set()) for r in block))
             step = self.steps[next(iter(users))] if len(users) == 1 else None
+            if isinstance(step, ActivatedStep):
+                step = step.inner
             if (isinstance(step, LinearStep) and isinstance(step.x, slice) and step.x == slice(start, start + width, 1)
                     and not outputs.intersection(block)):
                 step.source, self.direct[j] = j, True

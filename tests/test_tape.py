@@ -18,6 +18,7 @@ from micrograd.data import make_moons
 from micrograd.losses import hinge, l2_penalty
 from micrograd.nn import MLP
 from micrograd.schedules import LinearDecay
+from micrograd.steps import ActivatedStep
 from micrograd.testing import all_ops, expressions, op_inputs
 
 OPS = all_ops()
@@ -155,8 +156,11 @@ def test_the_matmul_path_is_taken_and_agrees_with_the_generic_path():
     fast = micrograd.compile(loss, params=params)
     slow = micrograd.compile(loss, params=params, dots=False)
     steps = [repr(s) for s in fast.tape(X).steps]
-    for layer in ("x8, 3 terms", "x8, 8 terms", "x2, 8 terms"):  # one matrix product per layer
-        assert f"linear {layer} each (matmul, per sample)" in steps
+    # one matrix product per layer, the hidden layers' relus in place after it
+    for layer in ("x8, 3 terms", "x8, 8 terms"):
+        assert f"linear {layer} each (matmul, per sample), then relu in place" in steps
+    assert "linear x2, 8 terms each (matmul, per sample)" in steps
+    assert not any(s.startswith("relu") for s in steps)
     assert "linear x1, 122 terms each (shared)" in steps  # the L2 term: one dot product
     assert len(fast.tape(X).steps) < len(slow.tape(X).steps) / 10
     assert_exact(fast(X), slow(X))
@@ -715,7 +719,8 @@ def _layer(w, b):
 
 def _bias_folded(f, *arrays):
     """Does the tape add some layer's bias inside its matrix product?"""
-    return any(getattr(s, "wb_view", None) is not None for s in f.tape(*arrays).steps)
+    steps = [s.inner if isinstance(s, ActivatedStep) else s for s in f.tape(*arrays).steps]
+    return any(getattr(s, "wb_view", None) is not None for s in steps)
 
 
 @settings(max_examples=30)
@@ -954,3 +959,43 @@ def test_tracing_at_a_huge_or_non_finite_sample_warns_nothing(x):
         got = f(X)
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(got, np.array([x, x]) * 2.0 + 1.0)
+
+
+EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1e300, -1e300, 5e-324, -5e-324, math.inf, -math.inf, math.nan]
+
+
+def _relu_net(weights, keep):
+    """A hand-written layer of 3 neurons on 2 inputs, relu, then one neuron; with ``keep`` the
+    pre-activations are outputs too (read twice: the layer's relu then runs as its own step)."""
+    w1, b1, w2 = weights[:6], weights[6:9], weights[9:12]
+
+    def fn(x):
+        pre = [w1[2 * j] * x[0] + w1[2 * j + 1] * x[1] + b1[j] for j in range(3)]
+        out = sum((w * h.relu() for w, h in zip(w2, pre)), weights[12])
+        return [out * out] + (pre if keep else [])
+    return fn
+
+
+@settings(max_examples=60, deadline=None)
+@given(w=st.lists(st.sampled_from(EDGES) | st.floats(-3, 3), min_size=13, max_size=13),
+       x=st.lists(st.sampled_from(EDGES) | st.floats(-3, 3), min_size=8, max_size=8))
+def test_a_layers_relu_in_place_gives_the_numbers_of_its_own_step(w, x):
+    """The layer's relu fused into its matrix product's step (``then relu in place``) against the
+    same graph with the pre-activations also returned, where it is a step of its own: the loss,
+    every per-sample value and every gradient bit for bit, signed zeros, infs and nans included."""
+    params = [Value(v) for v in w]
+    X = np.array(x).reshape(4, 2)
+    results = []
+    for keep in (False, True):
+        f = micrograd.compile(_relu_net(params, keep), params=params)
+        steps = [repr(s) for s in f.tape(X).steps]
+        assert any(s.endswith("then relu in place") for s in steps) is not keep
+        assert any(s.startswith("relu x3") for s in steps) is keep
+        data, grad = np.array([p.data for p in params]), np.empty(len(params))
+        with np.errstate(all="ignore"):
+            mean, extras = f.backward_arrays(data, grad, X)
+        results.append((mean, f(X)[:, 0], grad))
+    for got, want in zip(results[0], results[1]):
+        got, want = np.atleast_1d(got), np.atleast_1d(want)
+        assert got.tobytes() == want.tobytes() or np.array_equal(got, want, equal_nan=True) and \
+            np.array_equal(np.signbit(got), np.signbit(want)), (got, want)
