@@ -473,7 +473,7 @@ class LinearStep(Step):
     read the same x (a layer of neurons), else a batched one."""
 
     def __init__(self, members: list[Node], rows: slice, slots: dict[int, Slot], grad: list[bool],
-                 layout: Layout) -> None:
+                 layout: Layout, ones: set[int]) -> None:
         self.rows, self.sample = rows, True
         self.grad = any(m.grad for m in members)
         w_rows = [[slots[t.w].row for t in m.terms] for m in members]
@@ -500,6 +500,8 @@ class LinearStep(Step):
         self.wb = np.c_[self.w, np.array(b_rows, dtype=np.intp)]  # [W | b]'s rows of S
         self.wb_view = self._bias_column(members, layout)
         self.source: int | None = None  # the input array it reads as X itself (Tape._direct)
+        # is the row of V after x's rows one that holds 1 (then [x; 1] is a view of V)?
+        self.ones_after = isinstance(self.x, slice) and self.x.step == 1 and self.x.stop in ones
 
     def _bias_column(self, members: list[Node], layout: Layout) -> tuple[int, int] | None:
         """(base, stride) of [W | b] as one view of S when each neuron's bias follows its weights (a
@@ -577,10 +579,15 @@ class LinearStep(Step):
         assert WB is not None and gWB is not None
         W, source, x = WB[:, :n], self.source, self.x
         batch = V.shape[1]
-        # [x; 1] laid out as x is read: an input array (batch, n) is copied row by row
-        X1 = np.empty((batch, n + 1)).T if source is not None else np.empty((n + 1, batch))
-        X1[n] = 1.0
-        X_rows = X1[:n]
+        # [x; 1] laid out as x is read: an input array (batch, n) is copied row by row; rows of V
+        # followed by a row of ones are a view, else copied
+        if source is None and self.ones_after:
+            X1 = V[x.start:x.stop + 1]
+            X_rows = None
+        else:
+            X1 = np.empty((batch, n + 1)).T if source is not None else np.empty((n + 1, batch))
+            X1[n] = 1.0
+            X_rows = X1[:n]
         X_fixed = V[x] if isinstance(x, slice) and source is None else None
         write_x = _write(G, self.x_target.rows, self.x_target.write) if self.x_grad else None
         into_x = (G[x] if self.x_grad and isinstance(x, slice) and self.x_target.write is Write.ASSIGN
@@ -588,7 +595,8 @@ class LinearStep(Step):
         w_grad = self.w_grad
 
         def forward() -> None:
-            X_rows[...] = _x_of(V, x, data, source) if X_fixed is None else X_fixed
+            if X_rows is not None:
+                X_rows[...] = _x_of(V, x, data, source) if X_fixed is None else X_fixed
             np.matmul(WB, X1, out=out)
 
         def backward() -> None:

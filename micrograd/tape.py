@@ -784,10 +784,15 @@ def _layout(g: _Graph, n_params: int) -> tuple[Layout, np.ndarray]:
 
 
 def _allocate(nodes: dict[int, Node], groups: list[list[int]], slots: dict[int, Slot],
-              n_v: int, n_s: int) -> tuple[list[_Group], int, int]:
+              n_v: int, n_s: int) -> tuple[list[_Group], int, int, list[int]]:
     """Consecutive rows for each group's members, after ``n_v`` rows of V and ``n_s`` of S; sets
-    their slots. Returns the groups and the rows of V and S in all."""
+    their slots. Returns the groups, the rows of V and S in all, and the rows of V that hold 1:
+    one after each per-sample block of two or more that a layer with biases reads (its x), so
+    that [x; 1] is a view of V for a layer that adds its bias in its matrix product."""
+    biased_x = {t.x for nd in nodes.values() if nd.dep is SAMPLE and nd.op is None and nd.bias is not None
+                for t in nd.terms}
     out: list[_Group] = []
+    ones: list[int] = []
     for members in groups:
         # in the order of their arguments' rows: a layer's neurons come out in the order of
         # its parameters, so weight matrices and the next layer's inputs are views, not copies
@@ -797,12 +802,15 @@ def _allocate(nodes: dict[int, Node], groups: list[list[int]], slots: dict[int, 
         rows = slice(start, start + len(members))
         if sample:
             n_v = rows.stop
+            if len(members) >= 2 and not biased_x.isdisjoint(members):
+                ones.append(n_v)
+                n_v += 1
         else:
             n_s = rows.stop
         for j, i in enumerate(members):
             slots[i] = Slot(sample, rows.start + j)
         out.append(_Group([nodes[i] for i in members], rows))
-    return out, n_v, n_s
+    return out, n_v, n_s, ones
 
 
 def _consecutive(first: Node, members: list[Node], slots: dict[int, Slot]) -> bool:
@@ -811,8 +819,9 @@ def _consecutive(first: Node, members: list[Node], slots: dict[int, Slot]) -> bo
     return slots[first.args[0]].per_sample and rows == list(range(rows[0], rows[0] + len(rows)))
 
 
-def _emit(groups: list[_Group], g: _Graph, layout: Layout) -> list[Step]:
-    """One step per group: an op step, a per-sample linear step or a shared one."""
+def _emit(groups: list[_Group], g: _Graph, layout: Layout, ones: set[int]) -> list[Step]:
+    """One step per group: an op step, a per-sample linear step or a shared one (``ones``: the
+    rows of V that hold 1, see ``_allocate``)."""
     steps: list[Step] = []
     for group in groups:
         first = group.members[0]
@@ -828,7 +837,7 @@ def _emit(groups: list[_Group], g: _Graph, layout: Layout) -> list[Step]:
         elif plan is not None and len(plan.patches) > 1:  # (as _is_conv)
             steps.append(ConvStep(group.members, group.rows, g.slots, g.grad, layout, plan))
         elif first.dep is SAMPLE:
-            steps.append(LinearStep(group.members, group.rows, g.slots, g.grad, layout))
+            steps.append(LinearStep(group.members, group.rows, g.slots, g.grad, layout, ones))
         else:
             steps.append(SharedLinearStep(group.members, group.rows, g.slots))
         if first.activation is not None:
@@ -865,9 +874,9 @@ class Tape:
         _levels(nodes, g.dep)
         layout, self._consts = _layout(g, len(params))
         self._const_rows = layout.constants
-        groups, self.n_v, self.n_s = _allocate(nodes, _group(nodes, g.dep), g.slots,
-                                               self.n_inputs, layout.constants.stop)
-        self.steps = _emit(groups, g, layout)
+        groups, self.n_v, self.n_s, self._ones = _allocate(nodes, _group(nodes, g.dep), g.slots,
+                                                           self.n_inputs, layout.constants.stop)
+        self.steps = _emit(groups, g, layout, set(self._ones))
         self.out_refs = [g.slots[o] for o in g.outputs]  # where each output lives
         self._plan()
         self._direct([1 if a.ndim == 1 else a.shape[1] for a in data])
@@ -956,6 +965,7 @@ class Tape:
             V, S, G, gS = buffers = (np.empty((self.n_v, batch)), np.empty(self.n_s),
                                      np.empty((self.n_v, batch)), np.empty(self.n_s))
             S[self._const_rows] = self._consts  # constants never change
+            V[self._ones] = 1.0  # (no step writes these rows)
             local.data = [None] * len(self.direct)  # this call's arrays that a step reads itself
             bound = [step.bind(V, S, G, gS, local.data) for step in self.steps]
             local.forward = [fwd for fwd, _ in bound]

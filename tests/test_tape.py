@@ -999,3 +999,21 @@ def test_a_layers_relu_in_place_gives_the_numbers_of_its_own_step(w, x):
         got, want = np.atleast_1d(got), np.atleast_1d(want)
         assert got.tobytes() == want.tobytes() or np.array_equal(got, want, equal_nan=True) and \
             np.array_equal(np.signbit(got), np.signbit(want)), (got, want)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_a_hidden_layer_reads_its_inputs_and_a_row_of_ones_in_place(activation):
+    """A layer with no more inputs than neurons adds its bias in its matrix product, [W | b] [x; 1];
+    where x is the block of the layer before (relu in place, or a tanh step), the row after it holds
+    1, so [x; 1] is a view of the tape's values; batch sizes that come and go keep it at 1."""
+    random.seed(11)
+    model = MLP(2, [6, 6, 1], activation=activation)
+    params = model.parameters()
+    fn = lambda x: model(x)  # noqa: E731
+    f = micrograd.compile(fn, params=params)
+    X = np.random.default_rng(2).normal(size=(9, 2))
+    layers = [s.inner if isinstance(s, ActivatedStep) else s for s in f.tape(X).steps]
+    folded = [s.ones_after for s in layers if getattr(s, "wb_view", None) is not None]
+    assert folded == [False, True]  # the first layer copies its input array beside a row of ones
+    for batch in (9, 4, 9):
+        check_against_engine(fn, params, X[:batch])
