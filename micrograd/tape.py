@@ -511,11 +511,11 @@ def _readers(g: _Graph) -> tuple[list[int], list[int]]:
     return uses, user
 
 
-def _absorbed(g: _Graph) -> set[int]:
+def _absorbed(g: _Graph, readers: tuple[list[int], list[int]]) -> set[int]:
     """Nodes that get no node of their own in the fast path: an add, or a product w * x, used
     once, by an add of the same Dep (its user's linear node sums it)."""
     add, mul, dep = ops.add, ops.mul, g.dep
-    uses, user = _readers(g)
+    uses, user = readers
     out: set[int] = set()
     for i, op in enumerate(g.op):
         if op is not add and op is not mul or uses[i] != 1:
@@ -548,14 +548,19 @@ def _find_sums(g: _Graph, dots: bool) -> dict[int, Node]:
     """The nodes to compute: one per op node that is not constant; with ``dots``, a tree of adds
     of products w * x is one linear node (and its adds and products none of their own), when
     regrouping it is allowed (``_regroupable``), a per-sample sum added left to right one
-    chain node, added in the trace's order (``_is_chain``), and a tree of ``logaddexp`` one
-    log-sum-exp node (``_lse_trees``)."""
-    absorbed = _absorbed(g) if dots else set()
-    nodes, fused = _lse_trees(g) if dots else ({}, set())
+    chain node, added in the trace's order (``_is_chain``), a tree of ``logaddexp`` one
+    log-sum-exp node (``_lse_trees``), and a layer's relu part of its linear node
+    (``_fuse_relus``). Who reads each node is counted once, for all of these."""
+    if not dots:
+        return {i: Node(g.dep[i], g.grad[i], op, g.kids[i])
+                for i, op in enumerate(g.op) if g.dep[i] is not CONST and g.kids[i]}
+    readers = _readers(g)
+    absorbed = _absorbed(g, readers)
+    nodes, fused = _lse_trees(g, readers)
     for i, op in enumerate(g.op):
         if g.dep[i] is CONST or not g.kids[i] or i in absorbed or i in fused or i in nodes:
             continue
-        if dots and op is ops.add:
+        if op is ops.add:
             summands, inner = _sum_terms(g, i, absorbed)
             if _regroupable(g, i, summands, absorbed):
                 _linear_node(g, i, summands, absorbed, nodes)
@@ -568,17 +573,15 @@ def _find_sums(g: _Graph, dots: bool) -> dict[int, Node]:
                 nodes[i] = Node(SAMPLE, g.grad[i], summands=summands)
                 continue
         nodes[i] = Node(g.dep[i], g.grad[i], op, g.kids[i])
-    if dots:
-        _fuse_relus(g, nodes)
+    _fuse_relus(g, nodes, readers[0])
     return nodes
 
 
-def _fuse_relus(g: _Graph, nodes: dict[int, Node]) -> None:
+def _fuse_relus(g: _Graph, nodes: dict[int, Node], uses: list[int]) -> None:
     """A per-sample relu of a per-sample linear node that nothing else reads (a layer's
     activation) becomes that linear node with ``activation`` relu, under the relu's number: its
     step applies relu's kernels in place on its own rows (``steps.ActivatedStep``), the same
     numbers as two steps, without a block of V and G for the sums before relu."""
-    uses, _ = _readers(g)
     for i, nd in list(nodes.items()):
         if nd.op is not ops.relu or nd.dep is not SAMPLE:
             continue
@@ -590,7 +593,7 @@ def _fuse_relus(g: _Graph, nodes: dict[int, Node]) -> None:
             del nodes[a]
 
 
-def _lse_trees(g: _Graph) -> tuple[dict[int, Node], set[int]]:
+def _lse_trees(g: _Graph, readers: tuple[list[int], list[int]]) -> tuple[dict[int, Node], set[int]]:
     """Log-sum-exp nodes: each per-sample tree of ``logaddexp`` (by identity) over 3 or more
     per-sample leaves whose inner nodes have no other reader (``losses.logsumexp``'s pairwise
     fold), as one node of its root, the tree kept as pairs of positions (``Node.tree``); and the
@@ -598,7 +601,7 @@ def _lse_trees(g: _Graph) -> tuple[dict[int, Node], set[int]]:
     lae, dep = ops.logaddexp, g.dep
     if lae not in g.op:  # (a scan at C speed, most graphs having none; the loops below test identity)
         return {}, set()
-    uses, user = _readers(g)
+    uses, user = readers
     inner = {i for i, op in enumerate(g.op) if op is lae and dep[i] is SAMPLE and uses[i] == 1
              and g.op[user[i]] is lae and dep[user[i]] is SAMPLE}
     nodes: dict[int, Node] = {}
