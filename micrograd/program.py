@@ -52,8 +52,8 @@ class Node:
     # a fused tree: ``op`` applied pairwise over ``args`` (its leaves, left to right), pair by pair
     # as (left, right) positions: 0..n-1 the leaves, n + q the q-th pair's result (the last: this node)
     tree: tuple[tuple[int, int], ...] = ()
-    # a linear node followed by an op of one argument on its sums (relu), which the linear node's
-    # step applies in place: the op's node, when the sums have no other reader (tape._fuse_relus)
+    # linear: an op of one argument (relu) its step applies to its sums in place, when a node of
+    # that op read them and nothing else did (tape._fuse_relus; the node keeps that op node's number)
     activation: Op | None = None
 
     def reads(self) -> list[int]:

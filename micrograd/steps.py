@@ -351,8 +351,10 @@ class ActivatedStep(Step):
     tape._fuse_relus makes one where the sums have no other reader."""
 
     def __init__(self, inner: Step, activation: ops.Op) -> None:
-        if activation is not ops.relu or not inner.sample:
-            raise ValueError(f"only relu after a per-sample step runs in place, not {activation.name}")
+        if activation is not ops.relu:
+            raise ValueError(f"only relu runs in place after a step, not {activation.name}")
+        if not inner.sample:
+            raise ValueError(f"relu runs in place only after a per-sample step, not after {inner!r}")
         self.inner, self.rows, self.sample, self.grad = inner, inner.rows, True, inner.grad
 
     def targets(self) -> list[Target]:

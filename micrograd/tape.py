@@ -30,12 +30,15 @@ records of ``program.py`` (:class:`Node`, :class:`Slot`, ...) and below (:class:
    linear node, a per-sample sum added left to right (``sum()``) one chain node, and a tree of
    ``logaddexp`` over per-sample leaves one log-sum-exp node (``_lse_trees``); every other op
    node that is not constant is a node of its own;
-4. levels (``_levels``): a node's depth among nodes of its own :class:`Dep`;
+4. levels (``_levels``): a node's depth among nodes of its own :class:`Dep`; then, with
+   ``dots``, a layer's relu joins its linear node where nothing else reads the sums it takes,
+   all of a level's or none (``_fuse_relus``), and the levels are found again;
 5. group (``_group``, ``_split``): nodes of one op (told apart by identity, never by symbol text)
    or one linear shape (a kernel's size) at one level become one step; sums of one kernel at many
    positions (``steps.conv_plan``) one conv step;
 6. allocate (``_layout``, ``_allocate``): rows of ``S`` for parameters and constants, then
-   consecutive rows of ``V`` or ``S`` for each group;
+   consecutive rows of ``V`` or ``S`` for each group, and a row of ones after a block that a
+   layer with biases reads (its [x; 1], a view);
 7. emit (``_emit``): a step object per group (``steps.py``), then ``Tape._plan`` decides how
    backward writes and ``Tape._direct`` which input arrays a first layer reads itself.
 
@@ -419,7 +422,9 @@ class _GroupKey(NamedTuple):
     dep: Dep                 # SHARED or SAMPLE
     level: int               # depth among nodes of that Dep
     op: int | None           # id() of the op, never its symbol (the nodes keep the op alive); None: linear
-    shape: tuple[Any, ...]   # op: which arguments are per sample; linear: (number of terms,)
+    # op: which arguments are per sample; a tree: ("tree", its pairs); a chain: ("chain", summands);
+    # per-sample linear: ("kernel", its kernel's size, id() of its activation); shared linear: (terms,)
+    shape: tuple[Any, ...]
 
 
 @dataclass
@@ -544,17 +549,15 @@ def _weighted(args: tuple[int, ...], dep: list[Dep], target: Dep) -> Term | None
     return Term(a, b)  # shared: both factors are shared or constant
 
 
-def _find_sums(g: _Graph, dots: bool) -> dict[int, Node]:
+def _find_sums(g: _Graph, dots: bool, readers: tuple[list[int], list[int]]) -> dict[int, Node]:
     """The nodes to compute: one per op node that is not constant; with ``dots``, a tree of adds
     of products w * x is one linear node (and its adds and products none of their own), when
     regrouping it is allowed (``_regroupable``), a per-sample sum added left to right one
     chain node, added in the trace's order (``_is_chain``), a tree of ``logaddexp`` one
-    log-sum-exp node (``_lse_trees``), and a layer's relu part of its linear node
-    (``_fuse_relus``). Who reads each node is counted once, for all of these."""
+    log-sum-exp node (``_lse_trees``); ``readers``: ``_readers(g)``."""
     if not dots:
         return {i: Node(g.dep[i], g.grad[i], op, g.kids[i])
                 for i, op in enumerate(g.op) if g.dep[i] is not CONST and g.kids[i]}
-    readers = _readers(g)
     absorbed = _absorbed(g, readers)
     nodes, fused = _lse_trees(g, readers)
     for i, op in enumerate(g.op):
@@ -573,24 +576,37 @@ def _find_sums(g: _Graph, dots: bool) -> dict[int, Node]:
                 nodes[i] = Node(SAMPLE, g.grad[i], summands=summands)
                 continue
         nodes[i] = Node(g.dep[i], g.grad[i], op, g.kids[i])
-    _fuse_relus(g, nodes, readers[0])
     return nodes
 
 
-def _fuse_relus(g: _Graph, nodes: dict[int, Node], uses: list[int]) -> None:
+def _fuse_relus(nodes: dict[int, Node], uses: list[int]) -> bool:
     """A per-sample relu of a per-sample linear node that nothing else reads (a layer's
     activation) becomes that linear node with ``activation`` relu, under the relu's number: its
     step applies relu's kernels in place on its own rows (``steps.ActivatedStep``), the same
-    numbers as two steps, without a block of V and G for the sums before relu."""
-    for i, nd in list(nodes.items()):
-        if nd.op is not ops.relu or nd.dep is not SAMPLE:
+    numbers as two steps, without a block of V and G for the sums before relu. All or nothing
+    at a level: where one linear node of a level stays plain (a pre-activation read elsewhere),
+    none there is fused, so that a layer stays one matrix product. Returns whether any was
+    (then the levels are to be found again)."""
+    relu_of = {nd.args[0]: i for i, nd in nodes.items() if nd.op is ops.relu and nd.dep is SAMPLE}
+    pairs: dict[int, list[tuple[int, int]]] = {}  # level -> (relu, linear node) to fuse there
+    plain: set[int] = set()  # levels with a per-sample linear node that stays as it is
+    for a, lin in nodes.items():
+        if lin.dep is not SAMPLE or lin.op is not None or not lin.terms or lin.activation is not None:
             continue
-        (a,) = nd.args
-        lin = nodes.get(a)
-        if (lin is not None and uses[a] == 1 and lin.dep is SAMPLE and lin.op is None and lin.terms
-                and not lin.summands):
-            nodes[i] = replace(lin, grad=nd.grad, activation=ops.relu)
+        i = relu_of.get(a)
+        if i is not None and uses[a] == 1:
+            pairs.setdefault(lin.level, []).append((i, a))
+        else:
+            plain.add(lin.level)
+    fused = False
+    for level, found in pairs.items():
+        if level in plain:
+            continue
+        for i, a in found:
+            nodes[i] = replace(nodes[a], grad=nodes[i].grad, activation=ops.relu)
             del nodes[a]
+            fused = True
+    return fused
 
 
 def _lse_trees(g: _Graph, readers: tuple[list[int], list[int]]) -> tuple[dict[int, Node], set[int]]:
@@ -873,8 +889,11 @@ class Tape:
         g = _classify(t1, t2, params)
         _fold(g, t1.order)
         self.leaves = params + g.external  # read from .data at each call, into S's first rows
-        nodes = _find_sums(g, dots)
+        readers = _readers(g) if dots else ([], [])
+        nodes = _find_sums(g, dots, readers)
         _levels(nodes, g.dep)
+        if dots and _fuse_relus(nodes, readers[0]):
+            _levels(nodes, g.dep)
         layout, self._consts = _layout(g, len(params))
         self._const_rows = layout.constants
         groups, self.n_v, self.n_s, self._ones = _allocate(nodes, _group(nodes, g.dep), g.slots,

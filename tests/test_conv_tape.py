@@ -117,10 +117,10 @@ def test_the_tape_shows_one_matrix_product_step_per_conv_layer():
     f = micrograd.compile(image_fn(model, 1, 8, 8), params=model.parameters())
     steps = [repr(s) for s in f.tape(np.zeros((2, 64))).steps]
     convs = [s for s in steps if s.startswith("conv")]
-    assert convs == ["conv x256 (4 kernels at 64 positions), 9 terms each (matmul over patches, per sample), "
-                     "then relu in place",
-                     "conv x12 (3 kernels at 4 positions), 36 terms each (matmul over patches, per sample), "
-                     "then relu in place"]
+    assert convs == [("conv x256 (4 kernels at 64 positions), 9 terms each (matmul over patches, per sample), "
+                      "then relu in place"),
+                     ("conv x12 (3 kernels at 4 positions), 36 terms each (matmul over patches, per sample), "
+                      "then relu in place")]
     assert not any("batched dot" in s for s in steps)  # (today's path for sums at many positions)
 
 

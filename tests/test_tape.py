@@ -993,7 +993,7 @@ def test_a_layers_relu_in_place_gives_the_numbers_of_its_own_step(w, x):
         assert any(s.startswith("relu x3") for s in steps) is keep
         data, grad = np.array([p.data for p in params]), np.empty(len(params))
         with np.errstate(all="ignore"):
-            mean, extras = f.backward_arrays(data, grad, X)
+            mean, _ = f.backward_arrays(data, grad, X)
         results.append((mean, f(X)[:, 0], grad))
     for got, want in zip(results[0], results[1]):
         got, want = np.atleast_1d(got), np.atleast_1d(want)
@@ -1003,19 +1003,42 @@ def test_a_layers_relu_in_place_gives_the_numbers_of_its_own_step(w, x):
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_a_hidden_layer_reads_its_inputs_and_a_row_of_ones_in_place(activation):
-    """A layer with no more inputs than neurons adds its bias in its matrix product, [W | b] [x; 1];
-    where x is the block of the layer before (relu in place, or a tanh step), the row after it holds
-    1, so [x; 1] is a view of the tape's values; batch sizes that come and go keep it at 1."""
+    """A layer that adds its bias in its matrix product, [W | b] [x; 1], reads x, the block of the
+    layer before (relu in place, or a tanh step), and the row of ones after it as a view of the
+    tape's values; one compiled function over batch sizes that come and go (its buffers made
+    again) keeps that row at 1, which the forward reads through nonzero biases."""
     random.seed(11)
     model = MLP(2, [6, 6, 1], activation=activation)
     params = model.parameters()
-    fn = lambda x: model(x)  # noqa: E731
-    f = micrograd.compile(fn, params=params)
+    for p in params:
+        p.data += 0.25
+    f = micrograd.compile(lambda x: model(x), params=params)
     X = np.random.default_rng(2).normal(size=(9, 2))
     layers = [s.inner if isinstance(s, ActivatedStep) else s for s in f.tape(X).steps]
     folded = [s.ones_after for s in layers if getattr(s, "wb_view", None) is not None]
     # the first layer copies its input array beside a row of ones; the next two read their x and
     # the row of ones after it in place (the last with more inputs than neurons: no copy to pay for)
     assert folded == [False, True, True]
-    for batch in (9, 4, 9):
-        check_against_engine(fn, params, X[:batch])
+    for batch in (9, 4, 1, 9):
+        out, mean, grad = engine(lambda x: model(x), params, X[:batch])
+        assert_exact(f(X[:batch]), out)
+        got = np.empty(len(params))
+        assert_exact(f.backward_arrays(np.array([p.data for p in params]), got, X[:batch])[0], mean)
+        assert_exact(got, grad)
+
+
+def test_a_layer_whose_pre_activation_is_read_elsewhere_stays_one_matrix_product():
+    """relu joins its layer's step all or nothing: with one pre-activation read twice, none of the
+    layer's relus is fused, the layer stays one matrix product, and the numbers are the engine's."""
+    rng = np.random.default_rng(0)
+    w = [Value(float(v)) for v in rng.normal(size=12)]
+
+    def fn(x):
+        pre = [w[3 * j] * x[0] + w[3 * j + 1] * x[1] + w[3 * j + 2] for j in range(4)]
+        return sum([p.relu() for p in pre], pre[0] * pre[0])  # pre[0] read twice
+
+    X = rng.normal(size=(7, 2))
+    steps = [repr(s) for s in micrograd.compile(fn, params=w).tape(X).steps]
+    assert "linear x4, 2 terms each (matmul, per sample)" in steps
+    assert not any("then relu" in s for s in steps)
+    check_against_engine(fn, w, X)
