@@ -4,7 +4,8 @@ kernel) for all of them forward and one backward, on the tape's buffers.
 - ``OpStep``: k nodes of one primitive, by the op table's forward and rule on arrays (add and mul,
   whose rules are g and g times the other argument, as ufuncs writing into the rows themselves);
 - ``ReluStep``, ``ChainStep``: relus and left-to-right sums by the exact kernels of ``kernels.py``
-  (a long sum over a small batch: one ``np.add.accumulate``, running sums in the same order);
+  (a sum over a batch of 2 or more: one ``np.add.reduce`` along the summands, which adds them
+  term by term in the same order; at batch 1 a long one is an ``np.add.accumulate``);
 - ``LinearStep``: per-sample sums b + w1 x1 + ... (a layer of neurons), a matrix product;
 - ``ConvStep``: the same sums with one kernel's weights at many positions (a convolution), one
   matrix product over image patches (``conv_plan`` finds the kernels and the patches);
@@ -342,10 +343,10 @@ class ReluStep(OpStep):
         return relu.forward, backward
 
 
-#: a sum of this many summands or more, over batches of at most this many samples, runs as one
-#: np.add.accumulate (and a copy) rather than n - 1 calls of np.add (measured: 2.5 against 3.6 us
-#: for 10 summands at batch 32; on larger batches numpy's accumulate costs more per number)
-_ACCUMULATE_FROM, _ACCUMULATE_UP_TO = 6, 32
+#: at batch 1, a sum of this many summands or more runs as one np.add.accumulate (and a copy)
+#: rather than n - 1 calls of np.add (measured: 2.5 against 3.6 us for 10 summands at batch 32,
+#: where one np.add.reduce now runs it, at 1.0 us)
+_ACCUMULATE_FROM = 6
 
 
 class ChainStep(Step):
@@ -372,7 +373,9 @@ class ChainStep(Step):
         out, g, summands = V[self.rows], G[self.rows], self.summands
         writes = [_write(G, t.rows, t.write) for t, gr in zip(self.positions, self.position_grad) if gr]
         views = [V[t.rows] for t in self.positions if isinstance(t.rows, slice)]
-        if self.n >= _ACCUMULATE_FROM and V.shape[1] <= _ACCUMULATE_UP_TO:
+        if V.shape[1] >= 2:
+            forward = self._reducing(V, out)
+        elif self.n >= _ACCUMULATE_FROM:
             forward = self._accumulating(V, out)
         else:
             def forward() -> None:
@@ -389,6 +392,24 @@ class ChainStep(Step):
                 for write in writes:  # add's rule: (g, g)
                     write(g)
         return forward, backward
+
+    def _reducing(self, V: np.ndarray, out: np.ndarray) -> Callable[[], None]:
+        """The forward as one np.add.reduce along the summands, for batches of 2 or more: numpy sums
+        pairwise only along the fast axis in memory, and along the others adds term by term in index
+        order, so each sample's sum is chain_sum's, left to right (the batch, the fast axis, has a
+        stride of one number, and the summands' a positive one); it starts from -0.0, which leaves
+        the first summand as it is (+0.0, the default, would turn a -0.0 into 0.0). The summands are
+        a view of V when their rows are evenly laid out, else gathered at each call."""
+        block = _rows_view(V, self.summands)
+        if block is not None and block.strides[0] > 0:
+            def forward() -> None:
+                np.add.reduce(block, axis=0, out=out, initial=-0.0)
+            return forward
+        summands = self.summands
+
+        def gathered() -> None:
+            np.add.reduce(V[summands], axis=0, out=out, initial=-0.0)  # (a fresh (n, k, batch) array)
+        return gathered
 
     def _accumulating(self, V: np.ndarray, out: np.ndarray) -> Callable[[], None]:
         """The forward as one np.add.accumulate along the summands: running sums r[j] = r[j - 1]

@@ -943,6 +943,27 @@ def test_long_sums_on_small_batches_run_as_running_sums_bit_for_bit_the_engines(
     assert_exact(compiled(fn, [w], fine)[2], engine(fn, [w], fine)[2])
 
 
+@pytest.mark.parametrize("batch", [1, 2, 3, 40])
+@pytest.mark.parametrize("fn", [
+    lambda xs, w: sum(xs[1:], xs[0]) * w,                                        # rows in order: a view
+    lambda xs, w: sum([xs[4], xs[0], xs[2], xs[5], xs[1], xs[3]], xs[6]) * w,    # out of order: gathered
+    lambda xs, w: sum([xs[1], xs[0], xs[1]], xs[0]) * w,                         # repeats, four summands
+    lambda xs, w: (xs[0].exp() + xs[1].exp() + xs[2].exp())                      # two sums, one step
+    * (xs[0].tanh() + xs[1].tanh() + xs[2].tanh()) * w,
+])
+def test_sums_add_left_to_right_at_every_batch_size(fn, batch):
+    """A sum step's forward at batch 1 (running sums or row by row) and above (one reduction along
+    the summands, from -0.0) is the engine's left-to-right sum, bit for bit: rows whose sums depend
+    on the order (1e308 + 1e308 overflows before - 1e308 could cancel it) and signs of zero."""
+    w = Value(0.75)
+    fn = functools.partial(fn, w=w)
+    rng = np.random.default_rng(batch)
+    X = rng.choice(np.array([1e308, -1e308, -0.0, 1.0, 1e-16, -1.0, 3.0]), size=(batch, 7))
+    X[0] = -0.0  # every summand -0.0: the sum is -0.0
+    assert any(str(s).startswith("sum x") for s in micrograd.compile(fn, params=[w]).tape(X).steps)
+    assert _bits(compiled(fn, [w], X)[0]) == _bits(engine(fn, [w], X)[0])
+
+
 @pytest.mark.parametrize("x", [np.inf, -np.inf, np.nan, 1e308, -1.7e308])
 def test_tracing_at_a_huge_or_non_finite_sample_warns_nothing(x):
     """The second trace's sample is moved away from the first's: x + |x| / 2 + 1 overflowed with a
