@@ -110,6 +110,11 @@ def compile(fn: Callable[..., Any], *, params: Sequence[Value], dots: bool = Tru
     return Compiled(fn, params, dots)
 
 
+#: numpy's floating-point errors ignored while a tape runs (IEEE's infs and nans are its results, as
+#: the scalar engine's): as a decorator, which costs half of entering a new np.errstate per call
+_QUIET = np.errstate(all="ignore")
+
+
 class Compiled:
     """A per-sample function compiled for numpy batches: ``f(*arrays)`` and ``f.backward(*arrays)``."""
 
@@ -131,6 +136,9 @@ class Compiled:
         self.params = list({id(p): p for p in params}.values())  # once each, in order
         self.dots = dots
         self._tapes: dict[tuple[Any, ...], Tape] = {}  # one per shape of a sample
+        # the last call's array shapes, its tape and batch size: a loop over batches of one shape
+        # skips the checks and the lookup
+        self._last: tuple[tuple[tuple[int, ...], ...], Tape, int] | None = None
 
     def __repr__(self) -> str:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
@@ -140,27 +148,28 @@ class Compiled:
         """The tape for batches shaped like ``arrays`` (traced on first use)."""
         return self._prepare(arrays)[0]
 
+    @_QUIET
     def __call__(self, *arrays: Any) -> np.ndarray:
         """Per-sample outputs for a batch: shape (batch,) for a Value, (batch, k) for a list."""
         tape, data, batch = self._prepare(arrays)
-        with np.errstate(all="ignore"):
-            V, S = tape.forward(data, batch)
-            return tape.outputs(V, S, batch)
+        V, S = tape.forward(data, batch)
+        return tape.outputs(V, S, batch)
 
+    @_QUIET
     def backward(self, *arrays: Any) -> float:
         """The batch mean of a scalar output; adds d(mean)/d(p) into every param's ``.grad``."""
         tape, data, batch = self._prepare(arrays)
         if not tape.scalar:
             raise ValueError("backward() needs a function that returns one Value per sample, "
                              f"this one returns {len(tape.out_refs)}")
-        with np.errstate(all="ignore"):
-            V, S = tape.forward(data, batch)
-            gS = tape.backward(V, S, batch)
-            mean = tape.mean(V, S)
+        V, S = tape.forward(data, batch)
+        gS = tape.backward(V, S, batch)
+        mean = tape.mean(V, S)
         for p, g in zip(self.params, gS[:len(self.params)].tolist()):
             p.grad += g
         return mean
 
+    @_QUIET
     def backward_arrays(self, params: np.ndarray, grad: np.ndarray, *arrays: Any) -> tuple[float, np.ndarray]:
         """backward() with the parameters in arrays: reads them from ``params`` (one float per param,
         in order), writes d(mean)/d(p) into ``grad`` (assigned, not added; no Value is touched).
@@ -168,27 +177,30 @@ class Compiled:
         The function may return a list: its first item is the loss, and the others come back per
         sample as the second result, shape (batch, k - 1) (a model's outputs, for accuracy)."""
         tape, data, batch = self._prepare(arrays)
-        with np.errstate(all="ignore"):
-            V, S = tape.forward(data, batch, params)
-            gS = tape.backward(V, S, batch)
-            mean = tape.mean(V, S)
-            extras = tape.outputs(V, S, batch, first=1)
+        V, S = tape.forward(data, batch, params)
+        gS = tape.backward(V, S, batch)
         grad[...] = gS[:len(self.params)]
-        return mean, extras
+        return tape.mean(V, S), tape.outputs(V, S, batch, first=1)
 
     def _prepare(self, arrays: Sequence[Any]) -> tuple[Tape, list[np.ndarray], int]:
+        """The arrays as float64 batches, the tape for their shapes, and the batch size."""
         data = [_as_batch(a, i) for i, a in enumerate(arrays)]
-        batch = data[0].shape[0] if data else 1
-        for i, a in enumerate(data):
-            if a.shape[0] != batch:
-                raise ValueError(f"argument {i} has {a.shape[0]} samples, argument 0 has {batch}: "
+        shapes = tuple([a.shape for a in data])
+        last = self._last
+        if last is not None and last[0] == shapes:  # the shapes of the last call: checked then
+            return last[1], data, last[2]
+        batch = shapes[0][0] if data else 1
+        for i, shape in enumerate(shapes):
+            if shape[0] != batch:
+                raise ValueError(f"argument {i} has {shape[0]} samples, argument 0 has {batch}: "
                                  "every argument needs the same batch size (first axis)")
         if batch == 0:
             raise ValueError("the batch is empty (first axis of length 0)")
-        key = tuple(a.shape[1:] for a in data)
+        key = tuple([shape[1:] for shape in shapes])
         tape = self._tapes.get(key)
         if tape is None:
             tape = self._tapes[key] = Tape(self.fn, self.params, data, self.dots)
+        self._last = (shapes, tape, batch)  # one tuple, replaced whole: safe across threads
         return tape, data, batch
 
 
@@ -838,6 +850,7 @@ class Tape:
         g = _classify(t1, t2, params)
         _fold(g, t1.order)
         self.leaves = params + g.external  # read from .data at each call, into S's first rows
+        self._live = g.external  # the other live Values, read even when the params come in an array
         nodes = _find_sums(g, dots)
         _levels(nodes, g.dep)
         layout, self._consts = _layout(g, len(params))
@@ -846,6 +859,8 @@ class Tape:
                                                self.n_inputs, layout.constants.stop)
         self.steps = _emit(groups, g, layout)
         self.out_refs = [g.slots[o] for o in g.outputs]  # where each output lives
+        # the loss's row and whether it is per sample (of V) or shared (of S), for mean()
+        self._loss = (self.out_refs[0].row, self.out_refs[0].per_sample) if self.out_refs else None
         self._plan()
         self._direct([1 if a.ndim == 1 else a.shape[1] for a in data])
 
@@ -888,6 +903,7 @@ class Tape:
                     readers.setdefault(r, set()).add(k)
         outputs = {o.row for o in self.out_refs if o.per_sample}
         self.direct = [False] * len(widths)
+        self._input_rows: list[slice | None] = []  # where forward copies each array (None: read directly)
         start = 0
         for j, width in enumerate(widths):
             block = range(start, start + width)
@@ -896,6 +912,7 @@ class Tape:
             if (isinstance(step, LinearStep) and isinstance(step.x, slice) and step.x == slice(start, start + width, 1)
                     and not outputs.intersection(block)):
                 step.source, self.direct[j] = j, True
+            self._input_rows.append(None if self.direct[j] else slice(start, start + width))
             start += width
 
     # -- running ---------------------------------------------------------------------------------
@@ -904,27 +921,26 @@ class Tape:
         """Every node's value: V (per-sample rows, batch columns) and S (shared values); the
         parameters come from ``params`` if given, else from their ``.data``."""
         V, S, _, _ = self._buffers(batch)
-        r = 0
-        for j, a in enumerate(data):
-            k = 1 if a.ndim == 1 else a.shape[1]
-            if self.direct[j]:
-                self._local.data[j] = a  # read by the step that reads it (_direct)
+        local = self._local
+        for j, rows in enumerate(local.inputs):
+            if rows is None:
+                local.data[j] = data[j]  # read by the step that reads it (_direct)
             else:
-                np.copyto(V[r:r + k], a.T)
-            r += k
+                np.copyto(rows, data[j].T)
         if params is None:
             S[:len(self.leaves)] = [p.data for p in self.leaves]  # read now: no stale copies
         else:
-            S[:self.n_params] = params
-            if len(self.leaves) > self.n_params:  # other live Values: read now
-                S[self.n_params:len(self.leaves)] = [p.data for p in self.leaves[self.n_params:]]
-        for forward in self._local.forward:
+            np.copyto(local.params, params)
+            if self._live:  # other live Values: read now
+                S[self.n_params:len(self.leaves)] = [p.data for p in self._live]
+        for forward in local.forward:
             forward()
         return V, S
 
     def _buffers(self, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Values and adjoints for a batch: kept between calls of the same size, per thread
-        (allocating a few MB afresh at every call costs more than the arithmetic)."""
+        (allocating a few MB afresh at every call costs more than the arithmetic), with the
+        views of them that every call reads or writes, made once."""
         local = self._local
         if getattr(local, "batch", None) != batch:
             local.buffers = local.forward = local.backward = None  # free the old ones first
@@ -935,17 +951,23 @@ class Tape:
             bound = [step.bind(V, S, G, gS, local.data) for step in self.steps]
             local.forward = [fwd for fwd, _ in bound]
             local.backward = [bwd for (_, bwd), step in zip(bound[::-1], self.steps[::-1]) if step.grad]
+            local.inputs = [None if rows is None else V[rows] for rows in self._input_rows]
+            local.params = S[:self.n_params]
+            out = self.out_refs[0] if self.out_refs else None
+            local.seed = None if out is None else G[out.row] if out.per_sample else gS[out.row:out.row + 1]
             local.buffers, local.batch = buffers, batch
         return local.buffers  # type: ignore[no-any-return]
 
     def mean(self, V: np.ndarray, S: np.ndarray) -> float:
         """The batch mean of a scalar output (of the first, for a list)."""
-        out = self.out_refs[0]
-        return float(np.add.reduce(V[out.row])) * (1.0 / V.shape[1]) if out.per_sample else float(S[out.row])
+        row, per_sample = self._loss  # type: ignore[misc]
+        return float(np.add.reduce(V[row])) * (1.0 / V.shape[1]) if per_sample else float(S[row])
 
     def outputs(self, V: np.ndarray, S: np.ndarray, batch: int, first: int = 0) -> np.ndarray:
         """The function's outputs: (batch,) for a Value, (batch, k) for a list; with ``first=1``,
         those after the first (a loss's model outputs), (batch, k - 1)."""
+        if first >= len(self.out_refs):
+            return np.empty((batch, 0))
         if self.scalar and first == 0:
             out = self.out_refs[0]
             return V[out.row].copy() if out.per_sample else np.full(batch, S[out.row])
@@ -953,7 +975,7 @@ class Tape:
         if rows is not None:
             return V[rows].T.copy()
         cols = [V[o.row] if o.per_sample else np.full(batch, S[o.row]) for o in self.out_refs[first:]]
-        return np.stack(cols, axis=1) if cols else np.empty((batch, 0))
+        return np.stack(cols, axis=1)
 
     def backward(self, V: np.ndarray, S: np.ndarray, batch: int) -> np.ndarray:
         """Adjoints of d(mean output)/d(node); returns those of the shared store (params first)."""
@@ -961,12 +983,9 @@ class Tape:
         if self._zero is not None:
             G[self._zero] = 0.0
         gS.fill(0.0)
-        out = self.out_refs[0]  # the loss: a list's first item
-        if out.per_sample:
-            G[out.row] = 1.0 / batch
-        else:
-            gS[out.row] = 1.0
-        for backward in self._local.backward:
+        local = self._local  # the loss's adjoint: 1 / batch per sample (1.0 for a shared one)
+        local.seed.fill(1.0 / batch if self.out_refs[0].per_sample else 1.0)
+        for backward in local.backward:
             backward()
         return gS
 

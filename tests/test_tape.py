@@ -424,6 +424,40 @@ def test_a_new_sample_shape_is_traced_again():
     assert len(f._tapes) == 2
 
 
+def test_each_call_checks_its_batch_though_the_last_call_had_the_same_sample_shapes():
+    """A loop over batches of one shape reuses the last call's checks and tape only for the same
+    shapes of every argument: another batch size, or arguments that disagree, are checked anew."""
+    f = micrograd.compile(lambda x, y: x * y, params=[])
+    assert f(np.ones(3), np.full(3, 2.0)).tolist() == [2.0] * 3
+    with pytest.raises(ValueError, match="argument 1 has 2 samples, argument 0 has 3"):
+        f(np.ones(3), np.ones(2))
+    with pytest.raises(ValueError, match="argument 1 has 3 samples, argument 0 has 2"):
+        f(np.ones(2), np.ones(3))
+    assert f(np.ones(2), np.full(2, 3.0)).tolist() == [3.0, 3.0]
+    with pytest.raises(ValueError, match="empty"):
+        f(np.ones(0), np.ones(0))
+    assert f(np.ones(2), np.full(2, 4.0)).tolist() == [4.0, 4.0] and len(f._tapes) == 1
+
+
+def test_compiled_calls_ignore_floating_point_errors_as_the_engine_and_leave_numpy_s_setting():
+    """Overflow, division by zero and inf - inf give inf and nan with no warning inside every call,
+    and numpy's error setting outside is as it was."""
+    w = Value(1.0)
+    fn = lambda x: [(x * w * 1000).exp() + (x - x).log() * 0.0 + 1 / (x - x)]  # noqa: E731
+    X = np.array([1.0, 2.0])
+    before = np.geterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = micrograd.compile(lambda x: fn(x)[0], params=[w])
+        assert np.isnan(f(X)).all() and math.isnan(f.backward(X))
+        run = micrograd.training(f, micrograd.optim.SGD([w], lr=0.1))
+        assert math.isnan(run.backward(X)) and run.outputs.shape == (2, 0)
+        g = micrograd.compile(lambda x: fn(x) + [x * 2], params=[w])  # outputs after the loss
+        run = micrograd.training(g, micrograd.optim.SGD([w], lr=0.1))
+        assert math.isnan(run.backward(X)) and run.outputs.tolist() == [[2.0], [4.0]]
+    assert np.geterr() == before
+
+
 def test_compiling_inside_no_grad_still_records_the_graph():
     w = Value(2.0)
     f = micrograd.compile(lambda x: w * x, params=[w])
