@@ -899,18 +899,20 @@ class LseStep(Step):
 
     def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
              data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
-        n, k, B = self.n, self.k, V.shape[1]
-        out, g = V[self.rows], G[self.rows]  # (k, B)
+        # each block of k rows as one row of k * B numbers, (k, B) flattened: leaf j of every
+        # member and sample is row j of X (n, k * B), and each column is one log-sum-exp
+        n, c = self.n, self.k * V.shape[1]
+        out, g = V[self.rows].reshape(c), G[self.rows].reshape(c)  # (views: the rows are consecutive)
         ix, leaves = self.target.rows, self.leaves
-        view = V[ix].reshape(n, k, B) if isinstance(ix, slice) and ix.step == 1 else None
-        E, m, s = np.empty((n, k, B)), np.empty((k, B)), np.empty((k, B))  # e^(x - m), m, s
+        view = V[ix].reshape(n, c) if isinstance(ix, slice) and ix.step == 1 else None
+        E, m, s = np.empty((n, c)), np.empty(c), np.empty(c)  # e^(x - m), m, s
         direct = isinstance(ix, slice) and ix.step == 1 and self.target.write is Write.ASSIGN
-        dX = G[ix].reshape(n, k, B) if direct else np.empty((n, k, B))
+        dX = G[ix].reshape(n, c) if direct else np.empty((n, c))
         write = None if direct else _write(G, ix, self.target.write)
-        scale = np.empty((k, B))
+        scale = np.empty(c)
 
         def leaves_now() -> np.ndarray:
-            return view if view is not None else V[leaves].reshape(n, k, B)
+            return view if view is not None else V[leaves].reshape(n, c)
 
         edge = [False]  # did the last forward meet a column that needs the tree (read by backward)?
 
@@ -924,18 +926,18 @@ class LseStep(Step):
             np.add(out, m, out=out)
             edge[0] = not math.isfinite(np.add.reduce(X, axis=None))  # an inf, a nan or an overflow
             if edge[0]:
-                cols = np.nonzero(~np.isfinite(np.add.reduce(X, axis=0)))
-                out[cols] = self._tree_forward(X[:, cols[0], cols[1]])[-1]
+                cols = np.flatnonzero(~np.isfinite(np.add.reduce(X, axis=0)))
+                out[cols] = self._tree_forward(X[:, cols])[-1]
 
         def backward() -> None:
             np.divide(g, s, out=scale)
             np.multiply(E, scale, out=dX)
-            if edge[0] or not math.isfinite(np.add.reduce(g, axis=None)):
+            if edge[0] or not math.isfinite(np.add.reduce(g)):
                 X = leaves_now()
-                cols = np.nonzero(~(np.isfinite(np.add.reduce(X, axis=0)) & np.isfinite(g)))
-                dX[:, cols[0], cols[1]] = self._tree_backward(X[:, cols[0], cols[1]], g[cols])
+                cols = np.flatnonzero(~(np.isfinite(np.add.reduce(X, axis=0)) & np.isfinite(g)))
+                dX[:, cols] = self._tree_backward(X[:, cols], g[cols])
             if write is not None:
-                write(dX.reshape(n * k, B))
+                write(dX.reshape(n * self.k, -1))
 
         return forward, backward
 
