@@ -271,8 +271,9 @@ class OpStep(Step):
         args = [x.reshape(()) if self.sample and not arg.per_sample and x.shape == (1, 1) else x
                 for x, arg in zip(args, self.args)]
         a, b = args
-        parts: list[Callable[[], None]] = []
-        for k, arg in enumerate(self.args):
+        block = self._assigned_block(G) if ufunc is np.add else None
+        parts: list[Callable[[], None]] = [] if block is None else [_assign_part(block, g, None)]
+        for k, arg in enumerate(self.args if block is None else ()):
             if not arg.grad:
                 continue
             other = None if ufunc is np.add else args[1 - k]  # the adjoint is g, or g * the other
@@ -295,6 +296,19 @@ class OpStep(Step):
             for part in parts:
                 part()
         return forward, backward
+
+    def _assigned_block(self, G: np.ndarray) -> np.ndarray | None:
+        """For an add whose two per-sample arguments are assigned g into consecutive blocks of
+        rows, one after the other (a loss's last a + b), both blocks as one (2, k, batch) view, to
+        write with one copy; else None."""
+        first, second = (arg.target for arg in self.args)
+        if not all(arg.per_sample and arg.grad and arg.target.write is Write.ASSIGN
+                   and isinstance(arg.target.rows, slice) and arg.target.rows.step == 1 for arg in self.args):
+            return None
+        k = first.rows.stop - first.rows.start
+        if second.rows.start != first.rows.stop or second.rows.stop - second.rows.start != k:
+            return None
+        return G[first.rows.start:second.rows.stop].reshape(2, k, G.shape[1])
 
     def __repr__(self) -> str:
         where = "per sample" if self.sample else "shared"

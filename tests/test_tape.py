@@ -959,6 +959,23 @@ def test_add_and_mul_steps_write_every_kind_of_adjoint_as_the_engine():
     check_against_engine(later, w, X)
 
 
+@pytest.mark.parametrize("fn, block", [
+    (lambda x, w: (x[0] * w).exp() - (x[1] * w).tanh(), True),    # exp's row, then tanh's times -1
+    (lambda x, w: (x[0] * w).exp() + (x[1] * w).tanh(), False),   # tanh's row, then exp's: not in order
+    (lambda x, w: (x[0] * w).exp() + (x[0] * w).exp(), False),    # one row twice: added, not assigned
+])
+def test_an_add_whose_adjoints_go_to_consecutive_fresh_rows_writes_them_at_once(fn, block):
+    """An add's backward assigns g to both arguments' rows with one copy when they are fresh blocks
+    one after the other (as a loss's last add), and with one copy each otherwise: the engine's."""
+    w = Value(0.75)
+    fn = functools.partial(fn, w=w)
+    X = np.random.default_rng(2).normal(size=(5, 2))
+    tape = micrograd.compile(fn, params=[w]).tape(X)
+    adds = [s for s in tape.steps if repr(s).startswith("add")]
+    assert [s._assigned_block(np.empty((tape.n_v, 5))) is not None for s in adds] == [block]
+    check_against_engine(fn, [w], X)
+
+
 @pytest.mark.parametrize("fn", [
     lambda xs, w: sum(xs[1:], xs[0]) * w,                                        # rows in order: a view
     lambda xs, w: sum((x.exp() for x in xs[1:]), xs[0].exp()) * sum((x.tanh() for x in xs[1:]), xs[0].tanh()) * w,
