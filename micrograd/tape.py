@@ -184,7 +184,9 @@ class Compiled:
 
     def _prepare(self, arrays: Sequence[Any]) -> tuple[Tape, list[np.ndarray], int]:
         """The arrays as float64 batches, the tape for their shapes, and the batch size."""
-        data = [_as_batch(a, i) for i, a in enumerate(arrays)]
+        # (a float64 array of 1 or 2 axes is one already: kept with no call, the common case)
+        data = [a if type(a) is np.ndarray and a.dtype is _FLOAT64 and 0 < a.ndim < 3 else _as_batch(a, i)
+                for i, a in enumerate(arrays)]
         shapes = tuple([a.shape for a in data])
         last = self._last
         if last is not None and last[0] == shapes:  # the shapes of the last call: checked then
@@ -218,8 +220,6 @@ _FLOAT64 = np.dtype(np.float64)
 
 def _as_batch(a: Any, i: int) -> np.ndarray:
     """A float64 array with a batch axis, or a clear error."""
-    if type(a) is np.ndarray and a.dtype is _FLOAT64 and a.ndim in (1, 2):
-        return a  # (already one: as below, at a quarter of the cost)
     arr = np.asarray(a)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"argument {i} has dtype {arr.dtype}: compiled functions take arrays of real "
@@ -867,9 +867,11 @@ class Tape:
     def _plan(self) -> None:
         """Decide how backward writes per-sample adjoints: a block nothing was written to yet is
         assigned (no zeroing, no read); rows read or added to before any write are zeroed first.
-        Also, where ``outputs`` reads them."""
+        Also, where ``outputs`` reads them, and whether the loss's adjoint, 1 / batch, is set once
+        per batch size (no step adds to it: nothing else reads the loss) or at every call."""
         written = np.zeros(self.n_v, dtype=bool)
         zero: set[int] = set()
+        targeted: set[int] = set()
         all_rows = np.arange(self.n_v)
         if self.out_refs and self.out_refs[0].per_sample:  # backward assigns the first output's adjoint
             written[self.out_refs[0].row] = True
@@ -887,7 +889,10 @@ class Tape:
                 else:
                     zero.update(rows[fresh].tolist())
                 written[rows] = True
+                targeted.update(rows.tolist())
         self._zero = as_index(sorted(zero)) if zero else None
+        loss = self.out_refs[0] if self.out_refs else None  # (a shared loss's row: gS, zeroed per call)
+        self._seed_once = loss is not None and loss.per_sample and loss.row not in targeted
         # and where outputs() reads the outputs from the first and from the second on: one block
         # of V when they are per-sample rows evenly spaced (a transposed copy), else None
         self._out_rows = [_block(self.out_refs[first:]) for first in (0, 1)]
@@ -926,11 +931,11 @@ class Tape:
             if rows is None:
                 local.data[j] = data[j]  # read by the step that reads it (_direct)
             else:
-                np.copyto(rows, data[j].T)
+                rows[...] = data[j].T
         if params is None:
             S[:len(self.leaves)] = [p.data for p in self.leaves]  # read now: no stale copies
         else:
-            np.copyto(local.params, params)
+            local.params[...] = params
             if self._live:  # other live Values: read now
                 S[self.n_params:len(self.leaves)] = [p.data for p in self._live]
         for forward in local.forward:
@@ -955,6 +960,8 @@ class Tape:
             local.params = S[:self.n_params]
             out = self.out_refs[0] if self.out_refs else None
             local.seed = None if out is None else G[out.row] if out.per_sample else gS[out.row:out.row + 1]
+            if self._seed_once:
+                local.seed.fill(1.0 / batch)
             local.buffers, local.batch = buffers, batch
         return local.buffers  # type: ignore[no-any-return]
 
@@ -984,7 +991,8 @@ class Tape:
             G[self._zero] = 0.0
         gS.fill(0.0)
         local = self._local  # the loss's adjoint: 1 / batch per sample (1.0 for a shared one)
-        local.seed.fill(1.0 / batch if self.out_refs[0].per_sample else 1.0)
+        if not self._seed_once:
+            local.seed.fill(1.0 / batch if self.out_refs[0].per_sample else 1.0)
         for backward in local.backward:
             backward()
         return gS

@@ -458,6 +458,25 @@ def test_compiled_calls_ignore_floating_point_errors_as_the_engine_and_leave_num
     assert np.geterr() == before
 
 
+def test_the_loss_adjoint_is_seeded_once_per_batch_size_unless_a_step_adds_to_it():
+    """A loss that nothing else reads keeps its adjoint, 1 / batch, from call to call; one that
+    another output reads gets adjoints added (0 * scale, nan at an infinite scale) and is seeded
+    again at every call: a nan there once is gone at the next call."""
+    w, scale = Value(0.5), Value(np.inf)  # scale: a live Value, read at every call
+    X = np.array([1.0, 2.0, 4.0, 8.0])  # (batches of 4 and 2: means with no rounding)
+    plain = micrograd.compile(lambda x: x * w, params=[w])
+    for batch in (4, 2, 4):
+        assert plain.backward(X[:batch]) == 0.5 * X[:batch].mean() and w.grad == X[:batch].mean()
+        w.grad = 0.0
+    read = micrograd.compile(lambda x: (lambda loss: [loss, loss * scale])(x * w), params=[w])
+    run = micrograd.training(read, micrograd.optim.SGD([w], lr=0.1))
+    run.backward(X)
+    assert np.isnan(run.grad).all()  # 0 * inf added into the loss's adjoint
+    scale.data = 2.0
+    run.backward(X)
+    assert run.grad.tolist() == [X.mean()]
+
+
 def test_compiling_inside_no_grad_still_records_the_graph():
     w = Value(2.0)
     f = micrograd.compile(lambda x: w * x, params=[w])
