@@ -188,7 +188,7 @@ def _write(dst: np.ndarray, index: Index, write: Write) -> Callable[[Any], None]
             return assign
 
         def add(values: Any) -> None:
-            view[...] += values
+            np.add(view, values, out=view)  # (one call: view[...] += values is three)
         return add
     return lambda values: _accumulate(dst, index, values, write)
 
@@ -320,7 +320,7 @@ def _assign_part(dst: np.ndarray, g: np.ndarray, other: np.ndarray | None) -> Ca
     """dst = g (add's rule) or dst = g * other (mul's), with no temporary."""
     if other is None:
         def copy() -> None:
-            np.copyto(dst, g)
+            dst[...] = g
         return copy
 
     def product() -> None:
