@@ -110,11 +110,6 @@ def compile(fn: Callable[..., Any], *, params: Sequence[Value], dots: bool = Tru
     return Compiled(fn, params, dots)
 
 
-#: numpy's floating-point errors ignored while a tape runs (IEEE's infs and nans are its results, as
-#: the scalar engine's): as a decorator, which costs half of entering a new np.errstate per call
-_QUIET = np.errstate(all="ignore")
-
-
 class Compiled:
     """A per-sample function compiled for numpy batches: ``f(*arrays)`` and ``f.backward(*arrays)``."""
 
@@ -148,28 +143,27 @@ class Compiled:
         """The tape for batches shaped like ``arrays`` (traced on first use)."""
         return self._prepare(arrays)[0]
 
-    @_QUIET
     def __call__(self, *arrays: Any) -> np.ndarray:
         """Per-sample outputs for a batch: shape (batch,) for a Value, (batch, k) for a list."""
         tape, data, batch = self._prepare(arrays)
-        V, S = tape.forward(data, batch)
-        return tape.outputs(V, S, batch)
+        with np.errstate(all="ignore"):
+            V, S = tape.forward(data, batch)
+            return tape.outputs(V, S, batch)
 
-    @_QUIET
     def backward(self, *arrays: Any) -> float:
         """The batch mean of a scalar output; adds d(mean)/d(p) into every param's ``.grad``."""
         tape, data, batch = self._prepare(arrays)
         if not tape.scalar:
             raise ValueError("backward() needs a function that returns one Value per sample, "
                              f"this one returns {len(tape.out_refs)}")
-        V, S = tape.forward(data, batch)
-        gS = tape.backward(V, S, batch)
-        mean = tape.mean(V, S)
+        with np.errstate(all="ignore"):
+            V, S = tape.forward(data, batch)
+            gS = tape.backward(V, S, batch)
+            mean = tape.mean(V, S)
         for p, g in zip(self.params, gS[:len(self.params)].tolist()):
             p.grad += g
         return mean
 
-    @_QUIET
     def backward_arrays(self, params: np.ndarray, grad: np.ndarray, *arrays: Any) -> tuple[float, np.ndarray]:
         """backward() with the parameters in arrays: reads them from ``params`` (one float per param,
         in order), writes d(mean)/d(p) into ``grad`` (assigned, not added; no Value is touched).
@@ -177,10 +171,13 @@ class Compiled:
         The function may return a list: its first item is the loss, and the others come back per
         sample as the second result, shape (batch, k - 1) (a model's outputs, for accuracy)."""
         tape, data, batch = self._prepare(arrays)
-        V, S = tape.forward(data, batch, params)
-        gS = tape.backward(V, S, batch)
+        with np.errstate(all="ignore"):
+            V, S = tape.forward(data, batch, params)
+            gS = tape.backward(V, S, batch)
+            mean = tape.mean(V, S)
+            extras = tape.outputs(V, S, batch, first=1)
         grad[...] = gS[:len(self.params)]
-        return tape.mean(V, S), tape.outputs(V, S, batch, first=1)
+        return mean, extras
 
     def _prepare(self, arrays: Sequence[Any]) -> tuple[Tape, list[np.ndarray], int]:
         """The arrays as float64 batches, the tape for their shapes, and the batch size."""
