@@ -4,7 +4,8 @@ kernel) for all of them forward and one backward, on the tape's buffers.
 - ``OpStep``: k nodes of one primitive, by the op table's forward and rule on arrays (add and mul,
   whose rules are g and g times the other argument, as ufuncs writing into the rows themselves);
 - ``ReluStep``, ``ChainStep``: relus and left-to-right sums by the exact kernels of ``kernels.py``
-  (a long sum over a small batch: one ``np.add.accumulate``, running sums in the same order);
+  (a sum over a batch of 2 or more: one ``np.add.reduce`` along the summands, which adds them
+  term by term in the same order; at batch 1 a long one is an ``np.add.accumulate``);
 - ``LinearStep``: per-sample sums b + w1 x1 + ... (a layer of neurons), a matrix product;
 - ``ConvStep``: the same sums with one kernel's weights at many positions (a convolution), one
   matrix product over image patches (``conv_plan`` finds the kernels and the patches);
@@ -188,7 +189,7 @@ def _write(dst: np.ndarray, index: Index, write: Write) -> Callable[[Any], None]
             return assign
 
         def add(values: Any) -> None:
-            view[...] += values
+            np.add(view, values, out=view)  # (one call: view[...] += values is three)
         return add
     return lambda values: _accumulate(dst, index, values, write)
 
@@ -266,9 +267,14 @@ class OpStep(Step):
         each g (g b, g a) as the rule has it, assigned into rows nothing was written to yet with no
         temporary, else added (a shared argument's summed over the batch first)."""
         ufunc = np.add if self.op is ops.add else np.multiply
+        # a shared argument of one per-sample node, a (1, 1) column, as a 0-d view of its number:
+        # numpy broadcasts it as a scalar, at half the cost (the same products and sums)
+        args = [x.reshape(()) if self.sample and not arg.per_sample and x.shape == (1, 1) else x
+                for x, arg in zip(args, self.args)]
         a, b = args
-        parts: list[Callable[[], None]] = []
-        for k, arg in enumerate(self.args):
+        block = self._assigned_block(G) if ufunc is np.add else None
+        parts: list[Callable[[], None]] = [] if block is None else [_assign_part(block, g, None)]
+        for k, arg in enumerate(self.args if block is None else ()):
             if not arg.grad:
                 continue
             other = None if ufunc is np.add else args[1 - k]  # the adjoint is g, or g * the other
@@ -292,6 +298,19 @@ class OpStep(Step):
                 part()
         return forward, backward
 
+    def _assigned_block(self, G: np.ndarray) -> np.ndarray | None:
+        """For an add whose two per-sample arguments are assigned g into consecutive blocks of
+        rows, one after the other (a loss's last a + b), both blocks as one (2, k, batch) view, to
+        write with one copy; else None."""
+        first, second = (arg.target for arg in self.args)
+        if not all(arg.per_sample and arg.grad and arg.target.write is Write.ASSIGN
+                   and isinstance(arg.target.rows, slice) and arg.target.rows.step == 1 for arg in self.args):
+            return None
+        k = first.rows.stop - first.rows.start
+        if second.rows.start != first.rows.stop or second.rows.stop - second.rows.start != k:
+            return None
+        return G[first.rows.start:second.rows.stop].reshape(2, k, G.shape[1])
+
     def __repr__(self) -> str:
         where = "per sample" if self.sample else "shared"
         param = "" if self.op.param is None else f"[{self.op.param:g}]"
@@ -302,7 +321,7 @@ def _assign_part(dst: np.ndarray, g: np.ndarray, other: np.ndarray | None) -> Ca
     """dst = g (add's rule) or dst = g * other (mul's), with no temporary."""
     if other is None:
         def copy() -> None:
-            np.copyto(dst, g)
+            dst[...] = g
         return copy
 
     def product() -> None:
@@ -383,10 +402,11 @@ class ActivatedStep(Step):
         return f"{self.inner!r}, then relu in place"
 
 
-#: a sum of this many summands or more, over batches of at most this many samples, runs as one
-#: np.add.accumulate (and a copy) rather than n - 1 calls of np.add (measured: 2.5 against 3.6 us
-#: for 10 summands at batch 32; on larger batches numpy's accumulate costs more per number)
-_ACCUMULATE_FROM, _ACCUMULATE_UP_TO = 6, 32
+#: at batch 1, where a reduction along the summands would pair them (they are then the fast axis),
+#: a sum of this many summands or more runs as one np.add.accumulate (and a copy) rather than
+#: n - 1 calls of np.add (measured at batch 32, before np.add.reduce ran those: 2.5 against 3.6 us
+#: for 10 summands)
+_ACCUMULATE_FROM = 6
 
 
 class ChainStep(Step):
@@ -413,7 +433,9 @@ class ChainStep(Step):
         out, g, summands = V[self.rows], G[self.rows], self.summands
         writes = [_write(G, t.rows, t.write) for t, gr in zip(self.positions, self.position_grad) if gr]
         views = [V[t.rows] for t in self.positions if isinstance(t.rows, slice)]
-        if self.n >= _ACCUMULATE_FROM and V.shape[1] <= _ACCUMULATE_UP_TO:
+        if V.shape[1] >= 2:
+            forward = self._reducing(V, out)
+        elif self.n >= _ACCUMULATE_FROM:
             forward = self._accumulating(V, out)
         else:
             def forward() -> None:
@@ -430,6 +452,24 @@ class ChainStep(Step):
                 for write in writes:  # add's rule: (g, g)
                     write(g)
         return forward, backward
+
+    def _reducing(self, V: np.ndarray, out: np.ndarray) -> Callable[[], None]:
+        """The forward as one np.add.reduce along the summands, for batches of 2 or more: numpy sums
+        pairwise only along the fast axis in memory, and along the others adds term by term in index
+        order, so each sample's sum is chain_sum's, left to right (the batch, the fast axis, has a
+        stride of one number, and the summands' a positive one); it starts from -0.0, which leaves
+        the first summand as it is (+0.0, the default, would turn a -0.0 into 0.0). The summands are
+        a view of V when their rows are evenly laid out, else gathered at each call."""
+        block = _rows_view(V, self.summands)
+        if block is not None and block.strides[0] > 0:
+            def forward() -> None:
+                np.add.reduce(block, axis=0, out=out, initial=-0.0)
+            return forward
+        summands = self.summands
+
+        def gathered() -> None:
+            np.add.reduce(V[summands], axis=0, out=out, initial=-0.0)  # (a fresh (n, k, batch) array)
+        return gathered
 
     def _accumulating(self, V: np.ndarray, out: np.ndarray) -> Callable[[], None]:
         """The forward as one np.add.accumulate along the summands: running sums r[j] = r[j - 1]
@@ -925,18 +965,20 @@ class LseStep(Step):
 
     def bind(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
              data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
-        n, k, B = self.n, self.k, V.shape[1]
-        out, g = V[self.rows], G[self.rows]  # (k, B)
+        # each block of k rows as one row of k * B numbers, (k, B) flattened: leaf j of every
+        # member and sample is row j of X (n, k * B), and each column is one log-sum-exp
+        n, c = self.n, self.k * V.shape[1]
+        out, g = V[self.rows].reshape(c), G[self.rows].reshape(c)  # (views: the rows are consecutive)
         ix, leaves = self.target.rows, self.leaves
-        view = V[ix].reshape(n, k, B) if isinstance(ix, slice) and ix.step == 1 else None
-        E, m, s = np.empty((n, k, B)), np.empty((k, B)), np.empty((k, B))  # e^(x - m), m, s
+        view = V[ix].reshape(n, c) if isinstance(ix, slice) and ix.step == 1 else None
+        E, m, s = np.empty((n, c)), np.empty(c), np.empty(c)  # e^(x - m), m, s
         direct = isinstance(ix, slice) and ix.step == 1 and self.target.write is Write.ASSIGN
-        dX = G[ix].reshape(n, k, B) if direct else np.empty((n, k, B))
+        dX = G[ix].reshape(n, c) if direct else np.empty((n, c))
         write = None if direct else _write(G, ix, self.target.write)
-        scale = np.empty((k, B))
+        scale = np.empty(c)
 
         def leaves_now() -> np.ndarray:
-            return view if view is not None else V[leaves].reshape(n, k, B)
+            return view if view is not None else V[leaves].reshape(n, c)
 
         edge = [False]  # did the last forward meet a column that needs the tree (read by backward)?
 
@@ -950,18 +992,18 @@ class LseStep(Step):
             np.add(out, m, out=out)
             edge[0] = not math.isfinite(np.add.reduce(X, axis=None))  # an inf, a nan or an overflow
             if edge[0]:
-                cols = np.nonzero(~np.isfinite(np.add.reduce(X, axis=0)))
-                out[cols] = self._tree_forward(X[:, cols[0], cols[1]])[-1]
+                cols = np.flatnonzero(~np.isfinite(np.add.reduce(X, axis=0)))
+                out[cols] = self._tree_forward(X[:, cols])[-1]
 
         def backward() -> None:
             np.divide(g, s, out=scale)
             np.multiply(E, scale, out=dX)
-            if edge[0] or not math.isfinite(np.add.reduce(g, axis=None)):
+            if edge[0] or not math.isfinite(np.add.reduce(g)):
                 X = leaves_now()
-                cols = np.nonzero(~(np.isfinite(np.add.reduce(X, axis=0)) & np.isfinite(g)))
-                dX[:, cols[0], cols[1]] = self._tree_backward(X[:, cols[0], cols[1]], g[cols])
+                cols = np.flatnonzero(~(np.isfinite(np.add.reduce(X, axis=0)) & np.isfinite(g)))
+                dX[:, cols] = self._tree_backward(X[:, cols], g[cols])
             if write is not None:
-                write(dX.reshape(n * k, B))
+                write(dX.reshape(n * self.k, -1))
 
         return forward, backward
 

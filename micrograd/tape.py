@@ -135,6 +135,9 @@ class Compiled:
         self.params = list({id(p): p for p in params}.values())  # once each, in order
         self.dots = dots
         self._tapes: dict[tuple[Any, ...], Tape] = {}  # one per shape of a sample
+        # the last call's array shapes, its tape and batch size: a loop over batches of one shape
+        # skips the checks and the lookup
+        self._last: tuple[tuple[tuple[int, ...], ...], Tape, int] | None = None
 
     def __repr__(self) -> str:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
@@ -181,18 +184,26 @@ class Compiled:
         return mean, extras
 
     def _prepare(self, arrays: Sequence[Any]) -> tuple[Tape, list[np.ndarray], int]:
-        data = [_as_batch(a, i) for i, a in enumerate(arrays)]
-        batch = data[0].shape[0] if data else 1
-        for i, a in enumerate(data):
-            if a.shape[0] != batch:
-                raise ValueError(f"argument {i} has {a.shape[0]} samples, argument 0 has {batch}: "
+        """The arrays as float64 batches, the tape for their shapes, and the batch size."""
+        # (a float64 array of 1 or 2 axes is one already: kept with no call, the common case)
+        data = [a if type(a) is np.ndarray and a.dtype is _FLOAT64 and 0 < a.ndim < 3 else _as_batch(a, i)
+                for i, a in enumerate(arrays)]
+        shapes = tuple([a.shape for a in data])
+        last = self._last
+        if last is not None and last[0] == shapes:  # the shapes of the last call: checked then
+            return last[1], data, last[2]
+        batch = shapes[0][0] if data else 1
+        for i, shape in enumerate(shapes):
+            if shape[0] != batch:
+                raise ValueError(f"argument {i} has {shape[0]} samples, argument 0 has {batch}: "
                                  "every argument needs the same batch size (first axis)")
         if batch == 0:
             raise ValueError("the batch is empty (first axis of length 0)")
-        key = tuple(a.shape[1:] for a in data)
+        key = tuple([shape[1:] for shape in shapes])
         tape = self._tapes.get(key)
         if tape is None:
             tape = self._tapes[key] = Tape(self.fn, self.params, data, self.dots)
+        self._last = (shapes, tape, batch)  # one tuple, replaced whole: safe across threads
         return tape, data, batch
 
 
@@ -210,8 +221,6 @@ _FLOAT64 = np.dtype(np.float64)
 
 def _as_batch(a: Any, i: int) -> np.ndarray:
     """A float64 array with a batch axis, or a clear error."""
-    if type(a) is np.ndarray and a.dtype is _FLOAT64 and a.ndim in (1, 2):
-        return a  # (already one: as below, at a quarter of the cost)
     arr = np.asarray(a)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"argument {i} has dtype {arr.dtype}: compiled functions take arrays of real "
@@ -889,6 +898,7 @@ class Tape:
         g = _classify(t1, t2, params)
         _fold(g, t1.order)
         self.leaves = params + g.external  # read from .data at each call, into S's first rows
+        self._live = g.external  # the other live Values, read even when the params come in an array
         readers = _readers(g) if dots else ([], [])
         nodes = _find_sums(g, dots, readers)
         _levels(nodes, g.dep)
@@ -900,15 +910,19 @@ class Tape:
                                                            self.n_inputs, layout.constants.stop)
         self.steps = _emit(groups, g, layout, set(self._ones))
         self.out_refs = [g.slots[o] for o in g.outputs]  # where each output lives
+        # the loss's row and whether it is per sample (of V) or shared (of S), for mean()
+        self._loss = (self.out_refs[0].row, self.out_refs[0].per_sample) if self.out_refs else None
         self._plan()
         self._direct([1 if a.ndim == 1 else a.shape[1] for a in data])
 
     def _plan(self) -> None:
         """Decide how backward writes per-sample adjoints: a block nothing was written to yet is
         assigned (no zeroing, no read); rows read or added to before any write are zeroed first.
-        Also, where ``outputs`` reads them."""
+        Also, where ``outputs`` reads them, and whether the loss's adjoint, 1 / batch, is set once
+        per batch size (no step adds to it: nothing else reads the loss) or at every call."""
         written = np.zeros(self.n_v, dtype=bool)
         zero: set[int] = set()
+        targeted: set[int] = set()
         all_rows = np.arange(self.n_v)
         if self.out_refs and self.out_refs[0].per_sample:  # backward assigns the first output's adjoint
             written[self.out_refs[0].row] = True
@@ -926,7 +940,10 @@ class Tape:
                 else:
                     zero.update(rows[fresh].tolist())
                 written[rows] = True
+                targeted.update(rows.tolist())
         self._zero = as_index(sorted(zero)) if zero else None
+        loss = self.out_refs[0] if self.out_refs else None  # (a shared loss's row: gS, zeroed per call)
+        self._seed_once = loss is not None and loss.per_sample and loss.row not in targeted
         # and where outputs() reads the outputs from the first and from the second on: one block
         # of V when they are per-sample rows evenly spaced (a transposed copy), else None
         self._out_rows = [_block(self.out_refs[first:]) for first in (0, 1)]
@@ -942,6 +959,7 @@ class Tape:
                     readers.setdefault(r, set()).add(k)
         outputs = {o.row for o in self.out_refs if o.per_sample}
         self.direct = [False] * len(widths)
+        self._input_rows: list[slice | None] = []  # where forward copies each array (None: read directly)
         start = 0
         for j, width in enumerate(widths):
             block = range(start, start + width)
@@ -952,6 +970,7 @@ class Tape:
             if (isinstance(step, LinearStep) and isinstance(step.x, slice) and step.x == slice(start, start + width, 1)
                     and not outputs.intersection(block)):
                 step.source, self.direct[j] = j, True
+            self._input_rows.append(None if self.direct[j] else slice(start, start + width))
             start += width
 
     # -- running ---------------------------------------------------------------------------------
@@ -960,27 +979,26 @@ class Tape:
         """Every node's value: V (per-sample rows, batch columns) and S (shared values); the
         parameters come from ``params`` if given, else from their ``.data``."""
         V, S, _, _ = self._buffers(batch)
-        r = 0
-        for j, a in enumerate(data):
-            k = 1 if a.ndim == 1 else a.shape[1]
-            if self.direct[j]:
-                self._local.data[j] = a  # read by the step that reads it (_direct)
+        local = self._local
+        for j, rows in enumerate(local.inputs):
+            if rows is None:
+                local.data[j] = data[j]  # read by the step that reads it (_direct)
             else:
-                np.copyto(V[r:r + k], a.T)
-            r += k
+                rows[...] = data[j].T
         if params is None:
             S[:len(self.leaves)] = [p.data for p in self.leaves]  # read now: no stale copies
         else:
-            S[:self.n_params] = params
-            if len(self.leaves) > self.n_params:  # other live Values: read now
-                S[self.n_params:len(self.leaves)] = [p.data for p in self.leaves[self.n_params:]]
-        for forward in self._local.forward:
+            local.params[...] = params
+            if self._live:  # other live Values: read now
+                S[self.n_params:len(self.leaves)] = [p.data for p in self._live]
+        for forward in local.forward:
             forward()
         return V, S
 
     def _buffers(self, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Values and adjoints for a batch: kept between calls of the same size, per thread
-        (allocating a few MB afresh at every call costs more than the arithmetic)."""
+        (allocating a few MB afresh at every call costs more than the arithmetic), with the
+        views of them that every call reads or writes, made once."""
         local = self._local
         if getattr(local, "batch", None) != batch:
             local.buffers = local.forward = local.backward = None  # free the old ones first
@@ -992,17 +1010,25 @@ class Tape:
             bound = [step.bind(V, S, G, gS, local.data) for step in self.steps]
             local.forward = [fwd for fwd, _ in bound]
             local.backward = [bwd for (_, bwd), step in zip(bound[::-1], self.steps[::-1]) if step.grad]
+            local.inputs = [None if rows is None else V[rows] for rows in self._input_rows]
+            local.params = S[:self.n_params]
+            out = self.out_refs[0] if self.out_refs else None
+            local.seed = None if out is None else G[out.row] if out.per_sample else gS[out.row:out.row + 1]
+            if self._seed_once:
+                local.seed.fill(1.0 / batch)
             local.buffers, local.batch = buffers, batch
         return local.buffers  # type: ignore[no-any-return]
 
     def mean(self, V: np.ndarray, S: np.ndarray) -> float:
         """The batch mean of a scalar output (of the first, for a list)."""
-        out = self.out_refs[0]
-        return float(np.add.reduce(V[out.row])) * (1.0 / V.shape[1]) if out.per_sample else float(S[out.row])
+        row, per_sample = self._loss  # type: ignore[misc]
+        return float(np.add.reduce(V[row])) * (1.0 / V.shape[1]) if per_sample else float(S[row])
 
     def outputs(self, V: np.ndarray, S: np.ndarray, batch: int, first: int = 0) -> np.ndarray:
         """The function's outputs: (batch,) for a Value, (batch, k) for a list; with ``first=1``,
         those after the first (a loss's model outputs), (batch, k - 1)."""
+        if first >= len(self.out_refs):
+            return np.empty((batch, 0))
         if self.scalar and first == 0:
             out = self.out_refs[0]
             return V[out.row].copy() if out.per_sample else np.full(batch, S[out.row])
@@ -1010,7 +1036,7 @@ class Tape:
         if rows is not None:
             return V[rows].T.copy()
         cols = [V[o.row] if o.per_sample else np.full(batch, S[o.row]) for o in self.out_refs[first:]]
-        return np.stack(cols, axis=1) if cols else np.empty((batch, 0))
+        return np.stack(cols, axis=1)
 
     def backward(self, V: np.ndarray, S: np.ndarray, batch: int) -> np.ndarray:
         """Adjoints of d(mean output)/d(node); returns those of the shared store (params first)."""
@@ -1018,12 +1044,10 @@ class Tape:
         if self._zero is not None:
             G[self._zero] = 0.0
         gS.fill(0.0)
-        out = self.out_refs[0]  # the loss: a list's first item
-        if out.per_sample:
-            G[out.row] = 1.0 / batch
-        else:
-            gS[out.row] = 1.0
-        for backward in self._local.backward:
+        local = self._local  # the loss's adjoint: 1 / batch per sample (1.0 for a shared one)
+        if not self._seed_once:
+            local.seed.fill(1.0 / batch if self.out_refs[0].per_sample else 1.0)
+        for backward in local.backward:
             backward()
         return gS
 

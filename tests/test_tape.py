@@ -428,6 +428,59 @@ def test_a_new_sample_shape_is_traced_again():
     assert len(f._tapes) == 2
 
 
+def test_each_call_checks_its_batch_though_the_last_call_had_the_same_sample_shapes():
+    """A loop over batches of one shape reuses the last call's checks and tape only for the same
+    shapes of every argument: another batch size, or arguments that disagree, are checked anew."""
+    f = micrograd.compile(lambda x, y: x * y, params=[])
+    assert f(np.ones(3), np.full(3, 2.0)).tolist() == [2.0] * 3
+    with pytest.raises(ValueError, match="argument 1 has 2 samples, argument 0 has 3"):
+        f(np.ones(3), np.ones(2))
+    with pytest.raises(ValueError, match="argument 1 has 3 samples, argument 0 has 2"):
+        f(np.ones(2), np.ones(3))
+    assert f(np.ones(2), np.full(2, 3.0)).tolist() == [3.0, 3.0]
+    with pytest.raises(ValueError, match="empty"):
+        f(np.ones(0), np.ones(0))
+    assert f(np.ones(2), np.full(2, 4.0)).tolist() == [4.0, 4.0] and len(f._tapes) == 1
+
+
+def test_compiled_calls_ignore_floating_point_errors_as_the_engine_and_leave_numpy_s_setting():
+    """Overflow, division by zero and inf - inf give inf and nan with no warning inside every call,
+    and numpy's error setting outside is as it was."""
+    w = Value(1.0)
+    fn = lambda x: [(x * w * 1000).exp() + (x - x).log() * 0.0 + 1 / (x - x)]  # noqa: E731
+    X = np.array([1.0, 2.0])
+    before = np.geterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = micrograd.compile(lambda x: fn(x)[0], params=[w])
+        assert np.isnan(f(X)).all() and math.isnan(f.backward(X))
+        run = micrograd.training(f, micrograd.optim.SGD([w], lr=0.1))
+        assert math.isnan(run.backward(X)) and run.outputs.shape == (2, 0)
+        g = micrograd.compile(lambda x: fn(x) + [x * 2], params=[w])  # outputs after the loss
+        run = micrograd.training(g, micrograd.optim.SGD([w], lr=0.1))
+        assert math.isnan(run.backward(X)) and run.outputs.tolist() == [[2.0], [4.0]]
+    assert np.geterr() == before
+
+
+def test_the_loss_adjoint_is_seeded_once_per_batch_size_unless_a_step_adds_to_it():
+    """A loss that nothing else reads keeps its adjoint, 1 / batch, from call to call; one that
+    another output reads gets adjoints added (0 * scale, nan at an infinite scale) and is seeded
+    again at every call: a nan there once is gone at the next call."""
+    w, scale = Value(0.5), Value(np.inf)  # scale: a live Value, read at every call
+    X = np.array([1.0, 2.0, 4.0, 8.0])  # (batches of 4 and 2: means with no rounding)
+    plain = micrograd.compile(lambda x: x * w, params=[w])
+    for batch in (4, 2, 4):
+        assert plain.backward(X[:batch]) == 0.5 * X[:batch].mean() and w.grad == X[:batch].mean()
+        w.grad = 0.0
+    read = micrograd.compile(lambda x: (lambda loss: [loss, loss * scale])(x * w), params=[w])
+    run = micrograd.training(read, micrograd.optim.SGD([w], lr=0.1))
+    run.backward(X)
+    assert np.isnan(run.grad).all()  # 0 * inf added into the loss's adjoint
+    scale.data = 2.0
+    run.backward(X)
+    assert run.grad.tolist() == [X.mean()]
+
+
 def test_compiling_inside_no_grad_still_records_the_graph():
     w = Value(2.0)
     f = micrograd.compile(lambda x: w * x, params=[w])
@@ -930,6 +983,23 @@ def test_add_and_mul_steps_write_every_kind_of_adjoint_as_the_engine():
     check_against_engine(later, w, X)
 
 
+@pytest.mark.parametrize("fn, block", [
+    (lambda x, w: (x[0] * w).exp() - (x[1] * w).tanh(), True),    # exp's row, then tanh's times -1
+    (lambda x, w: (x[0] * w).exp() + (x[1] * w).tanh(), False),   # tanh's row, then exp's: not in order
+    (lambda x, w: (x[0] * w).exp() + (x[0] * w).exp(), False),    # one row twice: added, not assigned
+])
+def test_an_add_whose_adjoints_go_to_consecutive_fresh_rows_writes_them_at_once(fn, block):
+    """An add's backward assigns g to both arguments' rows with one copy when they are fresh blocks
+    one after the other (as a loss's last add), and with one copy each otherwise: the engine's."""
+    w = Value(0.75)
+    fn = functools.partial(fn, w=w)
+    X = np.random.default_rng(2).normal(size=(5, 2))
+    tape = micrograd.compile(fn, params=[w]).tape(X)
+    adds = [s for s in tape.steps if repr(s).startswith("add")]
+    assert [s._assigned_block(np.empty((tape.n_v, 5))) is not None for s in adds] == [block]
+    check_against_engine(fn, [w], X)
+
+
 @pytest.mark.parametrize("fn", [
     lambda xs, w: sum(xs[1:], xs[0]) * w,                                        # rows in order: a view
     lambda xs, w: sum((x.exp() for x in xs[1:]), xs[0].exp()) * sum((x.tanh() for x in xs[1:]), xs[0].tanh()) * w,
@@ -946,6 +1016,27 @@ def test_long_sums_on_small_batches_run_as_running_sums_bit_for_bit_the_engines(
     assert _bits(compiled(fn, [w], X)[0]) == _bits(engine(fn, [w], X)[0])
     fine = X[[2, 4]]
     assert_exact(compiled(fn, [w], fine)[2], engine(fn, [w], fine)[2])
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 40])
+@pytest.mark.parametrize("fn", [
+    lambda xs, w: sum(xs[1:], xs[0]) * w,                                        # rows in order: a view
+    lambda xs, w: sum([xs[4], xs[0], xs[2], xs[5], xs[1], xs[3]], xs[6]) * w,    # out of order: gathered
+    lambda xs, w: sum([xs[1], xs[0], xs[1]], xs[0]) * w,                         # repeats, four summands
+    lambda xs, w: (xs[0].exp() + xs[1].exp() + xs[2].exp())                      # two sums, one step
+    * (xs[0].tanh() + xs[1].tanh() + xs[2].tanh()) * w,
+])
+def test_sums_add_left_to_right_at_every_batch_size(fn, batch):
+    """A sum step's forward at batch 1 (running sums or row by row) and above (one reduction along
+    the summands, from -0.0) is the engine's left-to-right sum, bit for bit: rows whose sums depend
+    on the order (1e308 + 1e308 overflows before - 1e308 could cancel it) and signs of zero."""
+    w = Value(0.75)
+    fn = functools.partial(fn, w=w)
+    rng = np.random.default_rng(batch)
+    X = rng.choice(np.array([1e308, -1e308, -0.0, 1.0, 1e-16, -1.0, 3.0]), size=(batch, 7))
+    X[0] = -0.0  # every summand -0.0: the sum is -0.0
+    assert any(str(s).startswith("sum x") for s in micrograd.compile(fn, params=[w]).tape(X).steps)
+    assert _bits(compiled(fn, [w], X)[0]) == _bits(engine(fn, [w], X)[0])
 
 
 @pytest.mark.parametrize("x", [np.inf, -np.inf, np.nan, 1e308, -1.7e308])
