@@ -2,7 +2,7 @@
 
 import math
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from micrograd import Value, ops
@@ -39,6 +39,20 @@ def test_relu_written_out_equals_its_rule(x, g):
     assert out.op is ops.relu
     out.backward(g)
     assert same(a.grad, 0.0 + ops.relu.rule(FLOATS, g, out.data, x)), (x, g, a.grad)
+
+
+@given(st.floats())
+@example(-0.0)
+@example(0.0)
+@example(math.nan)
+@example(-math.inf)
+def test_relu_forward_written_out_equals_the_tables(x):
+    # Value.relu writes ops.relu's forward out: nan stays nan, -0.0 stays -0.0, to the last bit
+    out = Value(x).relu()
+    want = ops.relu.forward(FLOATS, x)
+    assert out.op is ops.relu and out._prev[0].data.hex() == x.hex()
+    assert out.data.hex() == want.hex() if not math.isnan(want) else math.isnan(out.data), (x, out.data, want)
+    assert math.copysign(1.0, out.data) == math.copysign(1.0, want)
 
 
 @given(expressions(), st.lists(st.floats(-10, 10), min_size=4, max_size=4))
