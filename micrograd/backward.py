@@ -104,9 +104,25 @@ def float_pass(root: Any, seed: float) -> None:
         root.grad += seed
         return
     # Each pass propagates its own gradients; what earlier passes left is added back at the end.
-    nodes, stale = _interior_order(root)  # (every node it lists or meets now holds 0.0)
+    nodes, stale = _interior_order(root)  # (every leaf it meets now holds 0.0, every listed node _REACHED)
     root.grad = seed
-    xp, add, mul, relu = FLOATS, ops.add, ops.mul, ops.relu
+    try:
+        _float_rules(nodes)
+    except BaseException:  # no mark may outlive the pass: a later search would take it for its own
+        for v in nodes:
+            if v.grad is _REACHED:
+                v.grad = 0.0
+        raise
+    for v, old in stale:
+        v.grad += old
+
+
+def _float_rules(nodes: list[Any]) -> None:
+    """The float pass's loop: every listed node's rule, parents first, its gradient added into
+    its arguments' ``.grad``. A listed node's ``.grad`` starts as :data:`_REACHED`, a float 0.0, so
+    the first gradient added into it gives what adding it to 0.0 gives, to the last bit (-0.0
+    included), with no loop setting every node to 0.0 first."""
+    xp, add, mul, relu, reached = FLOATS, ops.add, ops.mul, ops.relu, _REACHED
     for v in reversed(nodes):
         op = v.op
         # mul's, add's and relu's rules written out, as engine.py writes out add's and mul's
@@ -139,9 +155,16 @@ def float_pass(root: Any, seed: float) -> None:
                 a.grad += ga
                 b.grad += gb
         except Exception:
+            # a rule that raised wrote nothing; the node may pass no gradient at all (a
+            # hand-built node without a rule) or set one rather than add it (a closure): its
+            # arguments (and itself) leave the mark first, so none survives the pass
+            if v.grad is reached:
+                v.grad = 0.0
+            if a.grad is reached:
+                a.grad = 0.0
+            if b is not None and b.grad is reached:
+                b.grad = 0.0
             propagate(v)
-    for v, old in stale:
-        v.grad += old
 
 
 class _Mark:
@@ -155,13 +178,18 @@ class _Mark:
 
 
 _WAITING = _Mark("waiting on the stack for both its children")  # listed when it comes off again
-_REACHED = _Mark("reached")  # listed, or on the way down to its one pending child
+# Listed, or on the way down to its one pending child. A float 0.0 of its own (told apart from
+# every other 0.0 by identity), so the float pass adds a node's first gradient straight into it:
+# 0.0 + x, as into a node set to 0.0 (float maths makes a new float every time, so no result is
+# ever this one object). :func:`float_pass` makes sure none is left once it ends.
+_REACHED = float.fromhex("0x0p+0")
 
 
 def _interior_order(root: Any) -> tuple[list[Any], list[tuple[Any, Any]]]:
     """(the nodes reachable from ``root`` that have arguments, children first; (node, its
     ``.grad``) for every node the pass reaches whose ``.grad`` is not 0): all the float pass walks.
-    On return every listed node's ``.grad``, and every such leaf's, is 0.0.
+    On return every listed node's ``.grad`` is :data:`_REACHED` (a 0.0: see there), and every
+    such leaf's is 0.0.
 
     :func:`order`'s order without the leaves (which the pass only adds into), found by the same
     depth-first search (``b``'s side before ``a``'s), its state kept in the nodes' ``.grad``
@@ -178,8 +206,6 @@ def _interior_order(root: Any) -> tuple[list[Any], list[tuple[Any, Any]]]:
     except BaseException:
         _unmark(root, stale)
         raise
-    for v in out:
-        v.grad = 0.0
     return out, stale
 
 

@@ -179,8 +179,17 @@ class Value:
         return NotImplemented if other is NotImplemented else other.apply(ops.div, self)
 
     def relu(self) -> Value:
-        """max(0, x)."""
-        return _unary(self, ops.relu)
+        """max(0, x) (relu(nan) = nan, relu(-0.0) = -0.0: ops.relu's forward)."""
+        if modes.open_blocks:
+            return _unary(self, ops.relu)
+        x = self.data  # ops.relu's forward written out, as __add__'s: a network's other common op
+        out = _new(Value)
+        out.data = 0.0 if x < 0 else x
+        out.grad = 0.0
+        out._a = self
+        out._b = None
+        out.op = _RELU
+        return out
 
     def leaky_relu(self, slope: Number = 0.01) -> Value:
         """x if x > 0 else slope * x."""
@@ -359,7 +368,7 @@ class Value:
 # --- making nodes ----------------------------------------------------------------------------------
 
 _new = object.__new__
-_ADD, _MUL = ops.add, ops.mul
+_ADD, _MUL, _RELU = ops.add, ops.mul, ops.relu
 
 
 def _node(data: float, a: Value, b: Value | None, op: Op) -> Value:

@@ -2,7 +2,7 @@
 
 import math
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from micrograd import Value, ops
@@ -39,6 +39,20 @@ def test_relu_written_out_equals_its_rule(x, g):
     assert out.op is ops.relu
     out.backward(g)
     assert same(a.grad, 0.0 + ops.relu.rule(FLOATS, g, out.data, x)), (x, g, a.grad)
+
+
+@given(st.floats())
+@example(-0.0)
+@example(0.0)
+@example(math.nan)
+@example(-math.inf)
+def test_relu_forward_written_out_equals_the_tables(x):
+    # Value.relu writes ops.relu's forward out: nan stays nan, -0.0 stays -0.0, to the last bit
+    out = Value(x).relu()
+    want = ops.relu.forward(FLOATS, x)
+    assert out.op is ops.relu and out._prev[0].data.hex() == x.hex()
+    assert out.data.hex() == want.hex() if not math.isnan(want) else math.isnan(out.data), (x, out.data, want)
+    assert math.copysign(1.0, out.data) == math.copysign(1.0, want)
 
 
 @given(expressions(), st.lists(st.floats(-10, 10), min_size=4, max_size=4))
@@ -130,3 +144,41 @@ def test_float_pass_on_a_network_adds_in_the_order_of_order_to_the_last_bit():
         run(loss, 1.0)
         results.append([v.grad.hex() for v in order(loss)])
     assert results[0] == results[1]
+
+
+def test_a_node_no_gradient_reaches_is_searched_again_by_the_next_pass():
+    # the search marks every node it lists; a node whose only parent passes no gradient (built by
+    # hand without a rule) must not keep that mark, or the next pass would skip what is under it
+    x = Value(3.0)
+    inner = (x * 2.0).relu()
+    stop = Value(inner.data, (inner,), "stop")
+    (stop * 5.0).backward()
+    assert x.grad == 0.0 and inner.grad == 0.0
+    (inner * 3.0).backward()
+    assert x.grad == 6.0 and inner.grad == 3.0
+
+
+def test_a_pass_a_rule_interrupts_leaves_the_next_pass_whole():
+    # an error midway through the rules must not leave marks either: the next pass walks it all
+    x = Value(3.0)
+    inner = (x * 2.0).relu()
+    out = Value(inner.data, (inner,), "f")
+    failing = [True]
+
+    def rule():
+        if failing[0]:
+            raise RuntimeError("the rule failed")
+        inner.grad += out.grad
+
+    out._backward = rule
+    top = out * 5.0
+    try:
+        top.backward()
+    except RuntimeError as error:
+        assert "the rule failed" in str(error)
+    else:
+        raise AssertionError("the failing rule did not run")
+    assert x.grad == 0.0
+    failing[0] = False
+    (inner * 3.0).backward()
+    assert x.grad == 6.0
