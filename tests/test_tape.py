@@ -78,6 +78,24 @@ def check_against_engine(fn, params, *arrays):
 
 # --- exactness: every op, random graphs, random MLPs ---------------------------------------------
 
+def test_a_node_read_several_times_may_sum_its_adjoint_in_another_order_within_the_figure():
+    """x / x three times, x a parameter: x's adjoint is six contributions, 1/3 and -1/3 for each
+    quotient (sum |c_i| = 2). The engine adds each quotient's pair in turn, 0 exactly; the tape's
+    step adds the three 1/3 (to 1), then the three -1/3, and leaves 1.1e-16. Both are correctly
+    rounded sums of the same six numbers in different orders: within 2 (k - 1) u sum |c_i| =
+    2.2e-15 of each other (docs/tour/compile.md), far beyond a tolerance relative to the result 0."""
+    x = Value(3.0)
+    fn = lambda _: (x / x + x / x) + x / x  # noqa: E731
+    want = engine(fn, [x], np.zeros(1))[2][0]
+    got = compiled(fn, [x], np.zeros(1), dots=False)[2][0]
+    assert want == 0.0 and got == 2.0 ** -53  # the figures the docs quote
+    k, size = 6, 6 * (1 / 3)
+    assert abs(got - want) <= 2 * (k - 1) * 2.0 ** -53 * size
+    assert abs(got - want) > max(1e-12 * abs(want), 1e-300)  # the tolerance before the figure
+    check_against_engine(fn, [x], np.zeros(4))  # the oracle allows it, at any batch
+
+
+
 @pytest.mark.parametrize("op", OPS, ids=OP_IDS)
 @settings(max_examples=15)
 @given(data=st.data())
