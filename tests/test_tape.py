@@ -35,8 +35,12 @@ def engine(fn, params, *arrays):
 
 
 def engine_and_spread(fn, params, *arrays):
-    """engine()'s numbers and, for a scalar output, how far the tape's gradient of each parameter
-    may lie from the engine's where its contributions cancel (adjoint_spread)."""
+    """engine()'s numbers and, for a scalar output, how far the tape's mean and gradients may lie
+    from them beyond 1e-12 relative, where the terms of their sums cancel: (0, the mean's, each
+    parameter's). The mean sums the batch's n outputs, each held to 1e-12 of itself and of the
+    largest (assert_exact), added in another order (2 (n - 1) u of the sum of |terms|, as
+    adjoints): within 1e-12 (mean |out| + max |out|) + 2 (n - 1) u mean |out|. The gradients:
+    adjoint_spread."""
     arrays = [np.asarray(a, dtype=float) for a in arrays]
     batch = len(arrays[0])
     for p in params:
@@ -48,8 +52,11 @@ def engine_and_spread(fn, params, *arrays):
     if isinstance(outs[0], Value):
         total = sum(outs) * (1.0 / batch)
         total.backward()
-        grads = np.array([p.grad for p in params])
-        return np.array([o.data for o in outs]), total.data, grads, adjoint_spread(total, params)
+        values = np.array([o.data for o in outs])
+        size = np.abs(values)
+        mean_spread = 1e-12 * (size.mean() + size.max()) + 2 * (batch - 1) * U * size.mean()
+        spread = (0.0, mean_spread, adjoint_spread(total, params))
+        return values, total.data, np.array([p.grad for p in params]), spread
     return np.array([[o.data for o in out] for out in outs]), None, None, None
 
 
@@ -101,7 +108,7 @@ def compiled(fn, params, *arrays, dots=True):
 def assert_exact(got, want, spread=0.0):
     """Equal to 1e-12 relative, entry by entry (sums may add in another order: their rounding
     is measured against the largest entry; subnormal numbers carry fewer digits), and for
-    gradients up to ``spread`` more (adjoint_spread: sums whose contributions cancel)."""
+    a mean and gradients up to ``spread`` more (engine_and_spread: sums whose terms cancel)."""
     got, want = np.atleast_1d(np.asarray(got, float)), np.atleast_1d(np.asarray(want, float))
     assert got.shape == want.shape
     assert np.array_equal(np.isnan(got), np.isnan(want)), (got, want)
@@ -117,7 +124,7 @@ def check_against_engine(fn, params, *arrays):
     *want, spread = engine_and_spread(fn, params, *arrays)
     for dots in (True, False):
         got = compiled(fn, params, *arrays, dots=dots)
-        for g, w, s in zip(got, want, (0.0, 0.0, spread)):
+        for g, w, s in zip(got, want, spread or (0.0, 0.0, 0.0)):
             if w is not None:
                 assert_exact(g, w, s)
 
@@ -151,7 +158,7 @@ def test_a_node_read_several_times_may_sum_its_adjoint_in_another_order_within_t
     assert abs(got - want) <= 2 * (k - 1) * 2.0 ** -53 * size
     assert abs(got - want) > max(1e-12 * abs(want), 1e-300)  # the tolerance before the figure
     check_against_engine(fn, [x], np.zeros(4))  # the oracle allows it, at any batch
-    spread = engine_and_spread(fn, [x], np.zeros(1))[3]
+    spread = engine_and_spread(fn, [x], np.zeros(1))[3][2]
     assert_exact([got], [want], spread)
     with pytest.raises(AssertionError):  # and not much more: the figure and what reaches x below it
         assert_exact([1e-14], [want], spread)
