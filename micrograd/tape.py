@@ -47,7 +47,9 @@ and any use of its number outside the engine (``x.data``: a ``traced.TracedNumbe
 raise :class:`TracingError` naming the line. The function is traced twice, at two different
 samples, so a graph built from other changing numbers (random draws) is refused too. The fast
 path regroups only sums of products with shared weights (``_regroupable``) and log-sum-exp trees
-(``_lse_trees``), each within a stated figure (docs/tour/compile.md).
+(``_lse_trees``), each within a stated figure (docs/tour/compile.md). With or without it, the
+adjoint of a node read k times adds its readers' contributions c_i in the steps' order, not the
+scalar engine's: within 2 (k - 1) u sum |c_i| of the engine's, u = 2^-53 (the same page).
 """
 
 from __future__ import annotations
