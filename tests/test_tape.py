@@ -1137,6 +1137,27 @@ def test_tracing_at_a_huge_or_non_finite_sample_warns_nothing(x):
         np.testing.assert_array_equal(got, np.array([x, x]) * 2.0 + 1.0)
 
 
+
+def test_a_loss_that_is_a_layers_relu_is_seeded_again_at_every_call():
+    """A fused relu rewrites its own rows' adjoints in place (relu's rule); when the loss is such a
+    row, its adjoint 1 / batch must be set again at every call, not once per batch size: one
+    compiled function over three batches of one size against the engine."""
+    w, b = [Value(1.0), Value(-1.0)], Value(0.0)
+    params = [*w, b]
+
+    def fn(x):
+        return (w[0] * x[0] + w[1] * x[1] + b).relu()
+
+    f = micrograd.compile(fn, params=params)
+    X1, X2 = np.array([[-1.0, 0.0], [2.0, 0.0]]), np.array([[3.0, 0.0], [-2.0, 0.0]])
+    assert any(repr(s).endswith("then relu in place") for s in f.tape(X1).steps)
+    for X in (X1, X2, X1):
+        _, mean, want = engine(fn, params, X)
+        for p in params:
+            p.grad = 0.0
+        assert f.backward(X) == mean
+        assert_exact([p.grad for p in params], want)
+
 EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1e300, -1e300, 5e-324, -5e-324, math.inf, -math.inf, math.nan]
 
 
