@@ -132,6 +132,9 @@ class Step:
     grad: bool    # does backward need to run it
     sample: bool  # per-sample rows of V (else shared values of S)
     rows: slice   # where its nodes' values go
+    #: does backward rewrite the adjoints of its own rows in place (then they are set again at
+    #: every call, never once: Tape._plan)?
+    rewrites_own_adjoints = False
 
     def targets(self) -> list[Target]:
         """Every block of per-sample adjoints backward writes, in order."""
@@ -368,6 +371,8 @@ class ActivatedStep(Step):
     their adjoints in place, then ``inner``'s backward. The numbers of the two steps, bit for bit
     (the same kernels, ``kernels.Relu``), without a block of V and G for the sums before relu;
     tape._fuse_relus makes one where the sums have no other reader."""
+
+    rewrites_own_adjoints = True  # relu's rule, in place on its rows of G
 
     def __init__(self, inner: Step, activation: ops.Op) -> None:
         if activation is not ops.relu:
@@ -614,8 +619,9 @@ class LinearStep(Step):
     def _bind_folded(self, V: np.ndarray, S: np.ndarray, G: np.ndarray, gS: np.ndarray,
                      data: list[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
         """forward: out = [W | b] [x; 1]; backward: [dW | db] += g [x; 1]^T and dx = W^T g, with
-        [x; 1] copied into a buffer of this step by forward (backward reads the buffers of the
-        forward before it, as the tape runs them). The product adds b among the w_i x_i in its own
+        [x; 1] a view of V where x's rows are followed by a row of ones, else copied into a
+        buffer of this step by forward (backward reads the buffers of the forward before it, as
+        the tape runs them). The product adds b among the w_i x_i in its own
         order: within the figure of any summation order, 2 n u (sum |w_i x_i| + |b|)."""
         out, g, n = V[self.rows], G[self.rows], self.n
         WB = _weights(S, self.wb, self.wb_view)

@@ -924,7 +924,7 @@ class Tape:
         per batch size (no step adds to it: nothing else reads the loss) or at every call."""
         written = np.zeros(self.n_v, dtype=bool)
         zero: set[int] = set()
-        targeted: set[int] = set()
+        targeted: set[int] = set()  # rows whose adjoints some step writes (or rewrites) at every call
         all_rows = np.arange(self.n_v)
         if self.out_refs and self.out_refs[0].per_sample:  # backward assigns the first output's adjoint
             written[self.out_refs[0].row] = True
@@ -934,6 +934,8 @@ class Tape:
             rows = all_rows[step.rows] if step.sample else all_rows[:0]
             zero.update(rows[~written[rows]].tolist())  # read before anything was written: zeros
             written[rows] = True
+            if step.rewrites_own_adjoints:
+                targeted.update(rows.tolist())
             for target in step.targets():
                 rows = all_rows[target.rows].ravel()
                 fresh = ~written[rows]
