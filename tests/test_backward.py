@@ -182,3 +182,25 @@ def test_a_pass_a_rule_interrupts_leaves_the_next_pass_whole():
     failing[0] = False
     (inner * 3.0).backward()
     assert x.grad == 6.0
+
+
+def test_a_pass_a_rule_interrupts_keeps_the_gradients_earlier_passes_left():
+    # nothing in memory is lost to an error: what earlier passes left in .grad (of a leaf and of an
+    # interior node under the failing rule) is there after it, plus what the failed pass had
+    # passed down before the error (here nothing: the rule at the top fails)
+    x = Value(3.0)
+    inner = (x * 2.0).relu()
+    out = Value(inner.data, (inner,), "f")
+
+    def rule():
+        raise RuntimeError("the rule failed")
+
+    out._backward = rule
+    x.grad, inner.grad = 5.0, 7.0
+    try:
+        (out * 5.0).backward()
+    except RuntimeError as error:
+        assert "the rule failed" in str(error)
+    else:
+        raise AssertionError("the failing rule did not run")
+    assert x.grad == 5.0 and inner.grad == 7.0
