@@ -112,7 +112,13 @@ def float_pass(root: Any, seed: float) -> None:
         for v in nodes:
             if v.grad is _REACHED:
                 v.grad = 0.0
+        _add_back(stale)  # nor may an error lose what earlier passes left
         raise
+    _add_back(stale)
+
+
+def _add_back(stale: list[tuple[Any, Any]]) -> None:
+    """The gradients the search set aside (what earlier passes left), added back into ``.grad``."""
     for v, old in stale:
         v.grad += old
 
