@@ -275,7 +275,7 @@ class OpStep(Step):
         args = [x.reshape(()) if self.sample and not arg.per_sample and x.shape == (1, 1) else x
                 for x, arg in zip(args, self.args)]
         a, b = args
-        block = self._assigned_block(G) if ufunc is np.add else None
+        block = self.assigned_block(G) if ufunc is np.add else None
         parts: list[Callable[[], None]] = [] if block is None else [_assign_part(block, g, None)]
         for k, arg in enumerate(self.args if block is None else ()):
             if not arg.grad:
@@ -301,7 +301,7 @@ class OpStep(Step):
                 part()
         return forward, backward
 
-    def _assigned_block(self, G: np.ndarray) -> np.ndarray | None:
+    def assigned_block(self, G: np.ndarray) -> np.ndarray | None:
         """For an add whose two per-sample arguments are assigned g into consecutive blocks of
         rows, one after the other (a loss's last a + b), both blocks as one (2, k, batch) view, to
         write with one copy; else None."""
