@@ -275,20 +275,7 @@ class OpStep(Step):
         args = [x.reshape(()) if self.sample and not arg.per_sample and x.shape == (1, 1) else x
                 for x, arg in zip(args, self.args)]
         a, b = args
-        block = self.assigned_block(G) if ufunc is np.add else None
-        parts: list[Callable[[], None]] = [] if block is None else [_assign_part(block, g, None)]
-        for k, arg in enumerate(self.args if block is None else ()):
-            if not arg.grad:
-                continue
-            other = None if ufunc is np.add else args[1 - k]  # the adjoint is g, or g * the other
-            ix, write, dst = arg.target.rows, arg.target.write, G if arg.per_sample else gS
-            if arg.per_sample or not self.sample:  # the adjoint has g's shape
-                if write is Write.ASSIGN and isinstance(ix, slice):
-                    parts.append(_assign_part(dst[ix], g, other))
-                else:
-                    parts.append(_add_part(_write(dst, ix, write), g, other, False))
-            else:  # a shared argument of a per-sample step: summed over the batch
-                parts.append(_add_part(_write(dst, ix, write), g, other, True))
+        parts = self._arithmetic_parts(args, g, G, gS, ufunc is np.add)
 
         def forward() -> None:
             ufunc(a, b, out=out)
@@ -300,6 +287,28 @@ class OpStep(Step):
             for part in parts:
                 part()
         return forward, backward
+
+    def _arithmetic_parts(self, args: list[Any], g: np.ndarray, G: np.ndarray, gS: np.ndarray,
+                          is_add: bool) -> list[Callable[[], None]]:
+        """add's or mul's backward, as one part per argument that needs an adjoint (g, or g times
+        the other argument), or one copy of g into both where ``assigned_block`` finds them."""
+        block = self.assigned_block(G) if is_add else None
+        if block is not None:
+            return [_assign_part(block, g, None)]
+        parts: list[Callable[[], None]] = []
+        for k, arg in enumerate(self.args):
+            if not arg.grad:
+                continue
+            other = None if is_add else args[1 - k]  # the adjoint is g, or g * the other
+            ix, write, dst = arg.target.rows, arg.target.write, G if arg.per_sample else gS
+            if arg.per_sample or not self.sample:  # the adjoint has g's shape
+                if write is Write.ASSIGN and isinstance(ix, slice):
+                    parts.append(_assign_part(dst[ix], g, other))
+                else:
+                    parts.append(_add_part(_write(dst, ix, write), g, other, False))
+            else:  # a shared argument of a per-sample step: summed over the batch
+                parts.append(_add_part(_write(dst, ix, write), g, other, True))
+        return parts
 
     def assigned_block(self, G: np.ndarray) -> np.ndarray | None:
         """For an add whose two per-sample arguments are assigned g into consecutive blocks of
