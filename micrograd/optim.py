@@ -36,16 +36,17 @@ from .scalars import is_real, to_float
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
 
-def _lerp(start: Any, end: Any, weight: float, fused: bool = False) -> Any:
-    """torch.lerp: start + weight (end - start), from the nearer end; ``fused``: rounded once, as
-    torch computes it (``fma_arrays``, at a cost: only where a later cancellation magnifies the ulp)."""
+def _fused_lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
+    """torch.lerp: start + weight (end - start), from the nearer end, rounded once as torch computes
+    it (``fma_arrays``, at a cost: only where a later cancellation magnifies the ulp)."""
     if abs(weight) < 0.5:
-        return fma_arrays(weight, end - start, start) if fused else start + weight * (end - start)
-    return fma_arrays(start - end, 1.0 - weight, end) if fused else end - (end - start) * (1.0 - weight)
+        return fma_arrays(weight, end - start, start)
+    return fma_arrays(start - end, 1.0 - weight, end)
 
 
 def _lerp_into(out: np.ndarray, start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray) -> None:
-    """out = _lerp(start, end, weight) on arrays (unfused), into ``out``, ``work`` its scratch."""
+    """out = torch.lerp(start, end, weight) rounded step by step: start + weight (end - start), or
+    end - (end - start) (1 - weight) from the nearer end, into ``out``, ``work`` its scratch."""
     np.subtract(end, start, out=work)
     if abs(weight) < 0.5:
         np.multiply(weight, work, out=work)
@@ -195,7 +196,7 @@ class RMSprop(Optimizer):
         if self.centered:
             g = fma_arrays(wd, data, grad) if wd != 0 else grad
             v = fma_arrays((1 - alpha) * g, g, self.square_avgs * alpha)
-            a = _lerp(self.grad_avgs, g, 1 - alpha, fused=True)
+            a = _fused_lerp(self.grad_avgs, g, 1 - alpha)
             avg = np.sqrt(fma_arrays(-a, a, v)) + self.eps  # nan where v - a^2 rounds below 0, as torch
             self.grad_avgs = a
         else:

@@ -912,8 +912,6 @@ class Tape:
                                                            self.n_inputs, layout.constants.stop)
         self.steps = _emit(groups, g, layout, set(self._ones))
         self.out_refs = [g.slots[o] for o in g.outputs]  # where each output lives
-        # the loss's row and whether it is per sample (of V) or shared (of S), for mean()
-        self._loss = (self.out_refs[0].row, self.out_refs[0].per_sample) if self.out_refs else None
         self._plan()
         self._direct([1 if a.ndim == 1 else a.shape[1] for a in data])
 
@@ -1025,7 +1023,7 @@ class Tape:
 
     def mean(self, V: np.ndarray, S: np.ndarray) -> float:
         """The batch mean of a scalar output (of the first, for a list)."""
-        row, per_sample = self._loss  # type: ignore[misc]
+        per_sample, row = self.out_refs[0]  # the loss's Slot
         return float(np.add.reduce(V[row])) * (1.0 / V.shape[1]) if per_sample else float(S[row])
 
     def outputs(self, V: np.ndarray, S: np.ndarray, batch: int, first: int = 0) -> np.ndarray:
