@@ -5,7 +5,7 @@ kernel) for all of them forward and one backward, on the tape's buffers.
   whose rules are g and g times the other argument, as ufuncs writing into the rows themselves);
 - ``ReluStep``, ``ChainStep``: relus and left-to-right sums by the exact kernels of ``kernels.py``
   (a sum over a batch of 2 or more: one ``np.add.reduce`` along the summands, which adds them
-  term by term in the same order; at batch 1 a long one is an ``np.add.accumulate``);
+  term by term in the same order; at batch 1 row by row);
 - ``LinearStep``: per-sample sums b + w1 x1 + ... (a layer of neurons), a matrix product;
 - ``ConvStep``: the same sums with one kernel's weights at many positions (a convolution), one
   matrix product over image patches (``conv_plan`` finds the kernels and the patches);
@@ -416,13 +416,6 @@ class ActivatedStep(Step):
         return f"{self.inner!r}, then relu in place"
 
 
-#: at batch 1, where a reduction along the summands would pair them (they are then the fast axis),
-#: a sum of this many summands or more runs as one np.add.accumulate (and a copy) rather than
-#: n - 1 calls of np.add (measured at batch 32, before np.add.reduce ran those: 2.5 against 3.6 us
-#: for 10 summands)
-_ACCUMULATE_FROM = 6
-
-
 class ChainStep(Step):
     """k per-sample sums s0 + s1 + ... + s(n-1) of per-sample rows, added left to right as the
     trace adds them (kernels.chain_sum); backward passes each summand the sum's adjoint."""
@@ -449,9 +442,7 @@ class ChainStep(Step):
         views = [V[t.rows] for t in self.positions if isinstance(t.rows, slice)]
         if V.shape[1] >= 2:
             forward = self._reducing(V, out)
-        elif self.n >= _ACCUMULATE_FROM:
-            forward = self._accumulating(V, out)
-        else:
+        else:  # (at batch 1 a reduction would run along the summands, the fast axis, and pair them)
             def forward() -> None:
                 kernels.chain_sum(views if len(views) == len(summands) else V[summands], out)
 
@@ -483,29 +474,6 @@ class ChainStep(Step):
 
         def gathered() -> None:
             np.add.reduce(V[summands], axis=0, out=out, initial=-0.0)  # (a fresh (n, k, batch) array)
-        return gathered
-
-    def _accumulating(self, V: np.ndarray, out: np.ndarray) -> Callable[[], None]:
-        """The forward as one np.add.accumulate along the summands: running sums r[j] = r[j - 1]
-        + s[j], left to right by definition (chain_sum's order, where a reduction may pair terms
-        otherwise), each sample's contiguous (its summands transposed); the last is the sum. The
-        summands are a view of V when their rows are evenly laid out, else gathered at each call."""
-        n, k = self.summands.shape
-        running = np.empty((k, V.shape[1], n))  # (member, sample, position)
-        last = running[:, :, -1]
-        block = _rows_view(V, self.summands)
-        if block is not None:
-            summands_last = block.transpose(1, 2, 0)
-
-            def forward() -> None:
-                np.add.accumulate(summands_last, axis=2, out=running)
-                np.copyto(out, last)
-            return forward
-        summands = self.summands
-
-        def gathered() -> None:
-            np.add.accumulate(V[summands].transpose(1, 2, 0), axis=2, out=running)
-            np.copyto(out, last)
         return gathered
 
     def _fresh_block(self) -> slice | None:

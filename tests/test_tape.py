@@ -1102,7 +1102,7 @@ def test_an_add_whose_adjoints_go_to_consecutive_fresh_rows_writes_them_at_once(
     lambda xs, w: sum([xs[1], xs[0], xs[1], xs[0], xs[5]], xs[0] * w),           # repeats
 ])
 def test_long_sums_on_small_batches_run_as_running_sums_bit_for_bit_the_engines(fn):
-    """Six summands at batch 5: one np.add.accumulate, left to right as the trace adds."""
+    """Six summands at batch 5: one np.add.reduce along them, left to right as the trace adds."""
     w = Value(0.75)
     fn = functools.partial(fn, w=w)
     X = np.array([[1e308, 1e308, -1e308, 1.0, -1e308, 0.5], [-0.0] * 6, [1.0, 1e-16, -1.0, 3.0, -1e-16, 7.0],
@@ -1122,7 +1122,7 @@ def test_long_sums_on_small_batches_run_as_running_sums_bit_for_bit_the_engines(
     * (xs[0].tanh() + xs[1].tanh() + xs[2].tanh()) * w,
 ])
 def test_sums_add_left_to_right_at_every_batch_size(fn, batch):
-    """A sum step's forward at batch 1 (running sums or row by row) and above (one reduction along
+    """A sum step's forward at batch 1 (row by row) and above (one reduction along
     the summands, from -0.0) is the engine's left-to-right sum, bit for bit: rows whose sums depend
     on the order (1e308 + 1e308 overflows before - 1e308 could cancel it) and signs of zero."""
     w = Value(0.75)
