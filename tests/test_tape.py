@@ -1249,3 +1249,26 @@ def test_a_layer_whose_pre_activation_is_read_elsewhere_stays_one_matrix_product
     assert "linear x4, 2 terms each (matmul, per sample)" in steps
     assert not any("then relu" in s for s in steps)
     check_against_engine(fn, w, X)
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_a_layer_reading_its_x_and_the_row_of_ones_in_place_takes_infs_and_nans_as_the_engine(bad):
+    """The hidden and output layers that read [x; 1] as a view of the tape's values, with an
+    inf or nan in a weight and in a bias and inputs that make 0 * inf: the engine's numbers."""
+    random.seed(5)
+    model = MLP(2, [3, 3, 1])
+    params = model.parameters()
+    hidden, last = model.layers[1].neurons, model.layers[2].neurons
+    hidden[0].w[1].data, hidden[2].b.data, last[0].w[2].data = bad, bad, 0.5
+    for p in params[:9]:  # the first layer's weights and biases: some hidden inputs exactly 0
+        p.data = 0.0 if p.data < 0 else p.data
+
+    def fn(x):
+        return model(x)
+
+    f = micrograd.compile(fn, params=params)
+    X = np.array([[1.0, -2.0], [0.0, 0.0], [-3.0, 0.5], [2.0, 2.0]])
+    layers = [s.inner if isinstance(s, ActivatedStep) else s for s in f.tape(X).steps]
+    assert [(s.ones_after, s.wb_view is not None) for s in layers] == [(False, True), (True, True), (True, True)]
+    assert not np.isfinite(f(X)).all()
+    check_against_engine(fn, params, X)
